@@ -1,0 +1,64 @@
+"""Shipments as registered through the HTTP API (contract section 2)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+
+from schemas.common import DeviceId, ShipmentId, UtcDatetime
+
+LegMode = Literal["road", "air", "sea"]
+
+
+class Place(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    lat: Annotated[float, Field(ge=-90, le=90)]
+    lon: Annotated[float, Field(ge=-180, le=180)]
+
+
+class Stop(Place):
+    """A place reached by a leg; ``mode`` is how that leg is travelled."""
+
+    mode: LegMode = "road"
+
+
+class Party(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    email: EmailStr | None = None
+    phone: Annotated[str, Field(pattern=r"^\+[1-9]\d{6,14}$")] | None = None
+    timezone: str | None = None  # IANA name, for quiet hours
+
+
+class ShipmentIn(BaseModel):
+    """The body of ``POST /api/v1/shipments``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: ShipmentId
+    product: Annotated[str, Field(min_length=1, max_length=64)] = "live-lobster"
+    devices: Annotated[list[DeviceId], Field(min_length=1)]
+    origin: Place
+    waypoints: list[Stop] = []
+    destination: Stop
+    packed_at: UtcDatetime
+    deliver_by: UtcDatetime
+    seller: Party
+    buyer: Party
+
+    @model_validator(mode="after")
+    def _times_and_devices(self) -> Self:
+        if self.deliver_by <= self.packed_at:
+            raise ValueError("deliver_by must be after packed_at")
+        if len(set(self.devices)) != len(self.devices):
+            raise ValueError("devices must not repeat")
+        return self
+
+
+class Shipment(ShipmentIn):
+    created_at: datetime

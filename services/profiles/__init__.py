@@ -1,0 +1,1 @@
+"""Product profiles: temperature limits, alarm delays and viability budgets per product."""
