@@ -1,0 +1,1 @@
+"""The alert service: excursion and ETA events -> policy -> outbox -> email and SMS."""

@@ -1,0 +1,33 @@
+"""The alert service's own input: one lifecycle step of something worth telling people."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, field_validator
+
+from schemas.alert import AlertFigures, AlertKind, AlertStep, Severity
+from schemas.common import ShipmentId
+
+
+class AlertTrigger(BaseModel):
+    """An excursion step or an at-risk episode step, independent of the upstream schemas.
+
+    ``trigger_id`` names the whole lifecycle (one excursion, one at-risk episode), so all
+    its steps share it; ``event_time`` is the event time of this step.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    trigger_id: str
+    shipment_id: ShipmentId
+    kind: AlertKind
+    step: AlertStep
+    severity: Severity
+    event_time: AwareDatetime
+    figures: AlertFigures = AlertFigures()
+
+    @field_validator("event_time")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)

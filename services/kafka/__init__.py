@@ -1,0 +1,1 @@
+"""Kafka client configuration and topic administration, shared by every service."""

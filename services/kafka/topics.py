@@ -1,0 +1,43 @@
+"""Create coldchain's topics up front, with one partition count.
+
+faust creates only its internal topics; a source topic auto-created by the broker would get
+``num.partitions`` and clash with the agents' ``topic_partitions`` (FIELD-NOTES).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from schemas.topics import ALL_KAFKA_TOPICS, PARTITIONS, SHIPMENTS
+
+COMPACTED = {SHIPMENTS.name}
+
+
+def ensure_topics(client_config: Mapping[str, str], replication: int = 1, timeout_s: float = 30) -> list[str]:
+    """Creates the missing topics; returns the names it created."""
+    admin = AdminClient(dict(client_config))
+    existing = set(admin.list_topics(timeout=timeout_s).topics)
+    wanted = [
+        NewTopic(
+            topic.name,
+            num_partitions=PARTITIONS,
+            replication_factor=replication,
+            config={"cleanup.policy": "compact"} if topic.name in COMPACTED else {},
+        )
+        for topic in ALL_KAFKA_TOPICS
+        if topic.name not in existing
+    ]
+    if not wanted:
+        return []
+    created = []
+    for name, future in admin.create_topics(wanted, operation_timeout=timeout_s).items():
+        try:
+            future.result()
+            created.append(name)
+        except KafkaException as exc:
+            if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
+                raise
+    return created

@@ -1,0 +1,1 @@
+"""The local stack: Kafka, Mosquitto and TimescaleDB, started natively or with Docker."""

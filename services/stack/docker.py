@@ -1,0 +1,35 @@
+"""The same stack with Docker, for users who have an engine: `deploy/compose.yaml`."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from services.stack.layout import StackLayout
+from services.stack.process import StackError, run
+
+COMPOSE_FILE = Path(__file__).resolve().parents[2] / "deploy" / "compose.yaml"
+
+
+def docker_engine_answers() -> bool:
+    if not shutil.which("docker"):
+        return False
+    probe = subprocess.run(["docker", "info"], capture_output=True, check=False, timeout=10)
+    return probe.returncode == 0
+
+
+class DockerStack:
+    def __init__(self, layout: StackLayout) -> None:
+        self.layout = layout
+
+    def _compose(self, *args: str) -> None:
+        if not docker_engine_answers():
+            raise StackError("no Docker engine answers; use `coldchain stack up` (native) instead")
+        run(["docker", "compose", "-f", str(COMPOSE_FILE), *args], f"docker compose {' '.join(args)}")
+
+    def up(self) -> None:
+        self._compose("up", "-d", "--wait", "kafka", "mosquitto", "timescaledb")
+
+    def down(self) -> None:
+        self._compose("down")

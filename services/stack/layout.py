@@ -1,0 +1,64 @@
+"""Where the local stack keeps everything: one ignored folder, ``.stack/`` by default."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def default_root() -> Path:
+    configured = os.environ.get("COLDCHAIN_STACK_DIR")
+    if configured:
+        return Path(configured).resolve()
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").exists():
+        return checkout / ".stack"
+    return Path.home() / ".cache" / "coldchain" / "stack"
+
+
+@dataclass(frozen=True)
+class StackLayout:
+    root: Path
+
+    @property
+    def downloads(self) -> Path:
+        return self.root / "downloads"
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def run(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def conf(self) -> Path:
+        return self.root / "conf"
+
+    @property
+    def secrets_file(self) -> Path:
+        return self.root / "secrets.json"
+
+    @property
+    def env_file(self) -> Path:
+        """``COLDCHAIN_*`` settings of the running stack; services read it as a default."""
+        return self.root / "stack.env"
+
+    def pid_file(self, name: str) -> Path:
+        return self.run / f"{name}.pid"
+
+    def log_file(self, name: str) -> Path:
+        return self.logs / f"{name}.log"
+
+    def make(self) -> None:
+        for folder in (self.downloads, self.data, self.logs, self.run, self.conf):
+            folder.mkdir(parents=True, exist_ok=True)
+        # The database runs as the postgres user when we are root: it must reach its folders.
+        for folder in (self.root, self.data, self.logs, self.run):
+            folder.chmod(0o755)

@@ -1,0 +1,125 @@
+"""Mosquitto from Debian's packages: no anonymous access, a password file and ACLs.
+
+Each device's username is its device id; the ACL pattern lets it publish only under
+``coldchain/v1/devices/<its id>/``. Ingest reads everything under the devices tree.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import secrets
+import signal
+
+from services.stack.debian import ensure_installed
+from services.stack.layout import StackLayout
+from services.stack.ports import StackPorts
+from services.stack.process import StackError, port_open, read_pid, run, spawn, terminate, wait_until
+from services.stack.secrets import StackSecrets
+
+INGEST_USER = "coldchain-ingest"
+ADMIN_USER = "coldchain-admin"
+MOSQUITTO = "/usr/sbin/mosquitto"
+MOSQUITTO_PASSWD = "/usr/bin/mosquitto_passwd"
+
+ACL = f"""# coldchain: written by `coldchain stack up`
+user {INGEST_USER}
+topic read coldchain/v1/devices/#
+
+user {ADMIN_USER}
+topic readwrite coldchain/#
+
+# Every device (username = device id) may publish only under its own id.
+pattern write coldchain/v1/devices/%u/telemetry
+pattern write coldchain/v1/devices/%u/senml
+"""
+
+
+class Mosquitto:
+    name = "mosquitto"
+
+    def __init__(self, layout: StackLayout, ports: StackPorts, secrets: StackSecrets) -> None:
+        self.layout = layout
+        self.ports = ports
+        self.secrets = secrets
+        self.conf_file = layout.conf / "mosquitto.conf"
+        self.password_file = layout.conf / "mosquitto.passwd"
+        self.acl_file = layout.conf / "mosquitto.acl"
+        self.pid_file = layout.pid_file("mosquitto")
+
+    @property
+    def endpoint(self) -> str:
+        return f"mqtt://{self.ports.host}:{self.ports.mqtt}"
+
+    def url_for(self, user: str, password: str) -> str:
+        return f"mqtt://{user}:{password}@{self.ports.host}:{self.ports.mqtt}"
+
+    @property
+    def ingest_url(self) -> str:
+        return self.url_for(INGEST_USER, self.secrets.mqtt_ingest_password)
+
+    @property
+    def admin_url(self) -> str:
+        return self.url_for(ADMIN_USER, self.secrets.mqtt_admin_password)
+
+    def install(self) -> None:
+        ensure_installed(("mosquitto", "mosquitto-clients"))
+
+    def _configure(self) -> None:
+        store = self.layout.data / "mosquitto"
+        store.mkdir(parents=True, exist_ok=True)
+        self.conf_file.write_text(
+            "# coldchain: written by `coldchain stack up`\n"
+            "per_listener_settings false\n"
+            f"listener {self.ports.mqtt} {self.ports.host}\n"
+            "allow_anonymous false\n"
+            f"password_file {self.password_file}\n"
+            f"acl_file {self.acl_file}\n"
+            "persistence true\n"
+            f"persistence_location {store}/\n"
+            "autosave_interval 30\n"
+            "set_tcp_nodelay true\n"
+            "max_inflight_messages 1000\n"
+            "max_queued_messages 1000000\n"
+            "max_queued_bytes 0\n"
+            "log_dest stdout\n"
+            "log_type error\nlog_type warning\nlog_type notice\n"
+            f"user {getpass.getuser()}\n"
+        )
+        self.acl_file.write_text(ACL)
+        if not self.password_file.exists():
+            self.password_file.touch(mode=0o600)
+        self.set_password(INGEST_USER, self.secrets.mqtt_ingest_password, reload=False)
+        self.set_password(ADMIN_USER, self.secrets.mqtt_admin_password, reload=False)
+
+    def set_password(self, user: str, password: str, reload: bool = True) -> None:
+        if ":" in user:
+            raise StackError(f"an MQTT username cannot contain ':': {user!r}")
+        self.layout.conf.mkdir(parents=True, exist_ok=True)
+        if not self.password_file.exists():
+            self.password_file.touch(mode=0o600)
+        run([MOSQUITTO_PASSWD, "-b", str(self.password_file), user, password], "mosquitto_passwd")
+        pid = read_pid(self.pid_file)
+        if reload and pid is not None:
+            os.kill(pid, signal.SIGHUP)  # mosquitto re-reads the password and ACL files
+
+    def add_device(self, device_id: str) -> str:
+        password = secrets.token_urlsafe(18)
+        self.set_password(device_id, password)
+        return password
+
+    def start(self) -> bool:
+        if read_pid(self.pid_file) is not None and self.answers():
+            return False
+        self._configure()
+        log = self.layout.log_file("mosquitto")
+        spawn([MOSQUITTO, "-c", str(self.conf_file)], self.pid_file, log)
+        wait_until(self.answers, "Mosquitto", 20, log)
+        return True
+
+    def stop(self) -> bool:
+        return terminate(self.pid_file, timeout_s=10)
+
+    def answers(self) -> bool:
+        return port_open(self.ports.host, self.ports.mqtt)
+

@@ -1,0 +1,84 @@
+"""The native local stack: installs once, starts, stops and reports its three servers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from services.stack.kafka import Kafka
+from services.stack.layout import StackLayout
+from services.stack.mosquitto import Mosquitto
+from services.stack.ports import StackPorts
+from services.stack.postgres import Postgres
+from services.stack.secrets import StackSecrets
+
+
+class Component(Protocol):
+    name: str
+
+    @property
+    def endpoint(self) -> str: ...
+
+    def install(self) -> None: ...
+
+    def start(self) -> bool: ...
+
+    def stop(self) -> bool: ...
+
+    def answers(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    name: str
+    endpoint: str
+    answers: bool
+
+
+class NativeStack:
+    def __init__(self, layout: StackLayout, ports: StackPorts | None = None) -> None:
+        self.layout = layout
+        self.ports = ports or StackPorts()
+        self.secrets = StackSecrets.load_or_create(layout.secrets_file)
+        self.postgres = Postgres(layout, self.ports, self.secrets)
+        self.mosquitto = Mosquitto(layout, self.ports, self.secrets)
+        self.kafka = Kafka(layout, self.ports)
+
+    @property
+    def components(self) -> tuple[Component, ...]:
+        return (self.postgres, self.mosquitto, self.kafka)
+
+    def env(self) -> dict[str, str]:
+        return {
+            "COLDCHAIN_MQTT_URL": self.mosquitto.ingest_url,
+            "COLDCHAIN_MQTT_ADMIN_URL": self.mosquitto.admin_url,
+            "COLDCHAIN_KAFKA_BOOTSTRAP": self.kafka.bootstrap,
+            "COLDCHAIN_DATABASE_URL": self.postgres.url,
+        }
+
+    def install(self) -> None:
+        self.layout.make()
+        for component in self.components:
+            component.install()
+
+    def up(self) -> list[str]:
+        """Starts what is not running; returns the names it started."""
+        self.install()
+        started = [c.name for c in self.components if c.start()]
+        self.layout.env_file.write_text("".join(f"{k}={v}\n" for k, v in self.env().items()))
+        self.layout.env_file.chmod(0o600)
+        return started
+
+    def down(self, only: list[str] | None = None) -> list[str]:
+        stopped = []
+        for component in reversed(self.components):
+            if only is not None and component.name not in only:
+                continue
+            if component.stop():
+                stopped.append(component.name)
+        if only is None:
+            self.layout.env_file.unlink(missing_ok=True)
+        return stopped
+
+    def status(self) -> list[ComponentStatus]:
+        return [ComponentStatus(c.name, c.endpoint, c.answers()) for c in self.components]
