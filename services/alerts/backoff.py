@@ -19,7 +19,7 @@ class Backoff:
 def backoff_delay(attempts: int, key: str, policy: Backoff) -> timedelta:
     """Delay after ``attempts`` failed attempts (>= 1); the jitter is a hash of ``key``."""
     exponent = max(attempts - 1, 0)
-    raw = policy.base.total_seconds() * policy.factor**min(exponent, 64)
+    raw = policy.base.total_seconds() * policy.factor ** min(exponent, 64)
     capped = min(raw, policy.cap.total_seconds())
     spread = _unit(f"{key}:{attempts}") * 2.0 - 1.0  # in [-1, 1)
     return timedelta(seconds=max(capped * (1.0 + policy.jitter * spread), 0.0))

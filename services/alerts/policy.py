@@ -93,6 +93,7 @@ class PlannedDelivery:
     channel: ChannelName
     address: str
     recipient_name: str
+    timezone: str | None  # the recipient's IANA zone, for local times in the message
     not_before: datetime  # UTC; later than "now" when deferred by quiet hours
 
 
@@ -193,6 +194,26 @@ def _remember(
     )
 
 
+@dataclass(frozen=True)
+class Outcome:
+    state: AlertState
+    alerts: list[Alert]
+    deliveries: list[PlannedDelivery]
+
+
+def handle_trigger(
+    state: AlertState,
+    trigger: AlertTrigger,
+    recipients: Sequence[Recipient],
+    config: PolicyConfig,
+    now: datetime,
+) -> Outcome:
+    """``decide`` then ``plan_deliveries``: everything one trigger step causes."""
+    new_state, alerts = decide(state, trigger, config)
+    deliveries = [d for a in alerts for d in plan_deliveries(a, recipients, config, now)]
+    return Outcome(new_state, alerts, deliveries)
+
+
 # --- recipients and deliveries -------------------------------------------------------
 
 
@@ -280,6 +301,7 @@ def _delivery(
         channel=channel,
         address=address,
         recipient_name=recipient.name,
+        timezone=recipient.timezone,
         not_before=not_before,
     )
 

@@ -1,0 +1,1 @@
+"""Delivery channels: one class per provider, each behind the ``Channel`` interface."""

@@ -1,0 +1,362 @@
+"""The alert outbox in PostgreSQL (psycopg 3, async): tables of ``0300_alerts.sql``.
+
+Every write is keyed by a deterministic id and uses ``ON CONFLICT DO NOTHING``, so the
+same event processed twice changes nothing. Deliveries move
+``pending -> sending -> sent | pending (retry) | failed``; ``sending`` is a lease
+(``claimed_until``) taken with ``FOR UPDATE SKIP LOCKED`` and committed *before* the
+provider is called, so a crashed dispatcher's claims are retaken once the lease ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from schemas.alert import Alert, ChannelName, Role
+from services.alerts.escalation import EscalationCandidate
+from services.alerts.ids import ack_code
+from services.alerts.policy import AlertState, Outcome, PlannedDelivery
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    id: str
+    alert: Alert
+    role: Role
+    channel: ChannelName
+    address: str
+    recipient_name: str
+    timezone: str | None
+    attempts: int  # including this one
+    claim_token: str
+    reclaimed: bool  # the previous claim expired mid-send: the provider may have it
+
+
+class AlertOutbox:
+    def __init__(self, conninfo: str, ack_secret: bytes, max_connections: int = 4) -> None:
+        self._conninfo = conninfo
+        self._ack_secret = ack_secret
+        self._max_connections = max_connections
+        self._pool: AsyncConnectionPool | None = None
+
+    async def start(self) -> None:
+        pool = AsyncConnectionPool(
+            self._conninfo, min_size=1, max_size=self._max_connections, open=False
+        )
+        await pool.open(wait=True)
+        self._pool = pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    def _require_pool(self) -> AsyncConnectionPool:
+        if self._pool is None:
+            raise RuntimeError("AlertOutbox.start() was not called")
+        return self._pool
+
+    # --- intake ----------------------------------------------------------------------
+
+    async def apply(
+        self, shipment_id: str, step: Callable[[AlertState], Outcome], now: datetime
+    ) -> tuple[Outcome, list[str]]:
+        """Run the pure ``step`` on the shipment's policy memory, store what it produced.
+
+        One transaction, with the memory row locked: the alerts, their deliveries and the
+        new memory are committed together. Returns the outcome and the ids of alerts that
+        were new (not already stored by an earlier delivery of the same event).
+        """
+        async with self._require_pool().connection() as conn, conn.transaction():
+            state = await _lock_state(conn, shipment_id, now)
+            outcome = step(state)
+            new_ids = [a.id for a in outcome.alerts if await self._insert_alert(conn, a, now)]
+            for delivery in outcome.deliveries:
+                await _insert_delivery(conn, delivery, now)
+            await conn.execute(
+                "UPDATE alert_policy_state SET state = %s, updated_at = %s WHERE shipment_id = %s",
+                (Jsonb(outcome.state.model_dump(mode="json")), now, shipment_id),
+            )
+        return outcome, new_ids
+
+    async def _insert_alert(self, conn: AsyncConnection[Any], alert: Alert, now: datetime) -> bool:
+        cursor = await conn.execute(
+            """
+            INSERT INTO alerts (id, trigger_id, step, shipment_id, kind, severity, event_time,
+                                raised_at, suppressed, body, ack_code)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            ON CONFLICT DO NOTHING
+            """,
+            (
+                alert.id,
+                alert.trigger_id,
+                alert.step,
+                alert.shipment_id,
+                alert.kind,
+                alert.severity,
+                alert.event_time,
+                now,
+                alert.suppressed,
+                Jsonb(alert.model_dump(mode="json")),
+                ack_code(alert.id, self._ack_secret),
+            ),
+        )
+        return cursor.rowcount == 1
+
+    # --- dispatching -----------------------------------------------------------------
+
+    async def claim_due(
+        self,
+        now: datetime,
+        channels: Sequence[ChannelName],
+        limit: int,
+        claim_token: str,
+        lease: timedelta,
+    ) -> list[ClaimedDelivery]:
+        """Take up to ``limit`` due deliveries (pending and due, or with an expired lease)."""
+        if not channels:
+            return []
+        async with self._require_pool().connection() as conn, conn.transaction():
+            cursor = conn.cursor(row_factory=dict_row)
+            await cursor.execute(
+                """
+                WITH due AS (
+                    SELECT id, status AS was
+                    FROM alert_deliveries
+                    WHERE channel = ANY(%(channels)s)
+                      AND ((status = 'pending' AND next_attempt_at <= %(now)s)
+                           OR (status = 'sending' AND claimed_until <= %(now)s))
+                    ORDER BY next_attempt_at
+                    LIMIT %(limit)s
+                    FOR UPDATE SKIP LOCKED
+                )
+                UPDATE alert_deliveries AS d
+                SET status = 'sending', attempts = d.attempts + 1,
+                    claim_token = %(token)s, claimed_until = %(until)s
+                FROM due, alerts AS a
+                WHERE d.id = due.id AND a.id = d.alert_id
+                RETURNING d.id, d.role, d.channel, d.address, d.recipient_name, d.timezone,
+                          d.attempts, due.was, a.body
+                """,
+                {
+                    "channels": list(channels),
+                    "now": now,
+                    "limit": limit,
+                    "token": claim_token,
+                    "until": now + lease,
+                },
+            )
+            rows = await cursor.fetchall()
+        return [
+            ClaimedDelivery(
+                id=row["id"],
+                alert=Alert.model_validate(row["body"]),
+                role=row["role"],
+                channel=row["channel"],
+                address=row["address"],
+                recipient_name=row["recipient_name"],
+                timezone=row["timezone"],
+                attempts=row["attempts"],
+                claim_token=claim_token,
+                reclaimed=row["was"] == "sending",
+            )
+            for row in rows
+        ]
+
+    async def mark_sent(
+        self, delivery: ClaimedDelivery, now: datetime, provider_ref: str | None
+    ) -> bool:
+        return await self._finish(
+            delivery,
+            "status = 'sent', sent_at = %(now)s, provider_ref = %(ref)s, last_error = NULL",
+            {"now": now, "ref": provider_ref},
+        )
+
+    async def mark_retry(
+        self, delivery: ClaimedDelivery, next_attempt_at: datetime, error: str
+    ) -> bool:
+        return await self._finish(
+            delivery,
+            "status = 'pending', next_attempt_at = %(next)s, last_error = %(error)s",
+            {"next": next_attempt_at, "error": error},
+        )
+
+    async def mark_failed(self, delivery: ClaimedDelivery, error: str) -> bool:
+        return await self._finish(
+            delivery, "status = 'failed', last_error = %(error)s", {"error": error}
+        )
+
+    async def _finish(
+        self, delivery: ClaimedDelivery, assignments: str, params: dict[str, Any]
+    ) -> bool:
+        # Only the holder of the claim may finish it; a stale holder's update is a no-op.
+        query = (
+            f"UPDATE alert_deliveries SET {assignments},"  # noqa: S608 - fixed fragments
+            " claim_token = NULL, claimed_until = NULL"
+            " WHERE id = %(id)s AND status = 'sending' AND claim_token = %(token)s"
+        )
+        async with self._require_pool().connection() as conn:
+            cursor = await conn.execute(
+                query, {**params, "id": delivery.id, "token": delivery.claim_token}
+            )
+        return cursor.rowcount == 1
+
+    # --- escalation and acknowledgement ----------------------------------------------
+
+    async def escalate(
+        self,
+        now: datetime,
+        after: timedelta,
+        plan: Callable[[EscalationCandidate], list[PlannedDelivery] | None],
+    ) -> list[Alert]:
+        """Give ``plan`` every possibly-due critical alert; store the deliveries it returns
+        and mark those alerts escalated (``plan`` returns None for one not yet due)."""
+        escalated: list[Alert] = []
+        async with self._require_pool().connection() as conn, conn.transaction():
+            cursor = conn.cursor(row_factory=dict_row)
+            await cursor.execute(
+                """
+                SELECT a.body, a.raised_at, a.acknowledged_at IS NOT NULL AS acknowledged,
+                       a.escalated_at IS NOT NULL AS escalated,
+                       EXISTS (SELECT 1 FROM alerts c
+                               WHERE c.trigger_id = a.trigger_id AND c.step = 'closed')
+                           AS resolved
+                FROM alerts AS a
+                WHERE a.severity = 'critical' AND a.acknowledged_at IS NULL
+                  AND a.escalated_at IS NULL AND a.suppressed IS NULL AND a.step <> 'closed'
+                  AND a.raised_at <= %s
+                ORDER BY a.raised_at
+                LIMIT 100
+                FOR UPDATE OF a SKIP LOCKED
+                """,
+                (now - after,),
+            )
+            for row in await cursor.fetchall():
+                candidate = EscalationCandidate(
+                    alert=Alert.model_validate(row["body"]),
+                    raised_at=row["raised_at"],
+                    acknowledged=row["acknowledged"],
+                    escalated=row["escalated"],
+                    resolved=row["resolved"],
+                )
+                deliveries = plan(candidate)
+                if deliveries is None:
+                    continue
+                for delivery in deliveries:
+                    await _insert_delivery(conn, delivery, now)
+                await conn.execute(
+                    "UPDATE alerts SET escalated_at = %s WHERE id = %s",
+                    (now, candidate.alert.id),
+                )
+                escalated.append(candidate.alert)
+        return escalated
+
+    async def acknowledge(self, alert_id: str, by: str, now: datetime) -> bool:
+        """True if this call acknowledged the alert (False: unknown, or already done)."""
+        async with self._require_pool().connection() as conn:
+            cursor = await conn.execute(
+                "UPDATE alerts SET acknowledged_at = %s, acknowledged_by = %s"
+                " WHERE id = %s AND acknowledged_at IS NULL",
+                (now, by, alert_id),
+            )
+        return cursor.rowcount == 1
+
+    async def acknowledge_by_code(
+        self, code: str, address: str, now: datetime, within: timedelta = timedelta(days=7)
+    ) -> str | None:
+        """An SMS reply "ACK CODE" from ``address``: acknowledge the newest open alert with
+        that code that was delivered to that number. Returns the alert id, or None."""
+        async with self._require_pool().connection() as conn, conn.transaction():
+            cursor = await conn.execute(
+                """
+                SELECT a.id, d.id FROM alerts AS a
+                JOIN alert_deliveries AS d ON d.alert_id = a.id
+                WHERE a.ack_code = %s AND a.acknowledged_at IS NULL AND d.address = %s
+                  AND a.raised_at >= %s
+                ORDER BY a.raised_at DESC
+                LIMIT 1
+                FOR UPDATE OF a
+                """,
+                (code.strip().upper(), address, now - within),
+            )
+            row = await cursor.fetchone()
+            if row is None:
+                return None
+            found_alert, found_delivery = row
+            await conn.execute(
+                "UPDATE alerts SET acknowledged_at = %s, acknowledged_by = %s WHERE id = %s",
+                (now, address, found_alert),
+            )
+            await conn.execute(
+                "UPDATE alert_deliveries SET acknowledged_at = %s, acknowledged_by = %s"
+                " WHERE id = %s",
+                (now, address, found_delivery),
+            )
+        return str(found_alert)
+
+    async def alerts_for_shipment(self, shipment_id: str) -> list[dict[str, Any]]:
+        """Alerts of a shipment, newest first, with their delivery states (for the API)."""
+        async with self._require_pool().connection() as conn:
+            cursor = conn.cursor(row_factory=dict_row)
+            await cursor.execute(
+                """
+                SELECT a.body, a.raised_at, a.acknowledged_at, a.acknowledged_by,
+                       a.escalated_at,
+                       COALESCE(jsonb_agg(jsonb_build_object(
+                           'role', d.role, 'channel', d.channel, 'status', d.status,
+                           'attempts', d.attempts, 'sent_at', d.sent_at,
+                           'last_error', d.last_error) ORDER BY d.role, d.channel)
+                         FILTER (WHERE d.id IS NOT NULL), '[]') AS deliveries
+                FROM alerts AS a LEFT JOIN alert_deliveries AS d ON d.alert_id = a.id
+                WHERE a.shipment_id = %s
+                GROUP BY a.id
+                ORDER BY a.event_time DESC
+                """,
+                (shipment_id,),
+            )
+            return list(await cursor.fetchall())
+
+
+async def _lock_state(conn: AsyncConnection[Any], shipment_id: str, now: datetime) -> AlertState:
+    await conn.execute(
+        "INSERT INTO alert_policy_state (shipment_id, state, updated_at)"
+        " VALUES (%s, '{}'::jsonb, %s) ON CONFLICT DO NOTHING",
+        (shipment_id, now),
+    )
+    cursor = await conn.execute(
+        "SELECT state FROM alert_policy_state WHERE shipment_id = %s FOR UPDATE",
+        (shipment_id,),
+    )
+    row = await cursor.fetchone()
+    return AlertState.model_validate(row[0] if row else {})
+
+
+async def _insert_delivery(
+    conn: AsyncConnection[Any], delivery: PlannedDelivery, now: datetime
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO alert_deliveries (id, alert_id, role, channel, address, recipient_name,
+                                      timezone, next_attempt_at, created_at)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+        ON CONFLICT DO NOTHING
+        """,
+        (
+            delivery.id,
+            delivery.alert_id,
+            delivery.role,
+            delivery.channel,
+            delivery.address,
+            delivery.recipient_name,
+            delivery.timezone,
+            delivery.not_before,
+            now,
+        ),
+    )

@@ -1,0 +1,101 @@
+"""The alert service's settings: ``COLDCHAIN_*`` environment variables and ``.env``."""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+from typing import Any
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.alert import ChannelName
+from services.alerts.backoff import Backoff
+from services.alerts.channels.smtp import SmtpEndpoint, parse_smtp_url
+from services.alerts.channels.twilio import TWILIO_API
+from services.alerts.formatting import LinkConfig
+from services.alerts.policy import DEFAULT_ROUTES, PolicyConfig, QuietHours, Recipient, Route
+
+
+class AlertSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="COLDCHAIN_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    database_url: str = "postgresql://localhost:5432/coldchain"
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_config: dict[str, Any] = {}
+    public_url: str = "http://127.0.0.1:8000"  # base of links in emails
+
+    smtp_url: str = "smtp://127.0.0.1:1025"
+    smtp_from: str = "coldchain@localhost"
+    sms_url: str | None = None
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from: str | None = None
+    twilio_base_url: str = TWILIO_API
+
+    # Keys the SMS reply codes and email acknowledgement links; set it in production.
+    alert_ack_secret: SecretStr = SecretStr("coldchain-development-ack-secret")
+    alert_routes: tuple[Route, ...] = DEFAULT_ROUTES
+    alert_quiet_start: time = time(22, 0)
+    alert_quiet_end: time = time(7, 0)
+    alert_quiet_channels: tuple[ChannelName, ...] = ("email", "sms")
+    alert_default_timezone: str = "UTC"
+    alert_flap_window_min: float = Field(default=30.0, ge=0)
+    alert_escalate_after_min: float = Field(default=30.0, gt=0)
+    alert_ops_name: str = "Operations"
+    alert_ops_email: str | None = None
+    alert_ops_phone: str | None = None
+    alert_ops_timezone: str | None = None
+    alert_escalation_channels: tuple[ChannelName, ...] = ("email", "sms")
+
+    alert_backoff_base_s: float = Field(default=15.0, gt=0)
+    alert_backoff_cap_s: float = Field(default=600.0, gt=0)
+    alert_max_attempts: int = Field(default=40, ge=1)
+    alert_claim_lease_s: float = Field(default=300.0, gt=0)  # must exceed a send's timeout
+    alert_poll_interval_s: float = Field(default=2.0, gt=0)
+    alert_batch_size: int = Field(default=20, ge=1)
+
+    def policy_config(self) -> PolicyConfig:
+        return PolicyConfig(
+            routes=self.alert_routes,
+            quiet_hours=QuietHours(
+                start=self.alert_quiet_start,
+                end=self.alert_quiet_end,
+                channels=frozenset(self.alert_quiet_channels),
+            ),
+            flap_window=timedelta(minutes=self.alert_flap_window_min),
+            default_timezone=self.alert_default_timezone,
+        )
+
+    def backoff(self) -> Backoff:
+        return Backoff(
+            base=timedelta(seconds=self.alert_backoff_base_s),
+            cap=timedelta(seconds=self.alert_backoff_cap_s),
+            max_attempts=self.alert_max_attempts,
+        )
+
+    def links(self) -> LinkConfig:
+        return LinkConfig(
+            public_url=self.public_url,
+            ack_secret=self.alert_ack_secret.get_secret_value().encode("utf-8"),
+        )
+
+    def ops_recipients(self) -> list[Recipient]:
+        if not (self.alert_ops_email or self.alert_ops_phone):
+            return []
+        return [
+            Recipient(
+                role="ops",
+                name=self.alert_ops_name,
+                email=self.alert_ops_email,
+                phone=self.alert_ops_phone,
+                timezone=self.alert_ops_timezone,
+            )
+        ]
+
+    def smtp_endpoint(self) -> SmtpEndpoint:
+        return parse_smtp_url(self.smtp_url)
+
+    def uses_twilio(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from)
