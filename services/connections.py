@@ -1,0 +1,97 @@
+"""Connection settings shared by the services, as pydantic-settings mixins.
+
+Each service composes its own frozen ``Settings`` from these. Values come from
+``COLDCHAIN_*`` environment variables, then ``.env``, then the running local stack's
+``.stack/stack.env`` — so with nothing set, everything talks to the local stack.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from pydantic import SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.stack.layout import default_root
+
+
+def settings_config(**extra: Any) -> SettingsConfigDict:
+    return SettingsConfigDict(
+        env_prefix="COLDCHAIN_",
+        env_file=(str(default_root() / "stack.env"), ".env"),
+        extra="ignore",
+        frozen=True,
+        **extra,
+    )
+
+
+@dataclass(frozen=True)
+class MqttEndpoint:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    tls: bool
+
+
+def parse_mqtt_url(url: str) -> MqttEndpoint:
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts"):
+        raise ValueError(f"MQTT URL must start with mqtt:// or mqtts://, got {parts.scheme!r}")
+    tls = parts.scheme == "mqtts"
+    return MqttEndpoint(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or (8883 if tls else 1883),
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        tls=tls,
+    )
+
+
+class MqttSettings(BaseSettings):
+    model_config = settings_config()
+
+    mqtt_url: SecretStr = SecretStr("mqtt://127.0.0.1:11883")
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _valid_mqtt(cls, value: SecretStr) -> SecretStr:
+        parse_mqtt_url(value.get_secret_value())
+        return value
+
+    @property
+    def mqtt(self) -> MqttEndpoint:
+        return parse_mqtt_url(self.mqtt_url.get_secret_value())
+
+
+class KafkaSettings(BaseSettings):
+    model_config = settings_config()
+
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    kafka_config: SecretStr = SecretStr("{}")  # JSON object of extra client properties
+
+    @field_validator("kafka_config")
+    @classmethod
+    def _valid_json_object(cls, value: SecretStr) -> SecretStr:
+        parsed = json.loads(value.get_secret_value() or "{}")
+        if not isinstance(parsed, dict):
+            raise ValueError("COLDCHAIN_KAFKA_CONFIG must be a JSON object")
+        return value
+
+    def kafka_client_config(self, **overrides: Any) -> dict[str, Any]:
+        """librdkafka properties: bootstrap, then COLDCHAIN_KAFKA_CONFIG, then the caller's."""
+        extra = json.loads(self.kafka_config.get_secret_value() or "{}")
+        return {"bootstrap.servers": self.kafka_bootstrap, **extra, **overrides}
+
+
+class DatabaseSettings(BaseSettings):
+    model_config = settings_config()
+
+    database_url: SecretStr = SecretStr("postgresql://coldchain@127.0.0.1:55432/coldchain")
+
+    @property
+    def dsn(self) -> str:
+        return self.database_url.get_secret_value()

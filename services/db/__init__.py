@@ -1,0 +1,1 @@
+"""TimescaleDB schema: ordered SQL migrations, applied once each and recorded."""

@@ -1,0 +1,56 @@
+"""Applies the SQL files in ``migrations/`` in name order, each once, each in its own
+transaction, recorded in ``schema_migrations``. Safe to run from several processes."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from importlib import resources
+
+import psycopg
+
+MIGRATIONS_PACKAGE = "services.db"
+LOCK_ID = 0x0C01DC4A1  # advisory lock: one migrator at a time
+
+
+@dataclass(frozen=True)
+class Migration:
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def available() -> list[Migration]:
+    folder = resources.files(MIGRATIONS_PACKAGE) / "migrations"
+    found = [Migration(f.name, f.read_text(encoding="utf-8")) for f in folder.iterdir() if f.name.endswith(".sql")]
+    return sorted(found, key=lambda m: m.name)
+
+
+def migrate(dsn: str) -> list[str]:
+    """Applies what is missing; returns the names applied."""
+    applied: list[str] = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (LOCK_ID,))
+        try:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " name text PRIMARY KEY, checksum text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {row[0] for row in conn.execute("SELECT name FROM schema_migrations")}
+            for migration in available():
+                if migration.name in done:
+                    continue
+                with conn.transaction():
+                    conn.execute(migration.sql.encode())
+                    conn.execute(
+                        "INSERT INTO schema_migrations (name, checksum) VALUES (%s, %s)",
+                        (migration.name, migration.checksum),
+                    )
+                applied.append(migration.name)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_ID,))
+    return applied

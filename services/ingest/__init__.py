@@ -1,0 +1,1 @@
+"""Ingest: MQTT telemetry -> validated, bound readings on Kafka; refusals to the dead-letter topic."""

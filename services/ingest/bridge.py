@@ -1,0 +1,172 @@
+"""The MQTT -> Kafka bridge. At-least-once: an MQTT message is acknowledged only after
+Kafka confirmed every record made from it (idempotent producer, acks=all).
+
+paho calls ``_on_message`` on its network thread; Kafka delivery reports arrive on the
+producer's poll thread, and the last report of a message sends its PUBACK.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from confluent_kafka import KafkaError, Message, Producer
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.packettypes import PacketTypes
+
+from schemas.reading import Reading
+from schemas.topics import DEADLETTER, MQTT_SUBSCRIPTION, READINGS
+from services.ingest.decoding import decode_message
+from services.ingest.metrics import IngestMetrics
+from services.ingest.settings import IngestSettings
+
+log = logging.getLogger(__name__)
+
+ShipmentLookup = Callable[[str, datetime], str | None]
+
+
+@dataclass
+class _Pending:
+    mid: int
+    qos: int
+    outstanding: int
+    failed: bool = False
+
+
+class IngestBridge:
+    def __init__(self, settings: IngestSettings, bindings: ShipmentLookup, metrics: IngestMetrics) -> None:
+        self.settings = settings
+        self.bindings = bindings
+        self.metrics = metrics
+        self._producer: Producer | None = None
+        self._client: mqtt.Client | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self.fatal: str | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        self._producer = Producer(self.settings.kafka_client_config(**{
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "batch.num.messages": 10000,
+            "compression.type": "lz4",
+            "queue.buffering.max.messages": 500000,
+        }))
+        threading.Thread(target=self._poll_producer, name="kafka-delivery", daemon=True).start()
+        self._client = self._make_client()
+        endpoint = self.settings.mqtt
+        self._client.connect(endpoint.host, endpoint.port, keepalive=30, clean_start=False,
+                             properties=self._connect_properties())
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        if self._client is not None:
+            self._client.disconnect()
+            self._client.loop_stop()
+        self._stop.set()
+        if self._producer is not None:
+            self._producer.flush(10)
+
+    def wait(self) -> None:
+        self._stop.wait()
+
+    # -- MQTT ------------------------------------------------------------------------------
+    def _make_client(self) -> mqtt.Client:
+        endpoint = self.settings.mqtt
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.settings.ingest_client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        if endpoint.username:
+            client.username_pw_set(endpoint.username, endpoint.password)
+        if endpoint.tls:
+            client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+        client.max_inflight_messages_set(self.settings.ingest_max_inflight)
+        client.max_queued_messages_set(0)
+        client.on_connect = self._on_connect
+        client.on_message = self._on_message
+        client.on_socket_open = _no_delay
+        client.reconnect_delay_set(min_delay=1, max_delay=10)
+        return client
+
+    @staticmethod
+    def _connect_properties() -> Properties:
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = 7 * 24 * 3600  # keep the session (and queued QoS 1) for a week
+        return properties
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        if reason.is_failure:
+            log.error("MQTT connection refused: %s", reason)
+            return
+        topic = f"$share/{self.settings.ingest_share_group}/{MQTT_SUBSCRIPTION}"
+        client.subscribe(topic, qos=1)
+        log.info("subscribed to %s", topic)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        self.metrics.received.inc()
+        decoded = decode_message(message.topic, message.payload, datetime.now(UTC))
+        records = [(READINGS.name, r.key, self._bind(r).model_dump_json().encode()) for r in decoded.readings]
+        records += [(DEADLETTER.name, d.mqtt_topic, d.model_dump_json().encode()) for d in decoded.refused]
+        for letter in decoded.refused:
+            for error in letter.errors:
+                self.metrics.refused.labels(error.rule).inc()
+        self.metrics.accepted.inc(len(decoded.readings))
+        if not records:
+            client.ack(message.mid, message.qos)
+            return
+        pending = _Pending(message.mid, message.qos, len(records))
+        for topic, key, value in records:
+            self._produce(topic, key, value, pending)
+
+    def _bind(self, reading: Reading) -> Reading:
+        shipment_id = self.bindings(reading.device_id, reading.time)
+        return reading.model_copy(update={"shipment_id": shipment_id}) if shipment_id else reading
+
+    # -- Kafka -----------------------------------------------------------------------------
+    def _produce(self, topic: str, key: str, value: bytes, pending: _Pending) -> None:
+        assert self._producer is not None
+        while True:
+            try:
+                self._producer.produce(topic, value=value, key=key.encode(),
+                                       on_delivery=lambda err, msg: self._delivered(err, msg, pending))
+                return
+            except BufferError:
+                self._producer.poll(0.05)  # local queue full: let deliveries drain
+
+    def _delivered(self, error: KafkaError | None, message: Message, pending: _Pending) -> None:
+        if error is not None:
+            self.metrics.produce_errors.inc()
+            pending.failed = True
+            self.fatal = f"Kafka delivery failed: {error}"
+            log.error("%s; stopping without acknowledging, MQTT will redeliver", self.fatal)
+            self._stop.set()
+            return
+        self.metrics.produced.labels(message.topic()).inc()
+        with self._lock:
+            pending.outstanding -= 1
+            done = pending.outstanding == 0 and not pending.failed
+        if done and self._client is not None:
+            self._client.ack(pending.mid, pending.qos)
+
+    def _poll_producer(self) -> None:
+        assert self._producer is not None
+        while not self._stop.is_set():
+            self._producer.poll(0.1)
+
+
+def _no_delay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
+    # paho does not set TCP_NODELAY itself; without it PUBACKs wait on Nagle.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

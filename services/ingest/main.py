@@ -1,0 +1,39 @@
+"""Wires ingest together: settings -> binding cache -> metrics -> bridge."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+
+from prometheus_client import start_http_server
+
+from services.ingest.binding import BindingCache
+from services.ingest.bridge import IngestBridge
+from services.ingest.metrics import IngestMetrics
+from services.ingest.settings import IngestSettings
+
+
+def main(settings: IngestSettings | None = None) -> int:
+    settings = settings or IngestSettings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s ingest %(levelname)s %(message)s")
+    metrics = IngestMetrics()
+    if settings.ingest_metrics_port:
+        start_http_server(settings.ingest_metrics_port, addr="127.0.0.1", registry=metrics.registry)
+    bindings = BindingCache(settings.dsn, settings.ingest_binding_refresh_s)
+    bindings.start()
+    bridge = IngestBridge(settings, bindings.shipment_for, metrics)
+    signal.signal(signal.SIGTERM, lambda *_: bridge.stop())
+    signal.signal(signal.SIGINT, lambda *_: bridge.stop())
+    bridge.start()
+    bridge.wait()
+    bridge.stop()
+    bindings.stop()
+    if bridge.fatal:
+        logging.error("ingest stopped: %s", bridge.fatal)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

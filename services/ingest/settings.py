@@ -1,0 +1,16 @@
+"""Ingest's settings: one frozen object, built in main() and passed down."""
+
+from __future__ import annotations
+
+from services.connections import DatabaseSettings, KafkaSettings, MqttSettings, settings_config
+
+
+class IngestSettings(MqttSettings, KafkaSettings, DatabaseSettings):
+    model_config = settings_config()
+
+    ingest_client_id: str = "coldchain-ingest-1"
+    # MQTT 5 shared subscription: every ingest instance in the group gets a share of the load.
+    ingest_share_group: str = "coldchain-ingest"
+    ingest_max_inflight: int = 1000
+    ingest_metrics_port: int = 9101  # 0 = no /metrics endpoint
+    ingest_binding_refresh_s: float = 60.0

@@ -1,0 +1,1 @@
+"""Sink: Kafka topics -> TimescaleDB, batched and idempotent; offsets committed after the database."""

@@ -1,0 +1,43 @@
+"""Wires the sink: which topic goes to which table, in one place."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+
+from prometheus_client import start_http_server
+
+from schemas.deadletter import DeadLetter
+from schemas.reading import Reading
+from schemas.topics import DEADLETTER, READINGS
+from services.db.migrate import migrate
+from services.sink.consumer import Route, Sink, SinkMetrics
+from services.sink.settings import SinkSettings
+from services.sink.writers import DeadLetterWriter, ReadingWriter
+
+
+def routes() -> dict[str, Route]:
+    return {
+        READINGS.name: Route(Reading, ReadingWriter()),
+        DEADLETTER.name: Route(DeadLetter, DeadLetterWriter()),
+    }
+
+
+def main(settings: SinkSettings | None = None) -> int:
+    settings = settings or SinkSettings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s sink %(levelname)s %(message)s")
+    migrate(settings.dsn)
+    metrics = SinkMetrics()
+    if settings.sink_metrics_port:
+        start_http_server(settings.sink_metrics_port, addr="127.0.0.1", registry=metrics.registry)
+    sink = Sink(settings, routes(), metrics)
+    signal.signal(signal.SIGTERM, lambda *_: sink.stop())
+    signal.signal(signal.SIGINT, lambda *_: sink.stop())
+    sink.start()
+    sink.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from services.connections import DatabaseSettings, KafkaSettings, settings_config
+
+
+class SinkSettings(KafkaSettings, DatabaseSettings):
+    model_config = settings_config()
+
+    sink_group_id: str = "coldchain-sink"
+    sink_batch_size: int = 5000
+    sink_batch_wait_s: float = 0.05
+    sink_metrics_port: int = 9102  # 0 = no /metrics endpoint
