@@ -20,6 +20,7 @@ class HumidityRule(BaseModel):
 
     low_pct: float
     delay_min: Annotated[float, Field(ge=0)]
+    hysteresis_pct: Annotated[float, Field(ge=0)] = 2.0  # back in range means this far above
 
 
 class ViabilityModel(BaseModel):
