@@ -90,23 +90,27 @@ def _gsm7_char(ch: str) -> str:
 
 
 def fit_sms(head: str, detail: str, tail: str, limit: int = SMS_LIMIT) -> str:
-    """``head detail tail`` in one segment: the detail gives way first, at a word boundary.
+    """``head. detail. tail`` in one segment: the detail gives way first, at a word boundary.
 
     The head says what happened and the tail holds the reply code, so both survive.
     """
     head, detail, tail = to_gsm7(head), to_gsm7(detail), to_gsm7(tail)
-    parts = [p for p in (head, detail, tail) if p]
-    whole = " ".join(parts)
+    whole = _sentences(head, detail, tail)
     if gsm7_length(whole) <= limit:
         return whole
-    fixed = " ".join(p for p in (head, tail) if p)
-    room = limit - gsm7_length(fixed) - 1  # the space before the shortened detail
+    room = limit - gsm7_length(_sentences(head, "", tail)) - len(_SEP)
     if detail and room >= 8:
-        short = _shorten(detail, room)
-        return " ".join(p for p in (head, short, tail) if p)
+        return _sentences(head, _shorten(detail, room), tail)
     # Even head + tail do not fit (a 64-character shipment id): cut the head instead.
-    head_room = limit - (gsm7_length(tail) + 1 if tail else 0)
-    return " ".join(p for p in (_shorten(head, head_room), tail) if p)
+    head_room = limit - (gsm7_length(tail) + len(_SEP) if tail else 0)
+    return _sentences(_shorten(head, head_room), "", tail)
+
+
+_SEP = ". "
+
+
+def _sentences(*parts: str) -> str:
+    return _SEP.join(p for p in parts if p)
 
 
 def _shorten(text: str, room: int) -> str:
@@ -149,7 +153,7 @@ def _reading(alert: Alert) -> str | None:
     if alert.kind == "humidity_low" and f.humidity_pct is not None:
         return _num(f.humidity_pct, unit)
     if f.peak_c is not None:
-        return f"peak {_num(f.peak_c, unit)}"
+        return f"Peak {_num(f.peak_c, unit)}"
     if f.temp_c is not None:
         return _num(f.temp_c, unit)
     return None
@@ -180,18 +184,16 @@ def format_sms(
     alert: Alert, to: str, delivery_id: str, zone: tzinfo, links: LinkConfig
 ) -> SmsMessage:
     head = f"{alert.severity.upper()} {alert.shipment_id}: {title(alert)}"
-    bits = [_reading(alert)]
     limits = _limits(alert)
-    bits.append(f"({limits})" if limits else None)
+    reading = _reading(alert)
     f = alert.figures
-    if f.device_id:
-        bits.append(f.device_id)
+    bits = [f"{reading} ({limits})" if reading and limits else reading or limits]
+    bits.append(f.device_id)
     bits.append(local_time(f.reading_time or alert.event_time, zone))
     if f.eta is not None:
         bits.append(f"ETA {local_time(f.eta, zone)}")
-    if f.reasons:
-        bits.append("; ".join(f.reasons))
-    detail = " ".join(b for b in bits if b)
+    bits.extend(f.reasons)
+    detail = ", ".join(b for b in bits if b)
     tail = f"Reply ACK {ack_code(alert.id, links.ack_secret)}" if wants_ack(alert) else ""
     return SmsMessage(delivery_id=delivery_id, to=to, body=fit_sms(head, detail, tail))
 

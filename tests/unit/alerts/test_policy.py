@@ -1,0 +1,286 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from schemas.alert import Alert
+from services.alerts.ids import alert_id, delivery_id
+from services.alerts.policy import (
+    AlertState,
+    PolicyConfig,
+    QuietHours,
+    Recipient,
+    decide,
+    handle_trigger,
+    is_quiet,
+    plan_deliveries,
+    quiet_until,
+    recipients_for,
+)
+from services.alerts.trigger import AlertTrigger
+from tests.unit.alerts.factories import T0, shipment, trigger
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+HALIFAX = ZoneInfo("America/Halifax")
+QUIET = QuietHours(start=time(22, 0), end=time(7, 0))
+CONFIG = PolicyConfig(quiet_hours=QUIET, flap_window=timedelta(minutes=30))
+
+
+def _alert(step: str = "opened", severity: str = "warning") -> Alert:
+    _, alerts = decide(AlertState(), trigger(step=step, severity=severity), CONFIG)  # type: ignore[arg-type]
+    return alerts[0]
+
+
+def _by_role_channel(deliveries: list) -> dict[tuple[str, str], datetime]:
+    return {(d.role, d.channel): d.not_before for d in deliveries}
+
+
+def _run(triggers: list[AlertTrigger], config: PolicyConfig = CONFIG) -> list[Alert]:
+    state, out = AlertState(), []
+    for t in triggers:
+        state, alerts = decide(state, t, config)
+        out.extend(alerts)
+    return out
+
+
+# --- quiet hours ---------------------------------------------------------------------
+
+
+def test_quiet_hours_follow_each_recipients_zone_shanghai_night_halifax_day() -> None:
+    now = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai, 11:00 in Halifax
+    planned = _by_role_channel(
+        plan_deliveries(_alert(), recipients_for(shipment()), CONFIG, now)
+    )
+    buyer_at = planned[("buyer", "email")]
+    assert planned[("seller", "email")] == now
+    assert buyer_at > now
+    assert buyer_at.astimezone(SHANGHAI).time() == time(7, 0)
+    assert buyer_at.astimezone(SHANGHAI).date() == now.astimezone(SHANGHAI).date() + timedelta(1)
+    assert is_quiet((buyer_at - timedelta(minutes=1)).astimezone(SHANGHAI).time(), QUIET)
+    assert not is_quiet(buyer_at.astimezone(SHANGHAI).time(), QUIET)
+
+
+def test_quiet_hours_halifax_night_shanghai_day() -> None:
+    now = datetime(2026, 11, 10, 5, 0, tzinfo=UTC)  # 01:00 in Halifax, 13:00 in Shanghai
+    planned = _by_role_channel(
+        plan_deliveries(_alert(), recipients_for(shipment()), CONFIG, now)
+    )
+    seller_at = planned[("seller", "email")]
+    assert planned[("buyer", "email")] == now
+    assert seller_at.astimezone(HALIFAX).time() == time(7, 0)
+    assert seller_at.astimezone(HALIFAX).date() == now.astimezone(HALIFAX).date()
+
+
+def test_quiet_hours_end_keeps_local_hour_across_dst_change() -> None:
+    # Halifax leaves daylight time at 02:00 on 1 Nov 2026: 01:30 ADT is 04:30 UTC, and
+    # 07:00 that morning is AST (UTC-4), i.e. 11:00 UTC, not 04:30 + 5.5 h = 10:00 UTC.
+    now = datetime(2026, 11, 1, 4, 30, tzinfo=UTC)
+    end = quiet_until(now, HALIFAX, QUIET)
+    assert end is not None
+    assert end.astimezone(HALIFAX).time() == time(7, 0)
+    assert end - now > timedelta(hours=5, minutes=30)
+
+
+def test_critical_alert_overrides_quiet_hours_on_every_channel() -> None:
+    now = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)  # Shanghai night
+    planned = plan_deliveries(
+        _alert(severity="critical"), recipients_for(shipment()), CONFIG, now
+    )
+    assert {(d.role, d.channel) for d in planned} == {
+        ("seller", "email"),
+        ("seller", "sms"),
+        ("buyer", "email"),
+        ("buyer", "sms"),
+    }
+    assert all(d.not_before == now for d in planned)
+
+
+def test_closing_of_a_critical_excursion_waits_for_the_morning() -> None:
+    now = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
+    planned = _by_role_channel(
+        plan_deliveries(
+            _alert(step="closed", severity="critical"), recipients_for(shipment()), CONFIG, now
+        )
+    )
+    assert planned[("buyer", "sms")].astimezone(SHANGHAI).time() == time(7, 0)
+    assert planned[("seller", "sms")] == now
+
+
+def test_quiet_hours_outside_window_and_disabled_window() -> None:
+    assert quiet_until(datetime(2026, 11, 10, 5, 0, tzinfo=UTC), SHANGHAI, QUIET) is None
+    same = QuietHours(start=time(0, 0), end=time(0, 0))
+    assert quiet_until(datetime(2026, 11, 10, 15, 0, tzinfo=UTC), SHANGHAI, same) is None
+    daytime = QuietHours(start=time(12, 0), end=time(14, 0))
+    assert is_quiet(time(13, 0), daytime) and not is_quiet(time(14, 0), daytime)
+    assert is_quiet(time(23, 59), QUIET) and is_quiet(time(6, 59), QUIET)
+    assert not is_quiet(time(7, 0), QUIET) and not is_quiet(time(21, 59), QUIET)
+
+
+def test_unknown_time_zone_falls_back_to_default() -> None:
+    config = PolicyConfig(quiet_hours=QUIET, default_timezone="Asia/Shanghai")
+    now = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)  # Shanghai night
+    recipients = recipients_for(shipment(seller_tz="Mars/Olympus", buyer_tz=None))
+    planned = plan_deliveries(_alert(), recipients, config, now)
+    assert all(d.not_before.astimezone(SHANGHAI).time() == time(7, 0) for d in planned)
+
+
+def test_quiet_hours_only_on_configured_channels() -> None:
+    config = PolicyConfig(quiet_hours=QuietHours(channels=frozenset({"sms"})))
+    now = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
+    planned = plan_deliveries(_alert(), recipients_for(shipment()), config, now)
+    assert [d.not_before for d in planned if d.role == "buyer"] == [now]
+
+
+# --- routing and ids -----------------------------------------------------------------
+
+
+def test_warning_goes_by_email_only_and_critical_adds_sms() -> None:
+    now = T0
+    warn = plan_deliveries(_alert(), recipients_for(shipment()), CONFIG, now)
+    assert {d.channel for d in warn} == {"email"}
+    crit = plan_deliveries(_alert(severity="critical"), recipients_for(shipment()), CONFIG, now)
+    assert {d.channel for d in crit} == {"email", "sms"}
+
+
+def test_same_person_as_seller_and_buyer_gets_one_delivery_per_channel() -> None:
+    both = shipment(seller_email="Same@Example.com", buyer_email="same@example.com")
+    planned = plan_deliveries(_alert(), recipients_for(both), CONFIG, T0)
+    assert [d.address for d in planned] == ["same@example.com"]
+
+
+def test_ops_hear_only_what_their_routes_admit() -> None:
+    ops = Recipient(role="ops", name="Ops", email="ops@coldchain.example", phone="+15550000000")
+    planned = plan_deliveries(_alert(severity="critical"), [ops], CONFIG, T0)
+    assert planned == []  # by default ops hear alerts only by escalation
+
+
+def test_ids_are_deterministic_and_distinct_per_step_recipient_and_channel() -> None:
+    a1 = handle_trigger(AlertState(), trigger(), recipients_for(shipment()), CONFIG, T0)
+    a2 = handle_trigger(AlertState(), trigger(), recipients_for(shipment()), CONFIG, T0)
+    assert [d.id for d in a1.deliveries] == [d.id for d in a2.deliveries]
+    assert a1.alerts[0].id == alert_id("exc-1", "opened") != alert_id("exc-1", "closed")
+    aid = a1.alerts[0].id
+    ids = {delivery_id(aid, "a@x.example", "email"), delivery_id(aid, "a@x.example", "sms")}
+    ids.add(delivery_id(aid, "b@x.example", "email"))
+    assert len(ids) == 3
+
+
+# --- lifecycle steps, dedup, flapping ------------------------------------------------
+
+
+def test_one_alert_per_lifecycle_step_and_redelivery_changes_nothing() -> None:
+    steps = [
+        trigger(step="opened", at=T0),
+        trigger(step="opened", at=T0),  # redelivered
+        trigger(step="escalated", severity="critical", at=T0 + timedelta(minutes=10)),
+        trigger(step="escalated", severity="critical", at=T0 + timedelta(minutes=10)),
+        trigger(step="closed", severity="critical", at=T0 + timedelta(minutes=50)),
+        trigger(step="closed", severity="critical", at=T0 + timedelta(minutes=50)),
+    ]
+    alerts = _run(steps)
+    assert [a.step for a in alerts] == ["opened", "escalated", "closed"]
+    assert all(a.suppressed is None for a in alerts)
+
+
+def test_a_step_overtaken_by_a_later_one_is_dropped() -> None:
+    alerts = _run([trigger(step="closed"), trigger(step="opened"), trigger(step="escalated")])
+    assert [a.step for a in alerts] == ["closed"]
+
+
+def test_reopening_within_the_flap_window_is_suppressed_with_its_closing() -> None:
+    alerts = _run(
+        [
+            trigger("exc-1", "opened", at=T0),
+            trigger("exc-1", "closed", at=T0 + timedelta(minutes=3)),
+            trigger("exc-2", "opened", at=T0 + timedelta(minutes=6)),
+            trigger("exc-2", "closed", at=T0 + timedelta(minutes=9)),
+        ]
+    )
+    told = [(a.trigger_id, a.step) for a in alerts if a.suppressed is None]
+    quiet = [(a.trigger_id, a.step) for a in alerts if a.suppressed is not None]
+    assert told == [("exc-1", "opened"), ("exc-1", "closed")]
+    assert quiet == [("exc-2", "opened"), ("exc-2", "closed")]
+    assert "flapping" in (alerts[2].suppressed or "")
+
+
+def test_escalation_of_a_suppressed_trigger_is_told_and_so_is_its_closing() -> None:
+    alerts = _run(
+        [
+            trigger("exc-1", "opened", at=T0),
+            trigger("exc-2", "opened", at=T0 + timedelta(minutes=6)),
+            trigger("exc-2", "escalated", "critical", at=T0 + timedelta(minutes=8)),
+            trigger("exc-2", "closed", "critical", at=T0 + timedelta(minutes=20)),
+        ]
+    )
+    assert [(a.trigger_id, a.step, a.suppressed is None) for a in alerts] == [
+        ("exc-1", "opened", True),
+        ("exc-2", "opened", False),
+        ("exc-2", "escalated", True),
+        ("exc-2", "closed", True),
+    ]
+
+
+def test_flapping_storm_tells_at_most_one_opening_per_window() -> None:
+    window = CONFIG.flap_window
+    storm = []
+    for i in range(30):  # opens every 4 minutes for 2 hours, each closes 2 minutes later
+        start = T0 + timedelta(minutes=4 * i)
+        storm += [
+            trigger(f"exc-{i}", "opened", at=start),
+            trigger(f"exc-{i}", "closed", at=start + timedelta(minutes=2)),
+        ]
+    alerts = _run(storm)
+    opened = [a for a in alerts if a.step == "opened" and a.suppressed is None]
+    closed = [a for a in alerts if a.step == "closed" and a.suppressed is None]
+    assert len(alerts) == len(storm)  # every step is recorded, told or not
+    assert 1 < len(opened) < len(storm) // 2
+    gaps = [b.event_time - a.event_time for a, b in zip(opened, opened[1:], strict=False)]
+    assert all(gap >= window for gap in gaps)
+    assert {a.trigger_id for a in closed} == {a.trigger_id for a in opened}
+
+
+def test_different_kinds_do_not_suppress_each_other() -> None:
+    alerts = _run(
+        [
+            trigger("exc-1", at=T0, kind="temp_high"),
+            trigger("exc-2", at=T0 + timedelta(minutes=1), kind="humidity_low"),
+        ]
+    )
+    assert all(a.suppressed is None for a in alerts)
+
+
+def test_late_batch_before_the_last_told_alert_is_still_flapping() -> None:
+    alerts = _run(
+        [
+            trigger("exc-2", at=T0 + timedelta(minutes=10)),
+            trigger("exc-1", at=T0),  # arrives later, happened earlier
+        ]
+    )
+    assert alerts[0].suppressed is None and alerts[1].suppressed is not None
+
+
+def test_state_survives_a_json_round_trip() -> None:
+    state, _ = decide(AlertState(), trigger("exc-1", at=T0), CONFIG)
+    restored = AlertState.model_validate_json(state.model_dump_json())
+    _, again = decide(restored, trigger("exc-1", at=T0), CONFIG)
+    _, flap = decide(restored, trigger("exc-2", at=T0 + timedelta(minutes=5)), CONFIG)
+    assert again == []
+    assert flap[0].suppressed is not None
+
+
+def test_memory_forgets_triggers_older_than_its_horizon() -> None:
+    config = PolicyConfig(memory=timedelta(days=1))
+    state, _ = decide(AlertState(), trigger("exc-old", at=T0), config)
+    state, _ = decide(state, trigger("exc-new", at=T0 + timedelta(days=2)), config)
+    assert set(state.triggers) == {"exc-new"}
+    assert set(state.kinds) == {"temp_high"}
+
+
+def test_suppressed_alert_has_no_deliveries() -> None:
+    state, _ = decide(AlertState(), trigger("exc-1", at=T0), CONFIG)
+    outcome = handle_trigger(
+        state, trigger("exc-2", at=T0 + timedelta(minutes=1)), recipients_for(shipment()),
+        CONFIG, T0,
+    )
+    assert outcome.alerts[0].suppressed is not None
+    assert outcome.deliveries == []
