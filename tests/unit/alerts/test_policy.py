@@ -48,9 +48,7 @@ def _run(triggers: list[AlertTrigger], config: PolicyConfig = CONFIG) -> list[Al
 
 def test_quiet_hours_follow_each_recipients_zone_shanghai_night_halifax_day() -> None:
     now = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai, 11:00 in Halifax
-    planned = _by_role_channel(
-        plan_deliveries(_alert(), recipients_for(shipment()), CONFIG, now)
-    )
+    planned = _by_role_channel(plan_deliveries(_alert(), recipients_for(shipment()), CONFIG, now))
     buyer_at = planned[("buyer", "email")]
     assert planned[("seller", "email")] == now
     assert buyer_at > now
@@ -62,9 +60,7 @@ def test_quiet_hours_follow_each_recipients_zone_shanghai_night_halifax_day() ->
 
 def test_quiet_hours_halifax_night_shanghai_day() -> None:
     now = datetime(2026, 11, 10, 5, 0, tzinfo=UTC)  # 01:00 in Halifax, 13:00 in Shanghai
-    planned = _by_role_channel(
-        plan_deliveries(_alert(), recipients_for(shipment()), CONFIG, now)
-    )
+    planned = _by_role_channel(plan_deliveries(_alert(), recipients_for(shipment()), CONFIG, now))
     seller_at = planned[("seller", "email")]
     assert planned[("buyer", "email")] == now
     assert seller_at.astimezone(HALIFAX).time() == time(7, 0)
@@ -83,9 +79,7 @@ def test_quiet_hours_end_keeps_local_hour_across_dst_change() -> None:
 
 def test_critical_alert_overrides_quiet_hours_on_every_channel() -> None:
     now = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)  # Shanghai night
-    planned = plan_deliveries(
-        _alert(severity="critical"), recipients_for(shipment()), CONFIG, now
-    )
+    planned = plan_deliveries(_alert(severity="critical"), recipients_for(shipment()), CONFIG, now)
     assert {(d.role, d.channel) for d in planned} == {
         ("seller", "email"),
         ("seller", "sms"),
@@ -279,8 +273,11 @@ def test_memory_forgets_triggers_older_than_its_horizon() -> None:
 def test_suppressed_alert_has_no_deliveries() -> None:
     state, _ = decide(AlertState(), trigger("exc-1", at=T0), CONFIG)
     outcome = handle_trigger(
-        state, trigger("exc-2", at=T0 + timedelta(minutes=1)), recipients_for(shipment()),
-        CONFIG, T0,
+        state,
+        trigger("exc-2", at=T0 + timedelta(minutes=1)),
+        recipients_for(shipment()),
+        CONFIG,
+        T0,
     )
     assert outcome.alerts[0].suppressed is not None
     assert outcome.deliveries == []

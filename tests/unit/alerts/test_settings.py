@@ -34,7 +34,8 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_smtp_url_forms() -> None:
     plain = parse_smtp_url("smtp://localhost:1025")
-    assert (plain.host, plain.port, plain.use_tls, plain.username) == ("localhost", 1025, False, None)
+    assert (plain.host, plain.port, plain.use_tls) == ("localhost", 1025, False)
+    assert plain.username is None and plain.password is None
     assert parse_smtp_url("smtps://mail.example").port == 465
     assert parse_smtp_url("smtp://mail.example").port == 25
     with pytest.raises(ValueError):
