@@ -2,14 +2,82 @@
 
 from __future__ import annotations
 
-import typer
+import sys
+from typing import Annotated
 
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from services.connections import DatabaseSettings
+from services.db.migrate import migrate
+from services.runner import SERVICES, run_all, run_one
 from services.stack.cli import app as stack_app
 from services.stack.cli import device_app
 
 app = typer.Typer(help="coldchain: cold-chain tracking for live-seafood exports.", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
 app.add_typer(device_app, name="device")
+token_app = typer.Typer(help="API bearer tokens.")
+app.add_typer(token_app, name="token")
+err = Console(stderr=True)
+
+
+@app.command("run")
+def run(service: Annotated[str, typer.Argument(help=f"all, or one of: {', '.join(SERVICES)}")]) -> None:
+    """Run every service (supervised), or one, in the foreground."""
+    if service == "all":
+        raise typer.Exit(run_all(list(SERVICES)))
+    if service not in SERVICES:
+        err.print(f"[red]error:[/red] unknown service {service!r}; choose all or {', '.join(SERVICES)}")
+        raise typer.Exit(2)
+    raise typer.Exit(run_one(service))
+
+
+@app.command("migrate")
+def migrate_command() -> None:
+    """Apply the database migrations that are missing."""
+    applied = migrate(DatabaseSettings().dsn)
+    err.print(f"applied: {', '.join(applied) or 'nothing (up to date)'}")
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="ops, auditor or exporter")],
+    party: Annotated[str | None, typer.Option(help="exporter's party: seller or buyer name")] = None,
+) -> None:
+    """Create an API token; it is printed alone on the last line, and stored only hashed."""
+    from services.api.tokens import create_token
+
+    dsn = DatabaseSettings().dsn
+    migrate(dsn)
+    try:
+        token = create_token(dsn, role, party)  # type: ignore[arg-type]
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    err.print(f"token for role {role}" + (f", party {party}" if party else ""))
+    sys.stdout.write(token + "\n")
+
+
+@app.command("dlq")
+def dead_letters(
+    device: Annotated[str | None, typer.Option(help="only this device")] = None,
+    limit: Annotated[int, typer.Option(help="how many to list")] = 20,
+) -> None:
+    """List and count the payloads ingest refused, newest first, with the reason."""
+    import psycopg
+
+    with psycopg.connect(DatabaseSettings().dsn) as conn:
+        where, params = ("WHERE device_id = %s", [device]) if device else ("", [])
+        total = conn.execute(f"SELECT count(*) FROM dead_letters {where}", params).fetchone()  # noqa: S608
+        rows = conn.execute(
+            f"SELECT received_at, mqtt_topic, reason FROM dead_letters {where}"  # noqa: S608
+            " ORDER BY received_at DESC LIMIT %s", [*params, limit]).fetchall()
+    table = Table("received", "topic", "reason", title=f"{total[0] if total else 0} refused payloads")
+    for received, topic, reason in rows:
+        table.add_row(received.isoformat(timespec="seconds"), topic, reason)
+    Console().print(table)
 
 
 def main() -> None:

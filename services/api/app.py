@@ -1,0 +1,145 @@
+"""The FastAPI application: every route wired here, the clients opened in the lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from confluent_kafka import Producer
+from fastapi import FastAPI, HTTPException, Query, Request, status
+from fastapi.responses import StreamingResponse
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from schemas.shipment import Shipment, ShipmentIn
+from schemas.topics import SHIPMENTS
+from services.api.auth import Caller, Operator
+from services.api.exports import as_csv, as_json
+from services.api.registry import ShipmentExists, ShipmentRegistry
+from services.api.settings import ApiSettings
+from services.api.tokens import Principal
+
+log = logging.getLogger(__name__)
+
+
+class ShipmentPublisher:
+    """Copies registrations onto the compacted ``coldchain.shipments`` topic."""
+
+    def __init__(self, settings: ApiSettings) -> None:
+        self.settings = settings
+        self._producer: Producer | None = None
+
+    def start(self) -> None:
+        self._producer = Producer(self.settings.kafka_client_config(**{"enable.idempotence": True, "acks": "all"}))
+
+    def publish(self, shipments: list[Shipment]) -> None:
+        assert self._producer is not None
+        for shipment in shipments:
+            self._producer.produce(SHIPMENTS.name, key=shipment.id.encode(),
+                                   value=shipment.model_dump_json().encode())
+        remaining = self._producer.flush(10)
+        if remaining:
+            log.error("%d shipment records not confirmed by Kafka", remaining)
+
+    def stop(self) -> None:
+        if self._producer is not None:
+            self._producer.flush(5)
+
+
+def create_app(settings: ApiSettings) -> FastAPI:
+    pool = AsyncConnectionPool(settings.dsn, min_size=1, max_size=10, open=False)
+    registry = ShipmentRegistry(pool)
+    publisher = ShipmentPublisher(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await pool.open(wait=True)
+        publisher.start()
+        # The topic is compacted: republishing at start heals a record lost on a past crash.
+        publisher.publish(await registry.all())
+        yield
+        publisher.stop()
+        await pool.close()
+
+    app = FastAPI(title="coldchain", version="0.1.0", lifespan=lifespan,
+                  description="Cold-chain tracking for live-seafood exports.")
+    app.state.pool = pool
+    app.state.settings = settings
+
+    async def visible(shipment_id: str, who: Principal) -> Shipment:
+        shipment = await registry.get(shipment_id)
+        # Another party's shipment is "not found", not "forbidden": its existence is private too.
+        if shipment is None or not who.may_see(shipment.seller.name, shipment.buyer.name):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no shipment {shipment_id!r}")
+        return shipment
+
+    @app.post("/api/v1/shipments", status_code=status.HTTP_201_CREATED, response_model=Shipment)
+    async def register_shipment(body: ShipmentIn, who: Operator) -> Shipment:
+        try:
+            shipment = await registry.register(body)
+        except ShipmentExists as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, f"shipment {body.id!r} already exists") from exc
+        publisher.publish([shipment])
+        return shipment
+
+    @app.get("/api/v1/shipments", response_model=list[Shipment])
+    async def list_shipments(
+        who: Caller,
+        party: str | None = None,
+        product: str | None = None,
+        device: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> list[Shipment]:
+        if who.role == "exporter":
+            if party is not None and party != who.party:
+                return []
+            party = who.party
+        return await registry.list(party, product, device, limit, offset)
+
+    @app.get("/api/v1/shipments/{shipment_id}")
+    async def shipment_status(shipment_id: str, who: Caller) -> dict[str, Any]:
+        shipment = await visible(shipment_id, who)
+        return {
+            "shipment": shipment.model_dump(mode="json"),
+            "last_reading": await registry.last_reading(shipment_id),
+        }
+
+    @app.get("/api/v1/shipments/{shipment_id}/readings")
+    async def shipment_readings(
+        shipment_id: str,
+        who: Caller,
+        start: Annotated[datetime | None, Query(alias="from")] = None,
+        end: Annotated[datetime | None, Query(alias="to")] = None,
+        device: str | None = None,
+        format: Literal["json", "csv"] = "json",
+    ) -> StreamingResponse:
+        await visible(shipment_id, who)
+        for name, value in (("from", start), ("to", end)):
+            if value is not None and value.tzinfo is None:
+                raise HTTPException(422, f"{name!r} needs a UTC offset, e.g. 2026-11-09T18:00:00Z")
+        if format == "csv":
+            return StreamingResponse(as_csv(pool, shipment_id, start, end, device), media_type="text/csv",
+                                     headers={"Content-Disposition": f'attachment; filename="{shipment_id}.csv"'})
+        return StreamingResponse(as_json(pool, shipment_id, start, end, device), media_type="application/json")
+
+    @app.get("/api/v1/deadletters")
+    async def dead_letters(
+        request: Request, who: Caller, device: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> dict[str, Any]:
+        if who.role == "exporter":
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "dead letters are for ops and auditors")
+        async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            where, params = ("WHERE device_id = %s", [device]) if device else ("", [])
+            await cur.execute(f"SELECT count(*) AS n FROM dead_letters {where}", params)  # noqa: S608
+            total = (await cur.fetchone() or {"n": 0})["n"]
+            await cur.execute(
+                "SELECT id, received_at, mqtt_topic, device_id, reason, errors FROM dead_letters"
+                f" {where} ORDER BY received_at DESC LIMIT %s", [*params, limit])  # noqa: S608
+            return {"total": total, "items": await cur.fetchall()}
+
+    return app

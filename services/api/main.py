@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+import sys
+
+import uvicorn
+
+from services.api.app import create_app
+from services.api.settings import ApiSettings
+from services.db.migrate import migrate
+
+
+def main(settings: ApiSettings | None = None) -> int:
+    settings = settings or ApiSettings()
+    migrate(settings.dsn)
+    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_level="info")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

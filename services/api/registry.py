@@ -1,0 +1,80 @@
+"""The shipment registry in PostgreSQL, and its copy on the compacted Kafka topic that the
+stream processors read."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from schemas.shipment import Shipment, ShipmentIn
+
+
+class ShipmentExists(Exception):
+    pass
+
+
+class ShipmentRegistry:
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+
+    async def register(self, body: ShipmentIn) -> Shipment:
+        shipment = Shipment(**body.model_dump(), created_at=datetime.now(UTC))
+        async with self.pool.connection() as conn, conn.transaction():
+            try:
+                await conn.execute(
+                    "INSERT INTO shipments (id, product, packed_at, deliver_by, seller_name, buyer_name, body,"
+                    " created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                    (shipment.id, shipment.product, shipment.packed_at, shipment.deliver_by,
+                     shipment.seller.name, shipment.buyer.name,
+                     Jsonb(shipment.model_dump(mode="json")), shipment.created_at),
+                )
+            except psycopg.errors.UniqueViolation as exc:
+                raise ShipmentExists(shipment.id) from exc
+            async with conn.cursor() as cur:
+                await cur.executemany(
+                    "INSERT INTO shipment_devices (shipment_id, device_id, packed_at) VALUES (%s, %s, %s)",
+                    [(shipment.id, device, shipment.packed_at) for device in shipment.devices],
+                )
+        return shipment
+
+    async def get(self, shipment_id: str) -> Shipment | None:
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute("SELECT body FROM shipments WHERE id = %s", (shipment_id,))).fetchone()
+        return Shipment.model_validate(row[0]) if row else None
+
+    async def list(self, party: str | None, product: str | None, device: str | None,
+                   limit: int, offset: int) -> list[Shipment]:
+        clauses, params = [], []
+        if party:
+            clauses.append("(seller_name = %s OR buyer_name = %s)")
+            params += [party, party]
+        if product:
+            clauses.append("product = %s")
+            params.append(product)
+        if device:
+            clauses.append("id IN (SELECT shipment_id FROM shipment_devices WHERE device_id = %s)")
+            params.append(device)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                f"SELECT body FROM shipments {where} ORDER BY packed_at DESC, id LIMIT %s OFFSET %s",  # noqa: S608
+                [*params, limit, offset],
+            )
+            return [Shipment.model_validate(row[0]) for row in await cur.fetchall()]
+
+    async def all(self) -> list[Shipment]:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute("SELECT body FROM shipments ORDER BY created_at")
+            return [Shipment.model_validate(row[0]) for row in await cur.fetchall()]
+
+    async def last_reading(self, shipment_id: str) -> dict[str, Any] | None:
+        async with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(
+                "SELECT time, device_id, temp_c, humidity_pct, lat, lon FROM readings"
+                " WHERE shipment_id = %s ORDER BY time DESC LIMIT 1", (shipment_id,))
+            return await cur.fetchone()

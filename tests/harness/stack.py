@@ -1,0 +1,62 @@
+"""Find the real services for a test session.
+
+1. ``COLDCHAIN_*`` variables already set: use them as they are.
+2. A Docker engine answers: testcontainers (official images).
+3. Otherwise: the native stack (``coldchain stack up``), stopped again if we started it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+REQUIRED = ("COLDCHAIN_KAFKA_BOOTSTRAP", "COLDCHAIN_DATABASE_URL", "COLDCHAIN_MQTT_URL", "COLDCHAIN_MQTT_ADMIN_URL")
+
+
+@dataclass(frozen=True)
+class StackEndpoints:
+    env: dict[str, str]
+    kind: str  # "environment", "testcontainers" or "native"
+    mosquitto_passwd: Path | None  # where devices are provisioned, when we own the broker
+
+    @property
+    def database_url(self) -> str:
+        return self.env["COLDCHAIN_DATABASE_URL"]
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self.env["COLDCHAIN_KAFKA_BOOTSTRAP"]
+
+
+def docker_engine_answers() -> bool:
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=10, check=False).returncode == 0
+    except (FileNotFoundError, subprocess.TimeoutExpired):
+        return False
+
+
+@contextmanager
+def real_stack() -> Iterator[StackEndpoints]:
+    if all(os.environ.get(name) for name in REQUIRED):
+        yield StackEndpoints({k: v for k, v in os.environ.items() if k.startswith("COLDCHAIN_")},
+                             "environment", None)
+        return
+    if docker_engine_answers():
+        from tests.harness.containers import container_stack
+
+        with container_stack() as endpoints:
+            yield endpoints
+        return
+    from services.stack.layout import StackLayout, default_root
+    from services.stack.native import NativeStack
+
+    stack = NativeStack(StackLayout(default_root()))
+    started = stack.up()
+    try:
+        yield StackEndpoints(stack.env(), "native", stack.mosquitto.password_file)
+    finally:
+        stack.down(only=started)

@@ -1,0 +1,121 @@
+"""The running pipeline: API, ingest and sink as real processes on the real stack."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from services.api.tokens import create_token
+from services.connections import parse_mqtt_url
+from tests.conftest import ARTIFACTS
+from tests.harness.processes import ServiceProcess, free_port, wait_for, wait_for_http
+from tests.harness.stack import StackEndpoints
+
+
+@dataclass
+class Pipeline:
+    stack: StackEndpoints
+    api_url: str
+    ops_token: str
+    services: dict[str, ServiceProcess]
+
+    def http(self, token: str | None = None) -> httpx.Client:
+        return httpx.Client(base_url=self.api_url, timeout=10,
+                            headers={"Authorization": f"Bearer {token or self.ops_token}"})
+
+    def restart(self, name: str, kill: bool = True) -> None:
+        service = self.services[name]
+        service.kill() if kill else service.stop()
+        service.start()
+
+
+@pytest.fixture(scope="session")
+def pipeline(stack: StackEndpoints) -> Iterator[Pipeline]:
+    port = free_port()
+    env = {
+        **stack.env,
+        "COLDCHAIN_HTTP_PORT": str(port),
+        "COLDCHAIN_INGEST_METRICS_PORT": "0",
+        "COLDCHAIN_SINK_METRICS_PORT": "0",
+    }
+    logs = ARTIFACTS / "logs"
+    services = {
+        name: ServiceProcess(f"services.{name}.main", env, logs)
+        for name in ("api", "sink", "ingest")
+    }
+    services["api"].start()
+    wait_for_http(f"http://127.0.0.1:{port}/openapi.json", 60, services["api"])
+    services["sink"].start()
+    services["ingest"].start()
+    # The first subscription creates the persistent session; before it, nothing is queued.
+    wait_for(lambda: "subscribed to" in services["ingest"].log_tail(50), 30, "ingest's MQTT subscription")
+    token = create_token(stack.database_url, "ops", None)
+    yield Pipeline(stack, f"http://127.0.0.1:{port}", token, services)
+    for service in services.values():
+        service.stop()
+
+
+def shipment_body(shipment_id: str, devices: list[str], **overrides: Any) -> dict[str, Any]:
+    packed = datetime.now(UTC) - timedelta(hours=2)
+    body: dict[str, Any] = {
+        "id": shipment_id,
+        "product": "live-lobster",
+        "devices": devices,
+        "origin": {"name": "Halifax Stanfield (YHZ)", "lat": 44.8808, "lon": -63.5086},
+        "waypoints": [{"name": "Shanghai Pudong (PVG)", "lat": 31.1443, "lon": 121.8083, "mode": "air"}],
+        "destination": {"name": "Hangzhou buyer warehouse", "lat": 30.2741, "lon": 120.1551, "mode": "road"},
+        "packed_at": packed.isoformat(),
+        "deliver_by": (packed + timedelta(hours=48)).isoformat(),
+        "seller": {"name": "Shediac Lobster Co.", "email": "ops@seller.example", "phone": "+19025550100"},
+        "buyer": {"name": "Hangzhou Fresh Ltd.", "email": "qa@buyer.example", "phone": "+8657155500100"},
+    }
+    body.update(overrides)
+    return body
+
+
+class DevicePublisher:
+    """A real MQTT client logged in as one device (or any account), QoS 1."""
+
+    def __init__(self, url: str, username: str, password: str) -> None:
+        endpoint = parse_mqtt_url(url)
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}",
+                                  protocol=mqtt.MQTTv311)
+        self.client.username_pw_set(username, password)
+        self.client.max_inflight_messages_set(200)
+        self.client.connect(endpoint.host, endpoint.port)
+        self.client.loop_start()
+
+    def publish(self, topic: str, payload: bytes | str | Any, wait: bool = True) -> mqtt.MQTTMessageInfo:
+        if not isinstance(payload, bytes | str):
+            payload = json.dumps(payload)
+        info = self.client.publish(topic, payload, qos=1)
+        if wait:
+            info.wait_for_publish(10)
+        return info
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def device_publisher(stack: StackEndpoints, provision: Callable[[str], str]) -> Iterator[Callable[[str], DevicePublisher]]:
+    made: list[DevicePublisher] = []
+
+    def connect(device_id: str) -> DevicePublisher:
+        publisher = DevicePublisher(stack.env["COLDCHAIN_MQTT_URL"], device_id, provision(device_id))
+        made.append(publisher)
+        return publisher
+
+    yield connect
+    for publisher in made:
+        publisher.close()
