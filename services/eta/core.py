@@ -1,0 +1,119 @@
+"""The ETA processor's pure step: ``(state, reading) -> (state, updates)``.
+
+No Kafka or faust here: the stream adapter (``services.eta.app``) loads the state, calls
+``apply_reading`` and forwards the updates. An update is emitted when the forecast is
+news: the first forecast, a leg starting or ending, the ETA moving by more than
+``eta_threshold_min`` since the last update ("eta"), the shipment becoming at risk or
+gaining a risk reason ("at_risk"), or losing its last one ("recovered").
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+from schemas.eta import EtaKind, EtaUpdate, RiskReason
+from schemas.reading import Reading
+from services.eta.context import EtaContext
+from services.eta.forecast import Forecast, forecast, risk_reasons
+from services.eta.tracking import Emitted, EtaState, fits, new_state, observe
+
+__all__ = ["EtaState", "apply_reading", "current_forecast", "new_state"]
+
+
+def apply_reading(
+    state: EtaState | None, reading: Reading, context: EtaContext
+) -> tuple[EtaState, list[EtaUpdate]]:
+    """Fold one reading into the shipment's state; the updates worth publishing."""
+    if state is None or not fits(state, context):
+        state = new_state(context)
+    state = observe(state, reading, context)
+    current = forecast(state, context)
+    previous = state.emitted
+    reasons = risk_reasons(
+        current,
+        context.shipment.deliver_by,
+        previous.reasons if previous else (),
+        context.params.risk_hysteresis_min,
+    )
+    kind = _news(previous, current, reasons, context.params.eta_threshold_min)
+    if kind is None:
+        return state, []
+    episode = _episode_id(previous, kind, context.shipment.id, current)
+    update = _update(context, current, kind, reasons, episode)
+    emitted = Emitted(
+        eta=current.eta,
+        progress=current.progress,
+        at_risk=bool(reasons),
+        reasons=reasons,
+        episode_id=episode if reasons else None,
+    )
+    return state.model_copy(update={"emitted": emitted}), [update]
+
+
+def current_forecast(state: EtaState, context: EtaContext) -> Forecast:
+    """The forecast the state stands for now (for status queries and the bench)."""
+    return forecast(state, context)
+
+
+def _news(
+    previous: Emitted | None,
+    current: Forecast,
+    reasons: tuple[RiskReason, ...],
+    threshold_min: float,
+) -> EtaKind | None:
+    at_risk = bool(reasons)
+    if previous is None:
+        return "at_risk" if at_risk else "eta"
+    if at_risk and (not previous.at_risk or set(reasons) - set(previous.reasons)):
+        return "at_risk"
+    if previous.at_risk and not at_risk:
+        return "recovered"
+    moved = abs(current.eta - previous.eta) > timedelta(minutes=threshold_min)
+    if moved or current.progress != previous.progress:
+        return "eta"
+    return None
+
+
+def _episode_id(
+    previous: Emitted | None, kind: EtaKind, shipment_id: str, current: Forecast
+) -> str | None:
+    if previous is not None and previous.episode_id is not None:
+        return previous.episode_id  # the episode goes on, or "recovered" closes it
+    if kind == "at_risk":
+        return f"{shipment_id}:at_risk:{current.now.isoformat()}"
+    return None
+
+
+def _update(
+    context: EtaContext,
+    current: Forecast,
+    kind: EtaKind,
+    reasons: tuple[RiskReason, ...],
+    episode: str | None,
+) -> EtaUpdate:
+    shipment_id = context.shipment.id
+    fingerprint = "|".join(
+        [shipment_id, kind, current.now.isoformat(), current.eta.isoformat(),
+         ",".join(current.progress), ",".join(reasons)]
+    )
+    return EtaUpdate(
+        id=hashlib.sha256(fingerprint.encode()).hexdigest()[:32],
+        shipment_id=shipment_id,
+        kind=kind,
+        event_time=current.now,
+        eta=current.eta,
+        deliver_by=context.shipment.deliver_by,
+        phase=current.phase,
+        leg_index=current.leg_index,
+        leg_name=current.leg_name,
+        legs=list(current.legs),
+        remaining_km=current.remaining_km,
+        temp_c=current.temp_c,
+        viability_used_h=current.viability_used_h,
+        viability_remaining_at_eta_h=current.viability_remaining_at_eta_h,
+        viability_ends_at=current.viability_ends_at,
+        at_risk=bool(reasons),
+        risk_reasons=list(reasons),
+        risk_episode_id=episode,
+    )

@@ -1,0 +1,172 @@
+"""The per-shipment tracking state and how one reading folds into it.
+
+Readings arrive late, batched and out of order, so the state is built only from
+aggregates that do not depend on arrival order, and late readings are re-scored rather
+than ignored:
+
+- per stop, the earliest and latest fix time inside its geofence (min and max);
+- the newest fix, the newest temperature and the event-time clock ``now`` (max by time);
+- the fixes of a trailing window behind the newest fix, one per minute (the earliest of
+  each minute), for the observed speed;
+- the viability ledger (warmest rate per bucket, see ``viability``).
+
+Every aggregate is also idempotent, so a replayed reading changes nothing. Leg progress is
+derived from these aggregates on demand (``forecast``), so the final state and forecast
+are the same whatever order the readings came in; only fixes older than the speed window
+and temperatures older than ``lateness_h`` behind the newest reading are not re-scored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict
+
+from schemas.eta import RiskReason
+from schemas.reading import Reading
+from services.eta.context import EtaContext
+from services.eta.geo import great_circle_km
+from services.eta.viability import ViabilityLedger, consumption_rate, record, settle
+
+
+class Fix(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    time: datetime
+    lat: float
+    lon: float
+
+
+class StopTrack(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    first_in: datetime | None = None  # earliest fix inside the stop's geofence
+    last_in: datetime | None = None  # latest fix inside it
+
+
+class Emitted(BaseModel):
+    """What the last update said, to decide whether the next forecast is news."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    eta: datetime
+    progress: tuple[str, ...]  # leg states, e.g. ("done", "active", "planned")
+    at_risk: bool
+    reasons: tuple[RiskReason, ...] = ()
+    episode_id: str | None = None
+
+
+class EtaState(BaseModel):
+    """JSON-serialisable (``model_dump(mode="json")``) state of one shipment."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    shipment_id: str
+    now: datetime | None = None  # newest reading time seen: the event-time clock
+    stops: tuple[StopTrack, ...]
+    first_fix_at: datetime | None = None
+    latest_fix: Fix | None = None
+    recent_fixes: tuple[Fix, ...] = ()  # time-ordered
+    latest_temp_at: datetime | None = None
+    latest_temp_c: float | None = None
+    ledger: ViabilityLedger = ViabilityLedger()
+    emitted: Emitted | None = None
+
+
+def new_state(context: EtaContext) -> EtaState:
+    return EtaState(
+        shipment_id=context.shipment.id,
+        stops=tuple(StopTrack() for _ in context.route.stops),
+    )
+
+
+def fits(state: EtaState, context: EtaContext) -> bool:
+    """False when the shipment's route changed under the state (re-registered)."""
+    return state.shipment_id == context.shipment.id and len(state.stops) == len(
+        context.route.stops
+    )
+
+
+def observe(state: EtaState, reading: Reading, context: EtaContext) -> EtaState:
+    """The state with one more reading folded in (no forecast, no outputs)."""
+    update: dict[str, object] = {}
+    if state.now is None or reading.time > state.now:
+        update["now"] = reading.time
+    if reading.lat is not None and reading.lon is not None:
+        update.update(_observe_fix(state, Fix(time=reading.time, lat=reading.lat,
+                                              lon=reading.lon), context))
+    if reading.temp_c is not None:
+        update.update(_observe_temperature(state, reading.time, reading.temp_c, context))
+    new = state.model_copy(update=update)
+    if "now" in update:
+        horizon = reading.time - timedelta(hours=context.params.lateness_h)
+        ledger = settle(new.ledger, context.shipment.packed_at, horizon,
+                        context.params.viability_bucket_min)
+        new = new.model_copy(update={"ledger": ledger})
+    return new
+
+
+def _observe_fix(state: EtaState, fix: Fix, context: EtaContext) -> dict[str, object]:
+    stops = []
+    for track, stop in zip(state.stops, context.route.stops, strict=True):
+        if great_circle_km(fix.lat, fix.lon, stop.lat, stop.lon) <= stop.radius_km:
+            track = StopTrack(
+                first_in=_earliest(track.first_in, fix.time),
+                last_in=_latest(track.last_in, fix.time),
+            )
+        stops.append(track)
+    latest = state.latest_fix
+    if latest is None or (fix.time, fix.lat, fix.lon) > (latest.time, latest.lat, latest.lon):
+        latest = fix
+    return {
+        "stops": tuple(stops),
+        "first_fix_at": _earliest(state.first_fix_at, fix.time),
+        "latest_fix": latest,
+        "recent_fixes": _window(state.recent_fixes, fix, latest.time,
+                                context.params.speed_window_min),
+    }
+
+
+def _window(
+    fixes: tuple[Fix, ...], fix: Fix, newest: datetime, window_min: float
+) -> tuple[Fix, ...]:
+    """The fixes within the window behind ``newest``, the earliest fix of each minute."""
+    oldest = newest - timedelta(minutes=window_min)
+    by_minute: dict[int, Fix] = {}
+    for candidate in (*fixes, fix):
+        if candidate.time < oldest:
+            continue
+        minute = int(candidate.time.timestamp() // 60)
+        kept = by_minute.get(minute)
+        if kept is None or (candidate.time, candidate.lat, candidate.lon) < (
+            kept.time, kept.lat, kept.lon
+        ):
+            by_minute[minute] = candidate
+    return tuple(sorted(by_minute.values(), key=lambda f: f.time))
+
+
+def _observe_temperature(
+    state: EtaState, time: datetime, temp_c: float, context: EtaContext
+) -> dict[str, object]:
+    update: dict[str, object] = {
+        "ledger": record(
+            state.ledger,
+            time,
+            consumption_rate(context.viability, temp_c),
+            context.shipment.packed_at,
+            context.params.viability_bucket_min,
+        )
+    }
+    newest = state.latest_temp_at
+    if newest is None or (time, temp_c) > (newest, state.latest_temp_c or float("-inf")):
+        update["latest_temp_at"] = time
+        update["latest_temp_c"] = temp_c
+    return update
+
+
+def _earliest(current: datetime | None, time: datetime) -> datetime:
+    return time if current is None or time < current else current
+
+
+def _latest(current: datetime | None, time: datetime) -> datetime:
+    return time if current is None or time > current else current
