@@ -93,9 +93,7 @@ class AlertDispatcher:
             if report.busy:
                 continue
             try:
-                await asyncio.wait_for(
-                    stop.wait(), timeout=self._config.poll_interval.total_seconds()
-                )
+                await asyncio.wait_for(stop.wait(), timeout=self._config.poll_interval.total_seconds())
             except TimeoutError:
                 pass
 
@@ -122,9 +120,7 @@ class AlertDispatcher:
         def plan(candidate: EscalationCandidate) -> list[PlannedDelivery] | None:
             if not escalation_due(candidate, now, self._config.escalate_after):
                 return None
-            return plan_escalation(
-                candidate.alert, self._ops, self._config.escalation_channels, self._policy, now
-            )
+            return plan_escalation(candidate.alert, self._ops, self._config.escalation_channels, self._policy, now)
 
         alerts = await self._outbox.escalate(now, self._config.escalate_after, plan)
         for alert in alerts:
@@ -162,9 +158,7 @@ class AlertDispatcher:
         zone = recipient_zone(delivery.timezone, self._policy.default_timezone)
         alert = delivery.alert
         if delivery.channel == "email":
-            email = format_email(
-                alert, delivery.address, delivery.recipient_name, delivery.id, zone, self._links
-            )
+            email = format_email(alert, delivery.address, delivery.recipient_name, delivery.id, zone, self._links)
             return await _send_via(self._channels.email, email, delivery.reclaimed)
         sms = format_sms(alert, delivery.address, delivery.id, zone, self._links)
         return await _send_via(self._channels.sms, sms, delivery.reclaimed)
@@ -178,9 +172,7 @@ class AlertDispatcher:
         await self._outbox.mark_retry(delivery, self._clock() + delay, error)
         return "retried"
 
-    async def _emit_delivery(
-        self, delivery: ClaimedDelivery, status: str, detail: str | None
-    ) -> None:
+    async def _emit_delivery(self, delivery: ClaimedDelivery, status: str, detail: str | None) -> None:
         alert = delivery.alert
         await self._emit(
             AlertEvent.model_validate(

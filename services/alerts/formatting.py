@@ -180,9 +180,7 @@ def wants_ack(alert: Alert) -> bool:
     return alert.step != "closed"
 
 
-def format_sms(
-    alert: Alert, to: str, delivery_id: str, zone: tzinfo, links: LinkConfig
-) -> SmsMessage:
+def format_sms(alert: Alert, to: str, delivery_id: str, zone: tzinfo, links: LinkConfig) -> SmsMessage:
     head = f"{alert.severity.upper()} {alert.shipment_id}: {title(alert)}"
     limits = _limits(alert)
     reading = _reading(alert)
@@ -247,9 +245,7 @@ def format_email(
     )
 
 
-def _email_text(
-    alert: Alert, to_name: str, facts: list[tuple[str, str]], page: str, ack: str | None
-) -> str:
+def _email_text(alert: Alert, to_name: str, facts: list[tuple[str, str]], page: str, ack: str | None) -> str:
     width = max(len(k) for k, _ in facts)
     lines = [f"Hello {to_name},", "", f"{title(alert)} on shipment {alert.shipment_id}.", ""]
     lines += [f"{k.ljust(width)}  {v}" for k, v in facts]
@@ -260,14 +256,9 @@ def _email_text(
     return "\n".join(lines) + "\n"
 
 
-def _email_html(
-    alert: Alert, to_name: str, facts: list[tuple[str, str]], page: str, ack: str | None
-) -> str:
+def _email_html(alert: Alert, to_name: str, facts: list[tuple[str, str]], page: str, ack: str | None) -> str:
     e = html.escape
-    rows = "".join(
-        f'<tr><th align="left" style="padding-right:1em">{e(k)}</th><td>{e(v)}</td></tr>'
-        for k, v in facts
-    )
+    rows = "".join(f'<tr><th align="left" style="padding-right:1em">{e(k)}</th><td>{e(v)}</td></tr>' for k, v in facts)
     colour = "#b00020" if alert.severity == "critical" else "#b26a00"
     ack_html = f'<p><a href="{e(ack)}">Acknowledge this alert</a></p>' if ack else ""
     return (

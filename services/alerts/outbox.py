@@ -47,9 +47,7 @@ class AlertOutbox:
         self._pool: AsyncConnectionPool | None = None
 
     async def start(self) -> None:
-        pool = AsyncConnectionPool(
-            self._conninfo, min_size=1, max_size=self._max_connections, open=False
-        )
+        pool = AsyncConnectionPool(self._conninfo, min_size=1, max_size=self._max_connections, open=False)
         await pool.open(wait=True)
         self._pool = pool
 
@@ -170,18 +168,14 @@ class AlertOutbox:
             for row in rows
         ]
 
-    async def mark_sent(
-        self, delivery: ClaimedDelivery, now: datetime, provider_ref: str | None
-    ) -> bool:
+    async def mark_sent(self, delivery: ClaimedDelivery, now: datetime, provider_ref: str | None) -> bool:
         return await self._finish(
             delivery,
             "status = 'sent', sent_at = %(now)s, provider_ref = %(ref)s, last_error = NULL",
             {"now": now, "ref": provider_ref},
         )
 
-    async def mark_retry(
-        self, delivery: ClaimedDelivery, next_attempt_at: datetime, error: str
-    ) -> bool:
+    async def mark_retry(self, delivery: ClaimedDelivery, next_attempt_at: datetime, error: str) -> bool:
         return await self._finish(
             delivery,
             "status = 'pending', next_attempt_at = %(next)s, last_error = %(error)s",
@@ -189,13 +183,9 @@ class AlertOutbox:
         )
 
     async def mark_failed(self, delivery: ClaimedDelivery, error: str) -> bool:
-        return await self._finish(
-            delivery, "status = 'failed', last_error = %(error)s", {"error": error}
-        )
+        return await self._finish(delivery, "status = 'failed', last_error = %(error)s", {"error": error})
 
-    async def _finish(
-        self, delivery: ClaimedDelivery, assignments: str, params: dict[str, Any]
-    ) -> bool:
+    async def _finish(self, delivery: ClaimedDelivery, assignments: str, params: dict[str, Any]) -> bool:
         # Only the holder of the claim may finish it; a stale holder's update is a no-op.
         query = (
             f"UPDATE alert_deliveries SET {assignments},"  # noqa: S608 - fixed fragments
@@ -203,9 +193,7 @@ class AlertOutbox:
             " WHERE id = %(id)s AND status = 'sending' AND claim_token = %(token)s"
         )
         async with self._require_pool().connection() as conn:
-            cursor = await conn.execute(
-                query, {**params, "id": delivery.id, "token": delivery.claim_token}
-            )
+            cursor = await conn.execute(query, {**params, "id": delivery.id, "token": delivery.claim_token})
         return cursor.rowcount == 1
 
     # --- escalation and acknowledgement ----------------------------------------------
@@ -295,8 +283,7 @@ class AlertOutbox:
                 (now, address, found_alert),
             )
             await conn.execute(
-                "UPDATE alert_deliveries SET acknowledged_at = %s, acknowledged_by = %s"
-                " WHERE id = %s",
+                "UPDATE alert_deliveries SET acknowledged_at = %s, acknowledged_by = %s WHERE id = %s",
                 (now, address, found_delivery),
             )
         return str(found_alert)
@@ -338,9 +325,7 @@ async def _lock_state(conn: AsyncConnection[Any], shipment_id: str, now: datetim
     return AlertState.model_validate(row[0] if row else {})
 
 
-async def _insert_delivery(
-    conn: AsyncConnection[Any], delivery: PlannedDelivery, now: datetime
-) -> None:
+async def _insert_delivery(conn: AsyncConnection[Any], delivery: PlannedDelivery, now: datetime) -> None:
     await conn.execute(
         """
         INSERT INTO alert_deliveries (id, alert_id, role, channel, address, recipient_name,

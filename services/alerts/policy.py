@@ -22,6 +22,7 @@ from schemas.alert import (
     SEVERITY_ORDER,
     STEP_ORDER,
     Alert,
+    AlertFigures,
     AlertStep,
     ChannelName,
     Role,
@@ -103,9 +104,13 @@ class PlannedDelivery:
 class TriggerMemory(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    steps: tuple[AlertStep, ...] = ()
+    steps: tuple[AlertStep, ...] = ()  # steps of the current generation
     muted: bool = False  # its opening was suppressed as flapping: keep its steps quiet
     last_event_time: datetime
+    revision: int | None = None  # highest upstream revision applied
+    generation: int = 0  # how many times it was reopened after closing
+    severity: Severity = "warning"  # the highest of its steps, so a closing reaches
+    # everyone its opening or escalation reached
 
 
 class KindMemory(BaseModel):
@@ -124,26 +129,102 @@ class AlertState(BaseModel):
     kinds: dict[str, KindMemory] = {}
 
 
-def decide(
-    state: AlertState, trigger: AlertTrigger, config: PolicyConfig
-) -> tuple[AlertState, list[Alert]]:
+def lifecycle_id(trigger_id: str, generation: int) -> str:
+    """The id alerts carry as ``trigger_id``: a reopened trigger's steps are new alerts."""
+    return trigger_id if generation == 0 else f"{trigger_id}#{generation}"
+
+
+def decide(state: AlertState, trigger: AlertTrigger, config: PolicyConfig) -> tuple[AlertState, list[Alert]]:
     """One trigger step -> at most one alert (possibly suppressed), and the new memory."""
     memory = state.triggers.get(trigger.trigger_id)
+    if _is_replay(memory, trigger):
+        return state, []
+    if trigger.retracted:
+        return _retract(state, memory, trigger, config)
+    correction = False  # a reopening of a closing people heard of: they must hear it
+    if trigger.reopened and memory is not None and "closed" in memory.steps:
+        correction = not memory.muted
+        memory = memory.model_copy(
+            update={"steps": (), "muted": False, "generation": memory.generation + 1, "severity": "warning"}
+        )
     if memory is not None and _already_covered(memory.steps, trigger.step):
         return state, []
-    suppressed = _suppression(memory, state.kinds.get(trigger.kind), trigger, config)
-    alert = Alert(
-        id=alert_id(trigger.trigger_id, trigger.step),
-        trigger_id=trigger.trigger_id,
+    if trigger.step == "closed" and memory is not None:
+        trigger = trigger.model_copy(update={"severity": _max_severity(trigger, memory)})
+    suppressed = None if correction else _suppression(memory, state.kinds.get(trigger.kind), trigger, config)
+    alert = _alert(trigger, memory, trigger.step, suppressed, trigger.figures)
+    return _remember(state, memory, trigger, suppressed, config), [alert]
+
+
+def _max_severity(trigger: AlertTrigger, memory: TriggerMemory) -> Severity:
+    if SEVERITY_ORDER[memory.severity] > SEVERITY_ORDER[trigger.severity]:
+        return memory.severity
+    return trigger.severity
+
+
+def _is_replay(memory: TriggerMemory | None, trigger: AlertTrigger) -> bool:
+    if memory is None or memory.revision is None or trigger.revision is None:
+        return False
+    return trigger.revision <= memory.revision
+
+
+def _alert(
+    trigger: AlertTrigger,
+    memory: TriggerMemory | None,
+    step: AlertStep,
+    suppressed: str | None,
+    figures: AlertFigures,
+) -> Alert:
+    lifecycle = lifecycle_id(trigger.trigger_id, memory.generation if memory else 0)
+    return Alert(
+        id=alert_id(lifecycle, step),
+        trigger_id=lifecycle,
         shipment_id=trigger.shipment_id,
         kind=trigger.kind,
-        step=trigger.step,
+        step=step,
         severity=trigger.severity,
         event_time=trigger.event_time,
-        figures=trigger.figures,
+        figures=figures,
         suppressed=suppressed,
     )
-    return _remember(state, trigger, suppressed, config), [alert]
+
+
+def _retract(
+    state: AlertState, memory: TriggerMemory | None, trigger: AlertTrigger, config: PolicyConfig
+) -> tuple[AlertState, list[Alert]]:
+    """A retracted trigger closes quietly when a successor took its place (the successor
+    inherits what people were told); with no successor, people told of it hear it ended."""
+    if memory is not None and "closed" in memory.steps:
+        return _remember(state, memory, trigger, "retracted", config), []
+    told = memory is not None and not memory.muted
+    successor = trigger.superseded_by
+    if successor:
+        suppressed: str | None = f"retracted: superseded by {successor}"
+    elif told:
+        suppressed = None
+    else:
+        suppressed = "retracted before anyone was told"
+    figures = trigger.figures
+    if suppressed is None:
+        note = "withdrawn: late readings changed the picture"
+        figures = figures.model_copy(update={"reasons": (*figures.reasons, note)})
+    alert = _alert(trigger, memory, "closed", suppressed, figures)
+    closing = trigger.model_copy(update={"step": "closed"})
+    new_state = _remember(state, memory, closing, suppressed, config)
+    if successor and memory is not None:
+        new_state = _inherit(new_state, successor, memory)
+    return new_state, [alert]
+
+
+def _inherit(state: AlertState, successor: str, memory: TriggerMemory) -> AlertState:
+    inherited = tuple(s for s in memory.steps if s != "closed")
+    old = state.triggers.get(successor)
+    if old is None:
+        merged = TriggerMemory(steps=inherited, muted=memory.muted, last_event_time=memory.last_event_time)
+    else:
+        steps = tuple(sorted(set(old.steps) | set(inherited), key=STEP_ORDER.__getitem__))
+        merged = old.model_copy(update={"steps": steps, "muted": old.muted and memory.muted})
+    return state.model_copy(update={"triggers": {**state.triggers, successor: merged}})
 
 
 def _already_covered(seen: Iterable[AlertStep], step: AlertStep) -> bool:
@@ -175,14 +256,23 @@ def _suppression(
 
 
 def _remember(
-    state: AlertState, trigger: AlertTrigger, suppressed: str | None, config: PolicyConfig
+    state: AlertState,
+    memory: TriggerMemory | None,
+    trigger: AlertTrigger,
+    suppressed: str | None,
+    config: PolicyConfig,
 ) -> AlertState:
-    old = state.triggers.get(trigger.trigger_id)
-    steps = (*(old.steps if old else ()), trigger.step)
-    last = max(trigger.event_time, old.last_event_time) if old else trigger.event_time
+    steps = (*(memory.steps if memory else ()), trigger.step)
+    last = max(trigger.event_time, memory.last_event_time) if memory else trigger.event_time
+    revisions = [r for r in (trigger.revision, memory.revision if memory else None) if r is not None]
     triggers = dict(state.triggers)
     triggers[trigger.trigger_id] = TriggerMemory(
-        steps=steps, muted=suppressed is not None, last_event_time=last
+        steps=steps,
+        muted=suppressed is not None,
+        last_event_time=last,
+        revision=max(revisions) if revisions else None,
+        generation=memory.generation if memory else 0,
+        severity=_max_severity(trigger, memory) if memory else trigger.severity,
     )
     kinds = dict(state.kinds)
     if suppressed is None and trigger.step != "closed":

@@ -17,9 +17,7 @@ from services.alerts.policy import DEFAULT_ROUTES, PolicyConfig, QuietHours, Rec
 
 
 class AlertSettings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="COLDCHAIN_", env_file=".env", extra="ignore", frozen=True
-    )
+    model_config = SettingsConfigDict(env_prefix="COLDCHAIN_", env_file=".env", extra="ignore", frozen=True)
 
     database_url: str = "postgresql://localhost:5432/coldchain"
     kafka_bootstrap: str = "127.0.0.1:9092"

@@ -26,6 +26,14 @@ class AlertTrigger(BaseModel):
     severity: Severity
     event_time: AwareDatetime
     figures: AlertFigures = AlertFigures()
+    # Upstream per-trigger revision that only grows (excursions have one): an event at or
+    # below the last revision seen is a replay and changes nothing.
+    revision: int | None = None
+    # Late data showed a closed trigger had not ended: its steps start over (step "opened").
+    reopened: bool = False
+    # Re-scoring removed the trigger (step "closed"); ``superseded_by`` took its place.
+    retracted: bool = False
+    superseded_by: str | None = None
 
     @field_validator("event_time")
     @classmethod

@@ -28,9 +28,7 @@ class TwilioSms:
         self._client: httpx.AsyncClient | None = None
 
     async def start(self) -> None:
-        self._client = httpx.AsyncClient(
-            timeout=self._timeout_s, auth=httpx.BasicAuth(self._sid, self._token)
-        )
+        self._client = httpx.AsyncClient(timeout=self._timeout_s, auth=httpx.BasicAuth(self._sid, self._token))
 
     async def close(self) -> None:
         if self._client is not None:

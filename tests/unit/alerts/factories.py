@@ -56,7 +56,5 @@ def trigger(
         step=step,
         severity=severity,
         event_time=at,
-        figures=AlertFigures(
-            device_id="TRK-0001", reading_time=at, temp_c=7.4, peak_c=8.1, high_limit=5.0
-        ),
+        figures=AlertFigures(device_id="TRK-0001", reading_time=at, temp_c=7.4, peak_c=8.1, high_limit=5.0),
     )

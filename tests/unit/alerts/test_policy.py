@@ -92,9 +92,7 @@ def test_critical_alert_overrides_quiet_hours_on_every_channel() -> None:
 def test_closing_of_a_critical_excursion_waits_for_the_morning() -> None:
     now = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
     planned = _by_role_channel(
-        plan_deliveries(
-            _alert(step="closed", severity="critical"), recipients_for(shipment()), CONFIG, now
-        )
+        plan_deliveries(_alert(step="closed", severity="critical"), recipients_for(shipment()), CONFIG, now)
     )
     assert planned[("buyer", "sms")].astimezone(SHANGHAI).time() == time(7, 0)
     assert planned[("seller", "sms")] == now

@@ -15,9 +15,7 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLDCHAIN_TWILIO_AUTH_TOKEN", "tok-secret")
     monkeypatch.setenv("COLDCHAIN_TWILIO_FROM", "+15550001111")
     monkeypatch.setenv("COLDCHAIN_ALERT_QUIET_START", "21:30")
-    monkeypatch.setenv(
-        "COLDCHAIN_ALERT_ROUTES", '[{"role": "ops", "channel": "sms", "min_severity": "critical"}]'
-    )
+    monkeypatch.setenv("COLDCHAIN_ALERT_ROUTES", '[{"role": "ops", "channel": "sms", "min_severity": "critical"}]')
     settings = AlertSettings(_env_file=None)  # type: ignore[call-arg]
     endpoint = settings.smtp_endpoint()
     assert (endpoint.host, endpoint.port, endpoint.use_tls) == ("mail.example", 2465, True)

@@ -1,0 +1,99 @@
+"""From the upstream events (``schemas.excursion``, ``schemas.eta``) to ``AlertTrigger``.
+
+Pure mapping; the only place that knows the upstream schemas, so a change there is
+absorbed here and the policy stays as it is.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from schemas.alert import AlertFigures, AlertStep
+from schemas.eta import EtaUpdate
+from schemas.excursion import ExcursionEvent
+from services.alerts.trigger import AlertTrigger
+
+_EXCURSION_STEPS: dict[str, AlertStep] = {
+    "opened": "opened",
+    "escalated": "escalated",
+    "closed": "closed",
+    "reopened": "opened",
+    "retracted": "closed",
+}
+_RISK_WORDS = {
+    "late": "ETA after deliver-by",
+    "viability": "viability budget runs out before arrival",
+}
+
+
+def _utc(value: datetime) -> datetime:
+    # Upstream times are UTC; a naive one (never expected) is read as UTC, not local.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def trigger_from_excursion(event: ExcursionEvent) -> AlertTrigger | None:
+    """None for steps nobody is told of ("updated": only the figures moved)."""
+    step = _EXCURSION_STEPS.get(event.step)
+    if step is None:
+        return None
+    return AlertTrigger(
+        trigger_id=event.id,
+        shipment_id=event.shipment_id,
+        kind=event.kind,
+        step=step,
+        severity=event.severity,
+        event_time=_utc(event.event_time),
+        figures=_excursion_figures(event),
+        revision=event.revision,
+        reopened=event.step == "reopened",
+        retracted=event.step == "retracted",
+        superseded_by=event.superseded_by,
+    )
+
+
+def _excursion_figures(event: ExcursionEvent) -> AlertFigures:
+    limits = event.limits
+    critical = event.severity == "critical"
+    low: float | None = limits.critical_low_c if critical else limits.nominal_low_c
+    high: float | None = limits.critical_high_c if critical else limits.nominal_high_c
+    if event.kind == "humidity_low":
+        low, high = limits.humidity_low_pct, None
+    elif event.kind == "sensor_silent":
+        low = high = None
+    return AlertFigures(
+        device_id=event.device_id,
+        reading_time=_utc(event.event_time),
+        peak_c=event.peak_c,
+        humidity_pct=event.peak_humidity_pct,
+        low_limit=low,
+        high_limit=high,
+        degree_minutes=event.degree_minutes,
+        started_at=_utc(event.started_at),
+        ended_at=_utc(event.ended_at) if event.ended_at else None,
+    )
+
+
+def trigger_from_eta(update: EtaUpdate) -> AlertTrigger | None:
+    """ "at_risk" opens an at-risk episode and "recovered" closes it; plain ETA moves are
+    for the dashboard, not for phones (None)."""
+    if update.kind == "eta":
+        return None
+    step: AlertStep = "opened" if update.kind == "at_risk" else "closed"
+    # Without an episode id, the at-risk update's own id names the episode (its recovery
+    # then cannot be paired and is told on its own).
+    episode = update.risk_episode_id or f"risk-{update.id}"
+    return AlertTrigger(
+        trigger_id=episode,
+        shipment_id=update.shipment_id,
+        kind="at_risk",
+        step=step,
+        severity="critical" if "viability" in update.risk_reasons else "warning",
+        event_time=update.event_time,
+        figures=AlertFigures(
+            temp_c=update.temp_c,
+            eta=update.eta,
+            deliver_by=update.deliver_by,
+            viability_left_h=update.viability_remaining_at_eta_h,
+            reasons=tuple(_RISK_WORDS.get(r, r) for r in update.risk_reasons),
+        ),
+    )
