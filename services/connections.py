@@ -18,13 +18,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from services.stack.layout import default_root
 
 
-def settings_config(**extra: Any) -> SettingsConfigDict:
+def settings_config() -> SettingsConfigDict:
     return SettingsConfigDict(
         env_prefix="COLDCHAIN_",
         env_file=(str(default_root() / "stack.env"), ".env"),
         extra="ignore",
         frozen=True,
-        **extra,
     )
 
 

@@ -98,7 +98,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
             if party is not None and party != who.party:
                 return []
             party = who.party
-        return await registry.list(party, product, device, limit, offset)
+        return await registry.search(party, product, device, limit, offset)
 
     @app.get("/api/v1/shipments/{shipment_id}")
     async def shipment_status(shipment_id: str, who: Caller) -> dict[str, Any]:
@@ -137,9 +137,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
             where, params = ("WHERE device_id = %s", [device]) if device else ("", [])
             await cur.execute(f"SELECT count(*) AS n FROM dead_letters {where}", params)  # noqa: S608
             total = (await cur.fetchone() or {"n": 0})["n"]
-            await cur.execute(
-                "SELECT id, received_at, mqtt_topic, device_id, reason, errors FROM dead_letters"
-                f" {where} ORDER BY received_at DESC LIMIT %s", [*params, limit])  # noqa: S608
+            listing = ("SELECT id, received_at, mqtt_topic, device_id, reason, errors FROM dead_letters"  # noqa: S608
+                       f" {where} ORDER BY received_at DESC LIMIT %s")
+            await cur.execute(listing, [*params, limit])
             return {"total": total, "items": await cur.fetchall()}
 
     return app

@@ -47,7 +47,7 @@ class ShipmentRegistry:
             row = await (await conn.execute("SELECT body FROM shipments WHERE id = %s", (shipment_id,))).fetchone()
         return Shipment.model_validate(row[0]) if row else None
 
-    async def list(self, party: str | None, product: str | None, device: str | None,
+    async def search(self, party: str | None, product: str | None, device: str | None,
                    limit: int, offset: int) -> list[Shipment]:
         clauses, params = [], []
         if party:

@@ -19,8 +19,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from confluent_kafka import KafkaError, Message, Producer
 from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.properties import Properties
 from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from schemas.reading import Reading
 from schemas.topics import DEADLETTER, MQTT_SUBSCRIPTION, READINGS
@@ -117,7 +117,7 @@ class IngestBridge:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         self.metrics.received.inc()
-        decoded = decode_message(message.topic, message.payload, datetime.now(UTC))
+        decoded = decode_message(message.topic, bytes(message.payload), datetime.now(UTC))
         records = [(READINGS.name, r.key, self._bind(r).model_dump_json().encode()) for r in decoded.readings]
         records += [(DEADLETTER.name, d.mqtt_topic, d.model_dump_json().encode()) for d in decoded.refused]
         for letter in decoded.refused:

@@ -204,11 +204,13 @@ class SenmlDecoder:
                 errors.append(FieldError(index=index, field=name, rule=problem[0], message=problem[1]))
                 continue
             samples.setdefault(when, {"device_id": device_id, "ts": when})[target] = record.v
-        ordered = {int(i): s for i, (_, s) in enumerate(sorted(samples.items()))}
-        return dict(ordered), errors
+        ordered: dict[int | None, dict[str, Any]] = {i: s for i, (_, s) in enumerate(sorted(samples.items()))}
+        return ordered, errors
 
     @staticmethod
-    def _record_problem(value: float | None, unit: str | None, units: frozenset[str], when: float) -> tuple[str, str] | None:
+    def _record_problem(
+        value: float | None, unit: str | None, units: frozenset[str], when: float
+    ) -> tuple[str, str] | None:
         if value is None or not math.isfinite(value):
             return ("missing_value", "record has no numeric value 'v'")
         if unit not in units:

@@ -148,7 +148,7 @@ class Postgres:
                                      "-tAc", sql]), f"psql: {sql}")
 
     def _create_database(self) -> None:
-        if not self._psql(f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'").strip():
+        if not self._psql(f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'").strip():  # noqa: S608
             self._psql(f"CREATE DATABASE {DB_NAME}")
 
     def stop(self) -> bool:

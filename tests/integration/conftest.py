@@ -108,7 +108,9 @@ class DevicePublisher:
 
 
 @pytest.fixture
-def device_publisher(stack: StackEndpoints, provision: Callable[[str], str]) -> Iterator[Callable[[str], DevicePublisher]]:
+def device_publisher(
+    stack: StackEndpoints, provision: Callable[[str], str]
+) -> Iterator[Callable[[str], DevicePublisher]]:
     made: list[DevicePublisher] = []
 
     def connect(device_id: str) -> DevicePublisher:

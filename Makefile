@@ -1,0 +1,45 @@
+# coldchain: the two set-up commands are `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install lint test test-unit bench demo stack-up stack-down chaos schemas clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check services schemas tests bench
+	$(BIN)/mypy
+
+schemas: $(STAMP)
+	$(BIN)/python -m schemas.generate
+
+# The whole suite on the real services: starts what is not running, stops what it started.
+test: $(STAMP) lint
+	$(BIN)/coldchain stack run -- $(BIN)/pytest -q -ra -p no:cacheprovider
+
+test-unit: $(STAMP)
+	$(BIN)/pytest -q tests/unit tests/component
+
+bench: $(STAMP)
+	$(BIN)/coldchain stack run -- $(BIN)/python -m bench.run
+
+demo: $(STAMP)
+	$(BIN)/coldchain demo
+
+stack-up: $(STAMP)
+	$(BIN)/coldchain stack up
+
+stack-down: $(STAMP)
+	$(BIN)/coldchain stack down
+
+clean:
+	rm -rf .pytest_cache .mypy_cache .ruff_cache test-artifacts
