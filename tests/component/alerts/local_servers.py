@@ -9,7 +9,7 @@ import email.policy
 import json
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -92,12 +92,15 @@ class HttpScript:
 
     replies: list[tuple[int, Any]] = field(default_factory=list)
     default: tuple[int, Any] = (200, {"id": "gw-1"})
+    respond: Callable[[Recorded], tuple[int, Any]] | None = None  # overrides the above
     requests: list[Recorded] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def next_reply(self, request: Recorded) -> tuple[int, Any]:
         with self.lock:
             self.requests.append(request)
+            if self.respond is not None:
+                return self.respond(request)
             return self.replies.pop(0) if self.replies else self.default
 
 
@@ -106,9 +109,7 @@ def http_server(script: HttpScript) -> Iterator[str]:
     class Handler(BaseHTTPRequestHandler):
         def _answer(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            request = Recorded(
-                self.command, self.path, dict(self.headers.items()), self.rfile.read(length)
-            )
+            request = Recorded(self.command, self.path, dict(self.headers.items()), self.rfile.read(length))
             status, body = script.next_reply(request)
             payload = json.dumps(body).encode()
             self.send_response(status)
