@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from datetime import time, timedelta
-from typing import Any
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.alert import ChannelName
 from services.alerts.backoff import Backoff
@@ -14,14 +12,15 @@ from services.alerts.channels.smtp import SmtpEndpoint, parse_smtp_url
 from services.alerts.channels.twilio import TWILIO_API
 from services.alerts.formatting import LinkConfig
 from services.alerts.policy import DEFAULT_ROUTES, PolicyConfig, QuietHours, Recipient, Route
+from services.connections import DatabaseSettings, KafkaSettings, settings_config
 
 
-class AlertSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="COLDCHAIN_", env_file=".env", extra="ignore", frozen=True)
+class AlertSettings(KafkaSettings, DatabaseSettings):
+    """Kafka and database settings come from the shared mixins (``settings.dsn``)."""
 
-    database_url: str = "postgresql://localhost:5432/coldchain"
-    kafka_bootstrap: str = "127.0.0.1:9092"
-    kafka_config: dict[str, Any] = {}
+    model_config = settings_config()
+
+    alert_group_id: str = "coldchain-alerts"
     public_url: str = "http://127.0.0.1:8000"  # base of links in emails
 
     smtp_url: str = "smtp://127.0.0.1:1025"

@@ -1,0 +1,67 @@
+"""From an upstream event and its shipment to stored alerts and deliveries.
+
+The consumer (Kafka, wired by the service's main) calls ``on_excursion`` / ``on_eta``
+for each record and commits its offset after the call returns: the outbox write is
+idempotent, so a record processed again after a crash changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from schemas.alert import AlertEvent
+from schemas.common import utc_now
+from schemas.eta import EtaUpdate
+from schemas.excursion import ExcursionEvent
+from schemas.shipment import ShipmentIn
+from services.alerts.outbox import AlertOutbox
+from services.alerts.policy import PolicyConfig, Recipient, handle_trigger, recipients_for
+from services.alerts.sources import trigger_from_eta, trigger_from_excursion
+from services.alerts.trigger import AlertTrigger
+
+
+class AlertIntake:
+    def __init__(
+        self,
+        outbox: AlertOutbox,
+        policy: PolicyConfig,
+        ops: Sequence[Recipient],
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._outbox = outbox
+        self._policy = policy
+        self._ops = list(ops)
+        self._clock = clock
+
+    async def on_excursion(self, event: ExcursionEvent, shipment: ShipmentIn) -> list[AlertEvent]:
+        trigger = trigger_from_excursion(event)
+        return [] if trigger is None else await self.on_trigger(trigger, shipment)
+
+    async def on_eta(self, update: EtaUpdate, shipment: ShipmentIn) -> list[AlertEvent]:
+        trigger = trigger_from_eta(update)
+        return [] if trigger is None else await self.on_trigger(trigger, shipment)
+
+    async def on_trigger(self, trigger: AlertTrigger, shipment: ShipmentIn) -> list[AlertEvent]:
+        """Stores what the trigger causes; returns feed events for alerts new to the outbox."""
+        now = self._clock()
+        recipients = recipients_for(shipment, self._ops)
+        outcome, new_ids = await self._outbox.apply(
+            trigger.shipment_id,
+            lambda state: handle_trigger(state, trigger, recipients, self._policy, now),
+            now,
+        )
+        return [
+            AlertEvent(
+                alert_id=alert.id,
+                shipment_id=alert.shipment_id,
+                kind=alert.kind,
+                step=alert.step,
+                severity=alert.severity,
+                status="suppressed" if alert.suppressed else "raised",
+                at=now,
+                detail=alert.suppressed,
+            )
+            for alert in outcome.alerts
+            if alert.id in new_ids
+        ]
