@@ -51,6 +51,7 @@ class TwilioSms:
         listed = body.get("messages", []) if isinstance(body, dict) else []
         return any(
             isinstance(m, dict)
+            and m.get("to") == message.to
             and m.get("body") == message.body
             and m.get("status") not in ("failed", "undelivered", "canceled")
             for m in listed

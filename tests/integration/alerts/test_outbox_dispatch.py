@@ -211,7 +211,9 @@ def test_crash_after_claim_is_retaken_after_the_lease_and_not_repeated(alert_db:
             from services.alerts.policy import recipient_zone
 
             crashed = claimed[0]
-            body = format_sms(crashed.alert, crashed.address, crashed.id, recipient_zone(None, "UTC"), LINKS).body
+            body = format_sms(
+                crashed.alert, crashed.address, crashed.id, recipient_zone(crashed.timezone, "UTC"), LINKS
+            ).body
             listed["messages"] = [{"to": crashed.address, "body": body, "status": "sent"}]
             # Twilio's list call answers with what it has; a POST gets a new SID.
             script.respond = lambda r: (200, listed) if r.method == "GET" else (201, {"sid": "SM2"})
@@ -243,8 +245,8 @@ def test_two_dispatchers_never_send_the_same_delivery(alert_db: str) -> None:
         clock = Clock(START)
         try:
             for i in range(10):
-                await _intake(outbox, trigger(f"exc-{i}", kind="temp_high"), clock.now)
-                clock.advance(timedelta(hours=1))  # outside the flap window
+                # an hour apart in event time: outside the flap window, all told
+                await _intake(outbox, trigger(f"exc-{i}", at=START + timedelta(hours=i)), clock.now)
             first = _dispatcher(outbox, channels, clock, batch_size=3)
             second = _dispatcher(outbox, channels, clock, batch_size=3)
             for _ in range(6):
