@@ -1,0 +1,144 @@
+"""The faust adapter: readings and shipments in, ETA updates out.
+
+``create_app(settings)`` builds a fresh ``faust.App`` (no module-level app): one agent
+copies the compacted ``coldchain.shipments`` topic into the ``eta-shipments`` table, the
+other folds each reading of ``coldchain.readings`` into the shipment's state in the
+``eta-state`` table (JSON, changelogged) and publishes the core's updates on
+``coldchain.eta``, keyed by shipment id. Both source topics are keyed by shipment id and
+have ``PARTITIONS`` partitions, so a shipment's record and its readings meet on the same
+partition. Agents run with concurrency 1 (faust-streaming#606).
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import faust
+from faust.types.auth import CredentialsT
+
+from schemas.eta import EtaUpdate
+from schemas.topics import ETA, PARTITIONS, READINGS, SHIPMENTS
+from services.eta.processor import EtaProcessor
+from services.eta.settings import EtaSettings
+from services.profiles.catalog import load_profiles
+from services.profiles.model import ProductProfile
+
+log = logging.getLogger(__name__)
+
+SHIPMENTS_TABLE = "eta-shipments"
+STATE_TABLE = "eta-state"
+
+
+def create_app(
+    settings: EtaSettings, profiles: Mapping[str, ProductProfile] | None = None
+) -> faust.App:
+    app = faust.App(
+        settings.eta_app_id,
+        broker=[f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
+        broker_credentials=broker_credentials(settings.kafka_client_config()),
+        store=settings.eta_store,
+        datadir=str(settings.eta_data_dir),
+        topic_partitions=PARTITIONS,
+        topic_replication_factor=settings.eta_replication,
+        web_enabled=False,
+        key_serializer="raw",
+        value_serializer="raw",
+        table_key_serializer="raw",
+        table_value_serializer="json",  # the state is a JSON object (EtaState.model_dump)
+    )
+    processor = EtaProcessor(
+        settings.parameters,
+        profiles if profiles is not None else load_profiles(settings.eta_profile_files),
+    )
+    readings = app.topic(READINGS.name, partitions=PARTITIONS)
+    shipments = app.topic(SHIPMENTS.name, partitions=PARTITIONS)
+    eta_topic = app.topic(ETA.name, partitions=PARTITIONS)
+    shipment_table = app.Table(SHIPMENTS_TABLE, partitions=PARTITIONS)
+    state_table = app.Table(STATE_TABLE, partitions=PARTITIONS)
+
+    async def publish(updates: list[EtaUpdate]) -> None:
+        for update in updates:
+            await eta_topic.send(
+                key=update.shipment_id.encode(), value=update.model_dump_json().encode()
+            )
+
+    @app.agent(shipments, name="eta-shipments", concurrency=1)
+    async def register_shipments(stream: faust.StreamT[bytes]) -> AsyncIterator[str]:
+        async for event in stream.events():
+            key = _text(event.key)
+            if key is None:
+                continue
+            shipment = processor.decode_shipment(event.value)
+            if shipment is None:
+                shipment_table.pop(key, None)
+            else:
+                shipment_table[key] = shipment
+            yield key
+
+    @app.agent(readings, name="eta-forecast", concurrency=1, sink=[publish])
+    async def forecast(stream: faust.StreamT[bytes]) -> AsyncIterator[list[EtaUpdate]]:
+        async for raw in stream:
+            reading = processor.decode_reading(raw)
+            if reading is None or reading.shipment_id is None:
+                yield []
+                continue
+            key = reading.shipment_id
+            step = processor.on_reading(reading, shipment_table.get(key), state_table.get(key))
+            if step is None:
+                yield []
+                continue
+            state_table[key] = step.state
+            yield step.updates
+
+    return app
+
+
+def _text(key: bytes | str | None) -> str | None:
+    if key is None:
+        return None
+    return key.decode() if isinstance(key, bytes) else key
+
+
+def broker_credentials(config: Mapping[str, Any]) -> CredentialsT | None:
+    """faust credentials from librdkafka-style properties (``COLDCHAIN_KAFKA_CONFIG``).
+
+    Understood: ``security.protocol`` (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL),
+    ``sasl.mechanism`` (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), ``sasl.username``,
+    ``sasl.password`` and ``ssl.ca.location``; other properties are librdkafka-only.
+    """
+    protocol = str(config.get("security.protocol", "PLAINTEXT")).upper()
+    if protocol == "PLAINTEXT":
+        return None
+    context = None
+    if protocol in ("SSL", "SASL_SSL"):
+        context = ssl.create_default_context(cafile=config.get("ssl.ca.location"))
+    if protocol == "SSL":
+        assert context is not None
+        return faust.SSLCredentials(context)
+    if protocol not in ("SASL_PLAINTEXT", "SASL_SSL"):
+        raise ValueError(f"unsupported security.protocol {protocol!r}")
+    return faust.SASLCredentials(
+        username=config.get("sasl.username"),
+        password=config.get("sasl.password"),
+        mechanism=str(config.get("sasl.mechanism", "PLAIN")),
+        ssl_context=context,
+    )
+
+
+def main() -> int:
+    from services.kafka.topics import ensure_topics
+
+    logging.basicConfig(level=logging.INFO)
+    settings = EtaSettings()
+    ensure_topics(settings.kafka_client_config(), replication=settings.eta_replication)
+    app = create_app(settings)
+    worker = faust.Worker(app, loglevel="INFO")
+    worker.execute_from_commandline()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,89 @@
+"""Glue between the stream and the pure core, with no Kafka or faust in it.
+
+Turns the stored JSON (shipment and state table values) and the raw reading bytes into
+the core's types, calls ``apply_reading`` and hands back what to store and publish. The
+faust agent in ``services.eta.app`` only moves these values in and out of its tables.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from schemas.eta import EtaUpdate
+from schemas.reading import Reading
+from schemas.shipment import Shipment
+from services.eta.context import EtaContext, make_context
+from services.eta.core import apply_reading
+from services.eta.parameters import EtaParameters
+from services.eta.tracking import EtaState
+from services.profiles.model import ProductProfile
+
+log = logging.getLogger(__name__)
+
+JsonObject = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Step:
+    state: JsonObject  # the new state, to store
+    updates: list[EtaUpdate]  # to publish on coldchain.eta, keyed by shipment id
+
+
+class EtaProcessor:
+    """Holds the model parameters, the product profiles and a cache of route contexts."""
+
+    def __init__(self, params: EtaParameters, profiles: Mapping[str, ProductProfile]) -> None:
+        self._params = params
+        self._profiles = profiles
+        self._contexts: dict[str, tuple[JsonObject, EtaContext]] = {}
+
+    @staticmethod
+    def decode_shipment(raw: bytes | None) -> JsonObject | None:
+        """The shipment as JSON to store, or None for a tombstone or a bad record."""
+        if raw is None:
+            return None
+        try:
+            return Shipment.model_validate_json(raw).model_dump(mode="json")
+        except ValidationError as exc:
+            log.warning("ignoring a shipment record that does not validate: %s", exc)
+            return None
+
+    @staticmethod
+    def decode_reading(raw: bytes) -> Reading | None:
+        try:
+            return Reading.model_validate_json(raw)
+        except ValidationError as exc:
+            log.warning("ignoring a reading that does not validate: %s", exc)
+            return None
+
+    def context(self, shipment: JsonObject) -> EtaContext | None:
+        shipment_id = str(shipment.get("id"))
+        cached = self._contexts.get(shipment_id)
+        if cached is not None and cached[0] == shipment:
+            return cached[1]
+        parsed = Shipment.model_validate(shipment)
+        profile = self._profiles.get(parsed.product)
+        if profile is None:
+            log.error("shipment %s names unknown product %r: no ETA", parsed.id, parsed.product)
+            return None
+        context = make_context(parsed, profile, self._params)
+        self._contexts[shipment_id] = (shipment, context)
+        return context
+
+    def on_reading(
+        self, reading: Reading, shipment: JsonObject | None, state: JsonObject | None
+    ) -> Step | None:
+        """None when the reading has no registered shipment (unbound, or not yet known)."""
+        if reading.shipment_id is None or shipment is None:
+            return None
+        context = self.context(shipment)
+        if context is None:
+            return None
+        current = EtaState.model_validate(state) if state is not None else None
+        new, updates = apply_reading(current, reading, context)
+        return Step(state=new.model_dump(mode="json"), updates=updates)
