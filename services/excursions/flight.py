@@ -29,10 +29,7 @@ def likely_in_air(shipment: Shipment, state: ShipmentState) -> bool:
     (_, lat, lon), speed_kmh = max(fixes, key=lambda fix: fix[0][0])
     if speed_kmh is not None and speed_kmh >= AIRBORNE_SPEED_KMH:
         return True
-    return any(
-        distance_km(lat, lon, place.lat, place.lon) <= AIRPORT_RADIUS_KM
-        for place in air_departures(shipment)
-    )
+    return any(distance_km(lat, lon, place.lat, place.lon) <= AIRPORT_RADIUS_KM for place in air_departures(shipment))
 
 
 def air_departures(shipment: Shipment) -> list[Place]:

@@ -162,15 +162,11 @@ def check_silence(
         if now_s - device.last_received_at < quiet_after:
             continue
         started = device.run.last_t
-        silence_id = excursion_id(
-            state.shipment_id, device.device_id, "sensor_silent", _dt(started)
-        )
+        silence_id = excursion_id(state.shipment_id, device.device_id, "sensor_silent", _dt(started))
         previous = device.silence
         revision = previous.revision + 1 if previous and previous.id == silence_id else 1
         device.silence = Silence(silence_id, started, revision)
-        events.append(
-            _silence_event(state.shipment_id, device, limits, "opened", None, now_s, revision)
-        )
+        events.append(_silence_event(state.shipment_id, device, limits, "opened", None, now_s, revision))
     return state, _with_mkt(state, events)
 
 
@@ -222,9 +218,7 @@ class _View:
 class _DeviceScorer:
     """Scores one device's part of a batch; lives for one call."""
 
-    def __init__(
-        self, shipment_id: str, device: DeviceState, limits: ExcursionLimits, config: ScoringConfig
-    ) -> None:
+    def __init__(self, shipment_id: str, device: DeviceState, limits: ExcursionLimits, config: ScoringConfig) -> None:
         self.shipment_id = shipment_id
         self.device = device
         self.limits = limits
@@ -313,13 +307,9 @@ class _DeviceScorer:
             device.checkpoints.append(Checkpoint(t, run.copy()))
             device.since_checkpoint = 0
 
-    def _note_change(
-        self, change: int, rule: Rule, before: Episode | None, after: Episode | None
-    ) -> None:
+    def _note_change(self, change: int, rule: Rule, before: Episode | None, after: Episode | None) -> None:
         if change == OPENED and after is not None:
-            after.id = excursion_id(
-                self.shipment_id, self.device.device_id, rule.kind, _dt(after.started_at)
-            )
+            after.id = excursion_id(self.shipment_id, self.device.device_id, rule.kind, _dt(after.started_at))
             self.touched.add(after.id)
         elif change == CLOSED and before is not None and before.id is not None:
             self.device.closed[before.id] = _closed(rule, before)
@@ -401,9 +391,7 @@ class _DeviceScorer:
         self.touched = set()
         return sorted(events, key=lambda e: (e.event_time, e.id))
 
-    def _tell(
-        self, excursion: str, views: dict[str, _View], found_late: bool
-    ) -> ExcursionEvent | None:
+    def _tell(self, excursion: str, views: dict[str, _View], found_late: bool) -> ExcursionEvent | None:
         device = self.device
         seen = device.published.get(excursion)
         view = views.get(excursion)
@@ -435,9 +423,7 @@ class _DeviceScorer:
             found_late=found_late,
         )
 
-    def _retract(
-        self, excursion: str, seen: Published, views: dict[str, _View], found_late: bool
-    ) -> ExcursionEvent:
+    def _retract(self, excursion: str, seen: Published, views: dict[str, _View], found_late: bool) -> ExcursionEvent:
         seen.retracted = True
         seen.revision += 1
         end = seen.ended_at if seen.ended_at is not None else math.inf
@@ -445,9 +431,7 @@ class _DeviceScorer:
             (
                 v.id
                 for v in sorted(views.values(), key=attrgetter("started_at"))
-                if v.kind == seen.kind
-                and v.started_at <= end
-                and (v.ended_at is None or v.ended_at >= seen.started_at)
+                if v.kind == seen.kind and v.started_at <= end and (v.ended_at is None or v.ended_at >= seen.started_at)
             ),
             None,
         )
@@ -543,9 +527,7 @@ def _closed(rule: Rule, episode: Episode) -> ClosedExcursion:
     )
 
 
-def _record(
-    shipment_id: str, device_id: str, view: _View, profile: str, revision: int
-) -> Excursion:
+def _record(shipment_id: str, device_id: str, view: _View, profile: str, revision: int) -> Excursion:
     humidity = view.kind == "humidity_low"
     duration = None if view.ended_at is None else round((view.ended_at - view.started_at) / 60, 3)
     return Excursion(

@@ -48,9 +48,7 @@ def reading(
     )
 
 
-def series(
-    start_minute: float, temps: Sequence[float], every_min: float = 1.0, **fields: object
-) -> list[Reading]:
+def series(start_minute: float, temps: Sequence[float], every_min: float = 1.0, **fields: object) -> list[Reading]:
     """One reading per ``every_min`` minutes from ``start_minute``, one per temperature."""
     return [
         reading(start_minute + i * every_min, temp, **fields)  # type: ignore[arg-type]

@@ -75,9 +75,7 @@ def test_any_order_and_batching_gives_the_same_excursions(
     for excursion in expected:
         record = held[excursion.id].excursion()
         if excursion.ended_at is not None:
-            assert record.model_dump(exclude={"revision"}) == excursion.model_dump(
-                exclude={"revision"}
-            )
+            assert record.model_dump(exclude={"revision"}) == excursion.model_dump(exclude={"revision"})
         else:
             assert (record.severity, record.started_at, record.ended_at) == (
                 excursion.severity,
