@@ -90,8 +90,8 @@ def main(argv: list[str]) -> int:
             return 1
         return 0
     OUT.mkdir(exist_ok=True)
-    for stale in OUT.glob("*.json"):
-        stale.unlink()
+    for old in OUT.glob("*.json"):
+        old.unlink()
     for name, text in _documents().items():
         (OUT / name).write_text(text)
     return 0
