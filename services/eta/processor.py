@@ -8,6 +8,7 @@ faust agent in ``services.eta.app`` only moves these values in and out of its ta
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ from services.profiles.model import ProductProfile
 log = logging.getLogger(__name__)
 
 JsonObject = dict[str, Any]
+CONTEXT_CACHE_SIZE = 10_000  # routes kept built; a miss only costs rebuilding one
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class EtaProcessor:
     def __init__(self, params: EtaParameters, profiles: Mapping[str, ProductProfile]) -> None:
         self._params = params
         self._profiles = profiles
-        self._contexts: dict[str, tuple[JsonObject, EtaContext]] = {}
+        self._contexts: OrderedDict[str, tuple[JsonObject, EtaContext]] = OrderedDict()
 
     @staticmethod
     def decode_shipment(raw: bytes | None) -> JsonObject | None:
@@ -65,6 +67,7 @@ class EtaProcessor:
         shipment_id = str(shipment.get("id"))
         cached = self._contexts.get(shipment_id)
         if cached is not None and cached[0] == shipment:
+            self._contexts.move_to_end(shipment_id)
             return cached[1]
         parsed = Shipment.model_validate(shipment)
         profile = self._profiles.get(parsed.product)
@@ -73,6 +76,9 @@ class EtaProcessor:
             return None
         context = make_context(parsed, profile, self._params)
         self._contexts[shipment_id] = (shipment, context)
+        self._contexts.move_to_end(shipment_id)
+        if len(self._contexts) > CONTEXT_CACHE_SIZE:
+            self._contexts.popitem(last=False)
         return context
 
     def on_reading(

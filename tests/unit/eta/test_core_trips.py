@@ -174,6 +174,17 @@ def test_final_forecast_is_the_same_whatever_the_arrival_order(
     assert state_b.recent_fixes == state_a.recent_fixes
 
 
+def test_store_and_forward_arrival_order_converges_within_the_default_horizon(
+    delayed_silent: Trip,
+) -> None:
+    in_order = sorted(delayed_silent.readings, key=lambda r: r.time)
+    assert list(delayed_silent.readings) != in_order, "the backlog arrives out of order"
+    _, forecast_a = _final(in_order, _context())
+    _, forecast_b = _final(list(delayed_silent.readings), _context())
+    assert (forecast_b.eta, forecast_b.legs) == (forecast_a.eta, forecast_a.legs)
+    assert forecast_b.viability_used_h == pytest.approx(forecast_a.viability_used_h, abs=1e-6)
+
+
 def test_a_replayed_reading_changes_nothing(normal: Trip) -> None:
     context = _context()
     state: EtaState | None = None
