@@ -21,7 +21,7 @@ CONFIG = ScoringConfig(checkpoint_every=3)  # many checkpoints: resume points ge
 def device_history(draw: st.DrawFn, device: str) -> list[Reading]:
     count = draw(st.integers(min_value=1, max_value=70))
     # Runs of one level make excursions long enough to open, then close.
-    minute, readings = 0.0, []
+    minute, readings = 0.0, list[Reading]()
     while len(readings) < count:
         temp = draw(st.sampled_from(TEMPS))
         humidity = draw(st.sampled_from(HUMIDITY))

@@ -1,0 +1,147 @@
+"""The faust adapter: readings and shipments in, excursion events out.
+
+``create_app(settings)`` builds a fresh ``faust.App`` (no module-level app) with three agents,
+all with concurrency 1 (faust-streaming#606):
+
+- ``excursions-shipments`` copies the compacted ``coldchain.shipments`` topic into the
+  ``excursions-shipments`` table (raw JSON, for the product profile and override);
+- ``excursions-score`` loads a shipment's state from the ``excursions-state`` table
+  (JSON, changelogged), scores each reading of ``coldchain.readings`` with the pure core,
+  stores the state and publishes the events on ``coldchain.excursions`` keyed by
+  shipment id;
+- ``excursions-silence`` runs the silence check. A timer on the leader sends a tick to every
+  partition of an internal topic co-partitioned with the readings; the tick for partition p
+  checks the shipments whose readings come from p, so each table write lands in the
+  changelog partition that owns the key (a timer alone cannot write to a table).
+
+Both source topics are keyed by shipment id and have ``PARTITIONS`` partitions, so a
+shipment's record and its readings meet on the same partition.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
+
+import faust
+
+from schemas.excursion import ExcursionEvent
+from schemas.topics import EXCURSIONS, PARTITIONS, READINGS, SHIPMENTS
+from services.eta.app import broker_credentials
+from services.excursions.processor import ExcursionProcessor
+from services.excursions.settings import ExcursionSettings
+from services.profiles.catalog import load_profiles
+from services.profiles.model import ProductProfile
+
+log = logging.getLogger(__name__)
+
+SHIPMENTS_TABLE = "excursions-shipments"
+STATE_TABLE = "excursions-state"
+SCORE_AGENT = "excursions-score"
+SHIPMENTS_AGENT = "excursions-shipments"
+SILENCE_AGENT = "excursions-silence"
+
+
+def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfile] | None = None) -> faust.App:
+    app = faust.App(
+        settings.excursions_app_id,
+        broker=[f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
+        broker_credentials=broker_credentials(settings.kafka_client_config()),
+        store=settings.excursions_store,
+        datadir=str(settings.excursions_data_dir),
+        topic_partitions=PARTITIONS,
+        topic_replication_factor=settings.excursions_replication,
+        web_enabled=False,
+        key_serializer="raw",
+        value_serializer="raw",
+        table_key_serializer="raw",
+        table_value_serializer="raw",  # values are JSON bytes made by pydantic
+    )
+    processor = ExcursionProcessor(
+        profiles if profiles is not None else load_profiles(settings.excursions_profile_files),
+        settings.excursions_default_product,
+        settings.scoring,
+    )
+    readings = app.topic(READINGS.name, partitions=PARTITIONS)
+    shipments = app.topic(SHIPMENTS.name, partitions=PARTITIONS)
+    excursions = app.topic(EXCURSIONS.name, partitions=PARTITIONS)
+    ticks = app.topic(f"{settings.excursions_app_id}-silence-ticks", partitions=PARTITIONS, internal=True)
+    shipment_table = app.Table(SHIPMENTS_TABLE, partitions=PARTITIONS)
+    state_table = app.Table(STATE_TABLE, partitions=PARTITIONS)
+
+    async def publish(events: list[ExcursionEvent]) -> None:
+        for event in events:
+            await excursions.send(key=event.shipment_id.encode(), value=event.model_dump_json().encode())
+
+    @app.agent(shipments, name=SHIPMENTS_AGENT, concurrency=1)
+    async def register_shipments(stream: faust.StreamT[bytes]) -> AsyncIterator[str]:
+        async for event in stream.events():
+            key = _text(event.key)
+            if key is None:
+                continue
+            shipment = processor.decode_shipment(event.value)
+            if shipment is None:
+                shipment_table.pop(key, None)
+            else:
+                shipment_table[key] = shipment.model_dump_json().encode()
+            yield key
+
+    @app.agent(readings, name=SCORE_AGENT, concurrency=1, sink=[publish])
+    async def score(stream: faust.StreamT[bytes]) -> AsyncIterator[list[ExcursionEvent]]:
+        async for event in stream.events():
+            reading = processor.decode_reading(event.value)
+            if reading is None or reading.shipment_id is None:
+                yield []
+                continue
+            key = reading.shipment_id
+            step = processor.on_reading(reading, shipment_table.get(key), state_table.get(key), event.message.partition)
+            if step is None:
+                yield []
+                continue
+            state_table[key] = step.stored
+            yield step.events
+
+    @app.agent(ticks, name=SILENCE_AGENT, concurrency=1, sink=[publish])
+    async def watch_silence(stream: faust.StreamT[bytes]) -> AsyncIterator[list[ExcursionEvent]]:
+        async for event in stream.events():
+            now = datetime.fromisoformat(json.loads(event.value)["now"])
+            partition = event.message.partition
+            found: list[ExcursionEvent] = []
+            for key, stored in list(state_table.items()):
+                step = processor.on_tick(now, partition, key, shipment_table.get(key), stored)
+                if step is not None and step.events:
+                    state_table[key] = step.stored
+                    found.extend(step.events)
+            yield found
+
+    @app.timer(interval=settings.excursions_silence_check_s, on_leader=True)
+    async def send_ticks() -> None:
+        tick = json.dumps({"now": datetime.now(UTC).isoformat()}).encode()
+        for partition in range(PARTITIONS):
+            await ticks.send(value=tick, partition=partition)
+
+    return app
+
+
+def _text(key: bytes | str | None) -> str | None:
+    if key is None:
+        return None
+    return key.decode() if isinstance(key, bytes) else key
+
+
+def main() -> int:
+    from services.kafka.topics import ensure_topics
+
+    logging.basicConfig(level=logging.INFO)
+    settings = ExcursionSettings()
+    ensure_topics(settings.kafka_client_config(), replication=settings.excursions_replication)
+    app = create_app(settings)
+    worker = faust.Worker(app, loglevel="INFO")
+    worker.execute_from_commandline()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,35 @@
+"""The excursion processor's one settings object (``COLDCHAIN_*``, ``.env``, the local stack's env)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
+from pydantic_settings import BaseSettings
+
+from services.connections import KafkaSettings, settings_config
+from services.excursions.scoring import ScoringConfig
+from services.stack.layout import default_root
+
+
+class ExcursionSettings(KafkaSettings, BaseSettings):
+    """Kafka connection (``COLDCHAIN_KAFKA_BOOTSTRAP``/``_CONFIG``), faust worker settings and
+    scoring knobs (``COLDCHAIN_EXCURSIONS_*``)."""
+
+    model_config = settings_config()
+
+    excursions_app_id: str = "coldchain-excursions"  # faust app id: consumer group, changelog prefix
+    # memory:// rebuilds the tables from their changelog topics at start-up (no RocksDB).
+    excursions_store: str = "memory://"
+    excursions_data_dir: Path = Field(default_factory=lambda: default_root() / "data" / "faust-excursions")
+    excursions_replication: Annotated[int, Field(ge=1)] = 1  # of the changelog topics
+    excursions_profile_files: list[Path] = []  # extra product profiles (TOML)
+    excursions_default_product: str = "live-lobster"  # for readings of a shipment not yet known
+    excursions_horizon_h: Annotated[float, Field(gt=0)] = 36.0  # how late a reading may still be scored
+    excursions_checkpoint_every: Annotated[int, Field(ge=1)] = 64
+    excursions_silence_check_s: Annotated[float, Field(gt=0)] = 60.0  # timer period of the silence check
+
+    @property
+    def scoring(self) -> ScoringConfig:
+        return ScoringConfig(horizon_h=self.excursions_horizon_h, checkpoint_every=self.excursions_checkpoint_every)

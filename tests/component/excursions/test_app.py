@@ -1,0 +1,128 @@
+"""The faust app without a broker: agents under ``test_context()``, tables in memory://."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import faust
+
+from schemas.excursion import ExcursionEvent
+from schemas.reading import Reading
+from schemas.shipment import Shipment
+from services.excursions.app import (
+    SCORE_AGENT,
+    SHIPMENTS_AGENT,
+    SHIPMENTS_TABLE,
+    SILENCE_AGENT,
+    STATE_TABLE,
+    create_app,
+)
+from services.excursions.settings import ExcursionSettings
+
+T0 = datetime(2026, 11, 9, 18, 0, tzinfo=UTC)
+HANGZHOU = (30.2741, 120.1551)
+HALIFAX_AIRPORT = (44.8808, -63.5086)
+
+SHIPMENT = Shipment.model_validate(
+    {
+        "id": "SHP-COMP-0002",
+        "product": "live-lobster",
+        "devices": ["TRK-0001"],
+        "origin": {"name": "Halifax Stanfield (YHZ)", "lat": HALIFAX_AIRPORT[0], "lon": HALIFAX_AIRPORT[1]},
+        "waypoints": [{"name": "Shanghai Pudong (PVG)", "lat": 31.1443, "lon": 121.8083, "mode": "air"}],
+        "destination": {"name": "Hangzhou buyer warehouse", "lat": HANGZHOU[0], "lon": HANGZHOU[1], "mode": "road"},
+        "packed_at": "2026-11-09T17:00:00Z",
+        "deliver_by": "2026-11-11T12:00:00Z",
+        "seller": {"name": "Shediac Lobster Co.", "email": "ops@seller.example"},
+        "buyer": {"name": "Hangzhou Fresh Ltd.", "email": "qa@buyer.example"},
+        "created_at": "2026-11-09T16:00:00Z",
+    }
+)
+
+
+def _settings(tmp_path: Path) -> ExcursionSettings:
+    # The bootstrap is never contacted: test_context() feeds the agents directly.
+    return ExcursionSettings(kafka_bootstrap="127.0.0.1:1", excursions_store="memory://", excursions_data_dir=tmp_path)
+
+
+def _reading(minute: int, temp_c: float, where: tuple[float, float]) -> Reading:
+    at = T0 + timedelta(minutes=minute)
+    return Reading(
+        device_id="TRK-0001",
+        time=at,
+        shipment_id=SHIPMENT.id,
+        temp_c=temp_c,
+        lat=where[0],
+        lon=where[1],
+        received_at=at,
+    )
+
+
+async def _feed(app: faust.App, temps: list[float], where: tuple[float, float]) -> list[ExcursionEvent]:
+    events: list[ExcursionEvent] = []
+    async with app.agents[SHIPMENTS_AGENT].test_context() as shipments:
+        await shipments.put(key=SHIPMENT.id.encode(), value=SHIPMENT.model_dump_json().encode())
+    async with app.agents[SCORE_AGENT].test_context(sink=[events.extend]) as score:
+        # An unbound reading and a broken message are skipped, not a crash.
+        unbound = _reading(0, 20.0, where).model_copy(update={"shipment_id": None})
+        await score.put(key=b"device:TRK-0001", value=unbound.model_dump_json().encode())
+        await score.put(key=b"x", value=b"{not json")
+        for minute, temp in enumerate(temps):
+            value = _reading(minute, temp, where).model_dump_json().encode()
+            await score.put(key=SHIPMENT.id.encode(), value=value, partition=2)
+    return events
+
+
+async def _tick(app: faust.App, now: datetime, partition: int) -> list[ExcursionEvent]:
+    events: list[ExcursionEvent] = []
+    async with app.agents[SILENCE_AGENT].test_context(sink=[events.extend]) as silence:
+        await silence.put(value=json.dumps({"now": now.isoformat()}).encode(), partition=partition)
+    return events
+
+
+def test_a_tarmac_delay_becomes_opened_and_closed_events_and_state_in_the_table(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        app = create_app(_settings(tmp_path))
+        events = await _feed(app, [3.0] * 10 + [9.0] * 40 + [3.0] * 10, HANGZHOU)
+
+        assert [(e.kind, e.step, e.severity) for e in events] == [
+            ("temp_high", "opened", "warning"),
+            ("temp_high", "closed", "warning"),
+        ]
+        closed = events[1]
+        assert closed.shipment_id == SHIPMENT.id and closed.limits.profile == "live-lobster"
+        assert (closed.started_at, closed.ended_at) == (T0 + timedelta(minutes=10), T0 + timedelta(minutes=50))
+        assert closed.shipment_mkt_c is not None and 3.0 < closed.shipment_mkt_c < 9.0
+
+        state_table, shipment_table = app.tables[STATE_TABLE], app.tables[SHIPMENTS_TABLE]
+        assert isinstance(state_table, faust.Table) and isinstance(shipment_table, faust.Table)
+        assert Shipment.model_validate_json(shipment_table[SHIPMENT.id]) == SHIPMENT
+        stored = json.loads(state_table[SHIPMENT.id])
+        assert stored["partition"] == 2
+        assert len(stored["state"]["devices"]["TRK-0001"]["samples"]) == 60
+
+    asyncio.run(scenario())
+
+
+def test_the_silence_timer_opens_sensor_silent_on_the_ground_only(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        on_ground = create_app(_settings(tmp_path))
+        await _feed(on_ground, [3.0] * 10, HANGZHOU)  # last reading at minute 9
+        late_enough = T0 + timedelta(minutes=40)
+
+        assert await _tick(on_ground, late_enough, partition=0) == []  # another partition's shipment
+        assert await _tick(on_ground, T0 + timedelta(minutes=20), partition=2) == []
+        opened = await _tick(on_ground, late_enough, partition=2)
+        assert [(e.kind, e.step, e.started_at) for e in opened] == [
+            ("sensor_silent", "opened", T0 + timedelta(minutes=9))
+        ]
+        assert await _tick(on_ground, late_enough + timedelta(minutes=5), partition=2) == []
+
+        at_the_airport = create_app(_settings(tmp_path / "air"))
+        await _feed(at_the_airport, [3.0] * 10, HALIFAX_AIRPORT)  # switched off for the flight
+        assert await _tick(at_the_airport, late_enough, partition=2) == []
+
+    asyncio.run(scenario())
