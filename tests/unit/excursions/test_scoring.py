@@ -201,3 +201,19 @@ def test_excursions_of_two_devices_are_separate() -> None:
     cool = series(0, [3.0] * 30, device="TRK-B")
     state, _ = apply_readings(new_state(SHIPMENT), warm + cool, lobster_limits())
     assert [e.device_id for e in excursions(state, lobster_limits())] == ["TRK-A"]
+
+
+def test_flapping_around_the_critical_limit_still_turns_critical() -> None:
+    # 9.7 is inside the critical hysteresis band (9.5-10): the critical run is not broken.
+    readings = series(0, [3.0] * 5 + [10.2, 9.7] * 4 + [3.0] * 10)
+    _, events = run_one_by_one(readings)
+    assert steps(events) == [("temp_high", "opened", "critical"), ("temp_high", "closed", "critical")]
+    assert events[0].event_time == at(10)  # critical since minute 5, for 5 minutes
+
+
+def test_events_survive_json() -> None:
+    _, events = run_one_by_one(series(0, [3.0] * 5 + [9.0] * 30 + [3.0] * 10))
+    assert events
+    for event in events:
+        assert ExcursionEvent.model_validate_json(event.model_dump_json()) == event
+        assert event.excursion().id == event.id
