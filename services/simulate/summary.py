@@ -13,7 +13,7 @@ def route_text(shipment: SimShipment) -> str:
     for segment in shipment.itinerary.segments:
         if segment.kind != "hold" and segment.to.code != codes[-1]:
             codes.append(segment.to.code)
-    return " > ".join(codes)
+    return ">".join(codes)
 
 
 def _time(value: datetime) -> str:

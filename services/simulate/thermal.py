@@ -36,15 +36,20 @@ class BoxState:
     gel_frozen: float  # fraction of the gel still solid, 0..1
 
 
-def _gel_active(model: BoxModel, state: BoxState) -> bool:
-    above = state.temp_c > model.gel_melt_c
-    return (above and state.gel_frozen > 0.0) or (not above and state.gel_frozen < 1.0)
+def _gel_active(model: BoxModel, state: BoxState, ambient_c: float) -> bool:
+    """The gel buffers while it has solid left to melt (warming) or liquid left to freeze."""
+    gap = state.temp_c - model.gel_melt_c
+    if gap == 0:
+        gap = ambient_c - model.gel_melt_c  # at its melt point: whichever way the air pushes
+    if gap > 0:
+        return state.gel_frozen > 0.0
+    return gap < 0 and state.gel_frozen < 1.0
 
 
 def step(model: BoxModel, state: BoxState, ambient_c: float, dt_h: float) -> BoxState:
     """The box after ``dt_h`` hours at a constant ambient temperature."""
     wall_rate = 1.0 / model.wall_tau_h
-    if not _gel_active(model, state):
+    if not _gel_active(model, state, ambient_c):
         target = ambient_c
         rate = wall_rate
         melted = 0.0

@@ -38,6 +38,7 @@ JSON_DEFECTS = (
     "ts_without_offset",
 )
 SENML_DEFECTS = ("invalid_json", "senml_text_value")
+RADIO_OFF_BEFORE_TAKEOFF = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -273,9 +274,10 @@ def malformed_payload(
 def offline_windows(
     itinerary: Itinerary, rng: random.Random
 ) -> list[tuple[datetime, datetime]]:
-    """Radio off from take-off until the tracker reconnects a few minutes after landing."""
+    """Radio off from just before take-off (flight mode is set on the roll) until the
+    tracker reconnects a few minutes after landing."""
     return [
-        (leg.start, leg.end + timedelta(minutes=rng.uniform(3, 10)))
+        (leg.start - RADIO_OFF_BEFORE_TAKEOFF, leg.end + timedelta(minutes=rng.uniform(3, 10)))
         for leg in itinerary.airborne()
     ]
 
@@ -320,7 +322,9 @@ def publish_actions(
             backlog_window = window
             continue
         for at, action in _live(tracker, sample, rng, misbehaviour):
-            push(at, action)
+            # A re-send that would fall after the radio went off never happens.
+            if action.kind == "live" or not any(start <= at < end for start, end in windows):
+                push(at, action)
         recent.append(sample)
     if backlog:
         for at, action in _upload(tracker, backlog, recent, windows, rng, misbehaviour):
