@@ -82,8 +82,9 @@ def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfil
             if key is None:
                 continue
             shipment = processor.decode_shipment(event.value)
-            if shipment is None:
+            if shipment is None:  # deleted (tombstone): its excursion state goes too
                 shipment_table.pop(key, None)
+                state_table.pop(key, None)
             else:
                 shipment_table[key] = shipment.model_dump_json().encode()
             yield key
@@ -129,19 +130,3 @@ def _text(key: bytes | str | None) -> str | None:
     if key is None:
         return None
     return key.decode() if isinstance(key, bytes) else key
-
-
-def main() -> int:
-    from services.kafka.topics import ensure_topics
-
-    logging.basicConfig(level=logging.INFO)
-    settings = ExcursionSettings()
-    ensure_topics(settings.kafka_client_config(), replication=settings.excursions_replication)
-    app = create_app(settings)
-    worker = faust.Worker(app, loglevel="INFO")
-    worker.execute_from_commandline()
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -126,3 +126,16 @@ def test_the_silence_timer_opens_sensor_silent_on_the_ground_only(tmp_path: Path
         assert await _tick(at_the_airport, late_enough, partition=2) == []
 
     asyncio.run(scenario())
+
+
+def test_a_deleted_shipment_takes_its_excursion_state_with_it(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        app = create_app(_settings(tmp_path))
+        await _feed(app, [3.0] * 5, HANGZHOU)
+        state_table = app.tables[STATE_TABLE]
+        assert SHIPMENT.id in state_table
+        async with app.agents[SHIPMENTS_AGENT].test_context() as shipments:
+            await shipments.put(key=SHIPMENT.id.encode(), value=None)
+        assert SHIPMENT.id not in state_table and SHIPMENT.id not in app.tables[SHIPMENTS_TABLE]
+
+    asyncio.run(scenario())
