@@ -39,11 +39,22 @@ def docker_engine_answers() -> bool:
         return False
 
 
+def _native_stack_env() -> dict[str, str] | None:
+    from services.stack.layout import StackLayout, default_root
+    from services.stack.native import NativeStack
+
+    layout = StackLayout(default_root())
+    return NativeStack(layout).env() if layout.secrets_file.exists() else None
+
+
 @contextmanager
 def real_stack() -> Iterator[StackEndpoints]:
     if all(os.environ.get(name) for name in REQUIRED):
-        yield StackEndpoints({k: v for k, v in os.environ.items() if k.startswith("COLDCHAIN_")},
-                             "environment", None)
+        env = {k: v for k, v in os.environ.items() if k.startswith("COLDCHAIN_")}
+        native = _native_stack_env()
+        # `coldchain stack run` hands us the native stack's own settings: we may provision on it.
+        kind = "native" if native and all(env.get(k) == v for k, v in native.items()) else "environment"
+        yield StackEndpoints(env, kind, None)
         return
     if docker_engine_answers():
         from tests.harness.containers import container_stack
