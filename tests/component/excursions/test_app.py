@@ -132,10 +132,11 @@ def test_a_deleted_shipment_takes_its_excursion_state_with_it(tmp_path: Path) ->
     async def scenario() -> None:
         app = create_app(_settings(tmp_path))
         await _feed(app, [3.0] * 5, HANGZHOU)
-        state_table = app.tables[STATE_TABLE]
+        state_table, shipment_table = app.tables[STATE_TABLE], app.tables[SHIPMENTS_TABLE]
+        assert isinstance(state_table, faust.Table) and isinstance(shipment_table, faust.Table)
         assert SHIPMENT.id in state_table
         async with app.agents[SHIPMENTS_AGENT].test_context() as shipments:
             await shipments.put(key=SHIPMENT.id.encode(), value=None)
-        assert SHIPMENT.id not in state_table and SHIPMENT.id not in app.tables[SHIPMENTS_TABLE]
+        assert SHIPMENT.id not in state_table and SHIPMENT.id not in shipment_table
 
     asyncio.run(scenario())
