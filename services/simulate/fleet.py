@@ -81,6 +81,14 @@ class ExpectedExcursion:
             return False
         return ended_at is None or abs(ended_at - self.end) <= self.tolerance
 
+    def observable_at(self, speed: float, silence_after: timedelta) -> bool:
+        """Whether a replay at ``speed`` can show it. Temperature excursions are judged on
+        sample times, so they show at any speed; a silence is timed on the arrival clock, so
+        the outage must last ``silence_after`` in real time: (end - start) / speed."""
+        if self.kind != "sensor_silent":
+            return True
+        return (self.end - self.start) / speed >= silence_after
+
 
 @dataclass(frozen=True)
 class ShipmentTruth:

@@ -121,3 +121,22 @@ def test_every_scenario_is_planned() -> None:
     fleet = plan_fleet(5, len(SCENARIOS) * 2, SCENARIOS, START)
     assert [s.scenario for s in fleet] == [*SCENARIOS, *SCENARIOS]
     assert [s.truth.scenario for s in fleet] == [s.scenario for s in fleet]
+
+
+def test_a_silence_shows_only_if_it_lasts_long_enough_in_real_time() -> None:
+    silent_after = timedelta(minutes=PROFILE.silence_after_min)
+    (silence,) = fleet_of("sensor-failure")[0].truth.excursions
+    (warm, *_) = fleet_of("tarmac-delay")[0].truth.excursions
+    assert silence.observable_at(1.0, silent_after)
+    assert not silence.observable_at(2400.0, silent_after)  # a 40 h trip in a minute
+    assert warm.observable_at(2400.0, silent_after)
+
+
+def test_a_reported_excursion_matches_the_truth_within_its_tolerance() -> None:
+    (warm, *_) = fleet_of("tarmac-delay")[0].truth.excursions
+    late_start = warm.start + warm.tolerance - timedelta(minutes=1)
+    assert warm.matches("temp_high", "warning", late_start, None)
+    assert warm.matches("temp_high", "warning", warm.start, warm.end)
+    assert not warm.matches("temp_high", "critical", warm.start, warm.end)
+    assert not warm.matches("temp_low", "warning", warm.start, warm.end)
+    assert not warm.matches("temp_high", "warning", warm.start - 2 * warm.tolerance, None)
