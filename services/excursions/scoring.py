@@ -84,40 +84,40 @@ def new_state(shipment_id: str) -> ShipmentState:
 def rules_for(limits: ExcursionLimits) -> tuple[Rule, Rule, Rule]:
     """The three threshold rules, in the order of ``Run.episodes``."""
     close_s = limits.close_after_min * 60
+    temperature = {
+        "delay_s": limits.nominal_delay_min * 60,
+        "critical_delay_s": limits.critical_delay_min * 60,
+        "hysteresis": limits.hysteresis_c,
+        "close_after_s": close_s,
+    }
     humidity_low = limits.humidity_low_pct if limits.humidity_low_pct is not None else -math.inf
     return (
         Rule(
             "temp_high",
-            1,
-            1.0,
-            limits.nominal_high_c,
-            limits.nominal_delay_min * 60,
-            limits.critical_high_c,
-            limits.critical_delay_min * 60,
-            limits.hysteresis_c,
-            close_s,
+            field=1,
+            sign=1.0,
+            limit=limits.nominal_high_c,
+            critical_limit=limits.critical_high_c,
+            **temperature,
         ),
         Rule(
             "temp_low",
-            1,
-            -1.0,
-            limits.nominal_low_c,
-            limits.nominal_delay_min * 60,
-            limits.critical_low_c,
-            limits.critical_delay_min * 60,
-            limits.hysteresis_c,
-            close_s,
+            field=1,
+            sign=-1.0,
+            limit=limits.nominal_low_c,
+            critical_limit=limits.critical_low_c,
+            **temperature,
         ),
         Rule(
             "humidity_low",
-            2,
-            -1.0,
-            humidity_low,
-            limits.humidity_delay_min * 60,
-            None,
-            0.0,
-            limits.hysteresis_pct,
-            close_s,
+            field=2,
+            sign=-1.0,
+            limit=humidity_low,  # -inf: humidity not watched
+            delay_s=limits.humidity_delay_min * 60,
+            critical_limit=None,
+            critical_delay_s=0.0,
+            hysteresis=limits.hysteresis_pct,
+            close_after_s=close_s,
         ),
     )
 
