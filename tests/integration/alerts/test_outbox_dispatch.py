@@ -90,13 +90,13 @@ async def _intake(outbox: AlertOutbox, trig: AlertTrigger, now: datetime, config
 
 
 def _dispatcher(outbox: AlertOutbox, channels: ChannelSet, clock: Clock, **config: object) -> AlertDispatcher:
-    dispatch = DispatchConfig(
-        batch_size=50,
-        lease=timedelta(minutes=5),
-        escalate_after=timedelta(minutes=15),
-        backoff=Backoff(base=timedelta(seconds=10), cap=timedelta(minutes=2), max_attempts=8),
-        **config,  # type: ignore[arg-type]
-    )
+    settings: dict[str, object] = {
+        "batch_size": 50,
+        "lease": timedelta(minutes=5),
+        "escalate_after": timedelta(minutes=15),
+        "backoff": Backoff(base=timedelta(seconds=10), cap=timedelta(minutes=2), max_attempts=8),
+    }
+    dispatch = DispatchConfig(**{**settings, **config})  # type: ignore[arg-type]
     return AlertDispatcher(outbox, channels, LINKS, NO_QUIET, [OPS], dispatch, clock=clock)
 
 
@@ -173,7 +173,7 @@ def test_permanent_refusal_is_not_retried(alert_db: str) -> None:
             dispatcher = _dispatcher(outbox, channels, clock)
             for _ in range(3):
                 await dispatcher.run_once()
-                clock.advance(timedelta(hours=1))
+                clock.advance(timedelta(minutes=4))  # well past any backoff, before escalation
         finally:
             await channels.close()
             await outbox.close()
