@@ -22,7 +22,14 @@ from services.profiles.catalog import builtin_profiles
 from services.profiles.model import ProductProfile
 from services.simulate.geography import HALIFAX
 from services.simulate.itinerary import Itinerary, Route, choose_route, plan_legs, schedule
-from services.simulate.scenarios import SCENARIOS, Incident, ScenarioName, ScenarioPlan, apply
+from services.simulate.scenarios import (
+    SCENARIOS,
+    Incident,
+    Outage,
+    ScenarioName,
+    ScenarioPlan,
+    apply,
+)
 from services.simulate.thermal import BoxModel, BoxState, trace
 from services.simulate.tracker import (
     Misbehaviour,
@@ -265,10 +272,7 @@ def _trackers(
         payload_format: PayloadFormat = "senml" if rng.random() < options.senml_share else "json"
         style: TimestampStyle = rng.choice(("rfc3339_utc", "rfc3339_local", "epoch"))
         outages = tuple(
-            (itinerary.first(o.role).start + o.after, itinerary.first(o.role).start + o.after
-             + o.duration)
-            for o in plan.outages
-            if o.device_index == number
+            _outage_window(itinerary, o) for o in plan.outages if o.device_index == number
         )
         trackers.append(Tracker(
             device_id=f"{shipment_id}-T{number + 1}",
@@ -284,6 +288,11 @@ def _trackers(
             outages=outages,
         ))
     return tuple(trackers)
+
+
+def _outage_window(itinerary: Itinerary, outage: Outage) -> tuple[datetime, datetime]:
+    begins = itinerary.first(outage.role).start + outage.after
+    return begins, begins + outage.duration
 
 
 def _registration(
