@@ -75,7 +75,8 @@ def _triggers(events: list[ExcursionEvent]) -> list[AlertTrigger]:
 
 
 def _run(triggers: list[AlertTrigger]) -> list[tuple[str, str, bool]]:
-    state, out = AlertState(), []
+    state = AlertState()
+    out: list[tuple[str, str, bool]] = []
     for t in triggers:
         state, alerts = decide(state, t, PolicyConfig())
         out += [(a.trigger_id, a.step, a.suppressed is None) for a in alerts]
