@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -44,6 +45,9 @@ def pipeline(stack: StackEndpoints) -> Iterator[Pipeline]:
     env = {
         **stack.env,
         "COLDCHAIN_HTTP_PORT": str(port),
+        # Stable across restarts within this session (the MQTT session must survive a SIGKILL),
+        # unique to it, so parallel sessions on one broker never take over each other's client.
+        "COLDCHAIN_INGEST_CLIENT_ID": f"coldchain-ingest-test-{uuid.uuid4().hex[:8]}",
         "COLDCHAIN_INGEST_METRICS_PORT": "0",
         "COLDCHAIN_SINK_METRICS_PORT": "0",
     }
@@ -62,6 +66,20 @@ def pipeline(stack: StackEndpoints) -> Iterator[Pipeline]:
     yield Pipeline(stack, f"http://127.0.0.1:{port}", token, services)
     for service in services.values():
         service.stop()
+    _end_mqtt_session(stack.env["COLDCHAIN_MQTT_URL"], env["COLDCHAIN_INGEST_CLIENT_ID"])
+
+
+def _end_mqtt_session(url: str, client_id: str) -> None:
+    """A persistent session stays in the shared-subscription group and would take a share of
+    later sessions' messages: end it by reconnecting with a clean start and no expiry."""
+    endpoint = parse_mqtt_url(url)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    client.username_pw_set(endpoint.username, endpoint.password)
+    client.connect(endpoint.host, endpoint.port, clean_start=True)
+    client.loop_start()
+    time.sleep(0.3)
+    client.disconnect()
+    client.loop_stop()
 
 
 def shipment_body(shipment_id: str, devices: list[str], **overrides: Any) -> dict[str, Any]:
