@@ -1,0 +1,181 @@
+"""Load generators, each run in a process of its own (``multiprocessing`` spawn).
+
+A QoS 1 publisher and subscriber in one Python process collapse to a few hundred messages
+per second (FIELD-NOTES), so the benchmark never measures them side by side in-process.
+Each function reports through a queue and never raises: an error comes back as text.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from services.connections import parse_mqtt_url
+
+
+@dataclass(frozen=True)
+class PublishPlan:
+    """What a publisher process sends: ``devices`` trackers x ``per_device`` readings,
+    packed ``batch`` to a message (1 = single-sample objects), at most ``rate`` messages/s
+    (0 = as fast as the broker takes them). ``live_ts`` stamps each sample with its
+    publish time (for latency); otherwise ``ts`` counts seconds up from ``base_ts``."""
+
+    url: str
+    device_prefix: str
+    devices: int
+    per_device: int
+    batch: int = 1
+    rate: float = 0.0
+    live_ts: bool = False
+    base_ts: float = 0.0
+    topic: str | None = None  # a fixed topic (the raw broker ceiling); else each device's own
+    max_inflight: int = 1000
+
+    @property
+    def readings(self) -> int:
+        return self.devices * self.per_device
+
+    @property
+    def messages(self) -> int:
+        per_device = -(-self.per_device // self.batch)
+        return self.devices * per_device
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    messages: int
+    readings: int
+    first_publish: float  # time.time() of the first publish
+    all_acked: float  # time.time() when the broker acknowledged the last one
+    error: str | None = None
+
+
+def sample(device_id: str, ts: float, seq: int) -> dict[str, Any]:
+    return {"device_id": device_id, "ts": ts, "seq": seq, "temp_c": round(2.0 + (seq % 30) / 10, 2),
+            "humidity_pct": 91.5, "lat": 44.8808, "lon": -63.5086, "battery_pct": 88.0}
+
+
+def _connect(url: str, client_id: str, max_inflight: int, clean: bool = True) -> mqtt.Client:
+    endpoint = parse_mqtt_url(url)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311,
+                         clean_session=clean)
+    if endpoint.username:
+        client.username_pw_set(endpoint.username, endpoint.password)
+    client.max_inflight_messages_set(max_inflight)
+    client.on_socket_open = _no_delay
+    return client
+
+
+def _no_delay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def publish(plan: PublishPlan, results: Any) -> None:
+    """Publish ``plan`` at QoS 1 and put a ``PublishResult`` on ``results``."""
+    try:
+        results.put(_publish(plan))
+    except Exception as exc:  # reported to the parent, which prints it
+        results.put(PublishResult(0, 0, 0.0, 0.0, error=f"{type(exc).__name__}: {exc}"))
+
+
+def _publish(plan: PublishPlan) -> PublishResult:
+    acked = 0
+    done = threading.Event()
+    total = plan.messages
+    client = _connect(plan.url, f"bench-pub-{uuid.uuid4().hex[:8]}", plan.max_inflight)
+
+    def on_publish(client: mqtt.Client, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
+        nonlocal acked
+        acked += 1
+        if acked >= total:
+            done.set()
+
+    connected = threading.Event()
+    client.on_publish = on_publish
+    client.on_connect = lambda *args: connected.set()
+    client.connect(*_host_port(plan.url))
+    client.loop_start()
+    if not connected.wait(15):
+        raise RuntimeError("no CONNACK from the broker")
+    first = time.time()
+    sent = 0
+    for payload, topic in _messages(plan):
+        if plan.rate:
+            due = first + sent / plan.rate
+            if (wait := due - time.time()) > 0:
+                time.sleep(wait)
+        client.publish(topic, payload, qos=1)
+        sent += 1
+    if not done.wait(300):
+        raise RuntimeError(f"only {acked} of {total} publications acknowledged")
+    finished = time.time()
+    client.disconnect()
+    client.loop_stop()
+    return PublishResult(total, plan.readings, first, finished)
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    endpoint = parse_mqtt_url(url)
+    return endpoint.host, endpoint.port
+
+
+def _messages(plan: PublishPlan) -> Any:
+    """Round-robin over the devices, so every device's readings interleave as a fleet's do."""
+    for start in range(0, plan.per_device, plan.batch):
+        for d in range(plan.devices):
+            device_id = f"{plan.device_prefix}{d:04d}"
+            topic = plan.topic or f"coldchain/v1/devices/{device_id}/telemetry"
+            seqs = range(start, min(start + plan.batch, plan.per_device))
+            samples = [sample(device_id, time.time() if plan.live_ts else plan.base_ts + seq, seq) for seq in seqs]
+            body = samples[0] if plan.batch == 1 else samples
+            yield json.dumps(body).encode(), topic
+
+
+@dataclass(frozen=True)
+class SubscribeResult:
+    received: int
+    first: float
+    last: float
+    error: str | None = None
+
+
+def subscribe(url: str, topic: str, expected: int, ready: Any, results: Any, timeout_s: float = 120) -> None:
+    """Count QoS 1 messages on ``topic`` until ``expected`` arrived; set ``ready`` once subscribed."""
+    try:
+        results.put(_subscribe(url, topic, expected, ready, timeout_s))
+    except Exception as exc:
+        results.put(SubscribeResult(0, 0.0, 0.0, error=f"{type(exc).__name__}: {exc}"))
+
+
+def _subscribe(url: str, topic: str, expected: int, ready: Any, timeout_s: float) -> SubscribeResult:
+    received = 0
+    first = last = 0.0
+    done = threading.Event()
+    client = _connect(url, f"bench-sub-{uuid.uuid4().hex[:8]}", 1000)
+
+    def on_message(client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        nonlocal received, first, last
+        last = time.time()
+        if not received:
+            first = last
+        received += 1
+        if received >= expected:
+            done.set()
+
+    client.on_message = on_message
+    client.on_connect = lambda c, *args: c.subscribe(topic, qos=1)
+    client.on_subscribe = lambda *args: ready.set()
+    client.connect(*_host_port(url))
+    client.loop_start()
+    done.wait(timeout_s)
+    client.disconnect()
+    client.loop_stop()
+    return SubscribeResult(received, first, last)

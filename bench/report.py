@@ -1,0 +1,128 @@
+"""The benchmark's results as a Markdown table and PNG plots (matplotlib, Agg backend)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # after use("Agg"): the backend must be chosen first
+
+TARGET_READINGS_PER_S = 10_000
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = [f"# coldchain benchmark ({results['when']})", "",
+             f"Machine: {results['machine']}. Shared stack: other work may have run at the same time; "
+             "figures are for orders of magnitude and ratios within one run.", "",
+             "## Throughput", "", "| what | count | seconds | rate | note |", "|---|---:|---:|---:|---|"]
+    for c in results["ceilings"]:
+        lines.append(f"| {c['name']} | {c['count']:,} | {c['seconds']:.2f} | {c['rate']:,} {c['unit']} | "
+                     f"{c['note']} |")
+    for t in results["end_to_end"]:
+        lines.append(f"| end to end, {t['label']} | {t['stored']:,}/{t['readings']:,} | {t['seconds']:.2f} | "
+                     f"{t['readings_per_s']:,} readings/s | {t['messages']:,} MQTT messages, published in "
+                     f"{t['publish_seconds']:.2f} s; target {TARGET_READINGS_PER_S:,}/s: "
+                     f"{'met' if t['readings_per_s'] >= TARGET_READINGS_PER_S else 'NOT met'} |")
+    lines += ["", "## Where the time goes (CPU % of one core, over each end-to-end run)", ""]
+    if results["end_to_end"]:
+        names = list(results["end_to_end"][0]["cpu_pct"])
+        lines += ["| run | " + " | ".join(names) + " | whole machine (of 200 %) |",
+                  "|---|" + "---:|" * (len(names) + 1)]
+        for t in results["end_to_end"]:
+            lines.append(f"| {t['label']} | " + " | ".join(f"{t['cpu_pct'].get(n, 0):.0f}" for n in names)
+                         + f" | {t['machine_busy_pct']:.0f} |")
+    lat = results.get("latency")
+    if lat:
+        lines += ["", "## Publish -> row latency (single readings)", "",
+                  "| readings | rate | p50 ms | p99 ms | max ms | publish->ingest p50/p99 | ingest->row p50/p99 |",
+                  "|---:|---:|---:|---:|---:|---:|---:|",
+                  f"| {lat['stored']:,}/{lat['readings']:,} | {lat['rate']:.0f}/s | {lat['p50_ms']:.1f} | "
+                  f"{lat['p99_ms']:.1f} | {lat['max_ms']:.1f} | {lat['to_ingest_p50_ms']:.1f} / "
+                  f"{lat['to_ingest_p99_ms']:.1f} | {lat['ingest_to_row_p50_ms']:.1f} / "
+                  f"{lat['ingest_to_row_p99_ms']:.1f} |"]
+    if results["end_to_end"]:
+        lines += ["", "## Resident memory at steady load (MB, median / max over the run)", "",
+                  "| run | ingest | sink |", "|---|---:|---:|"]
+        for t in results["end_to_end"]:
+            rss = t["rss_mb"]
+            lines.append(f"| {t['label']} | {rss['ingest']['median']:.0f} / {rss['ingest']['max']:.0f} | "
+                         f"{rss['sink']['median']:.0f} / {rss['sink']['max']:.0f} |")
+    eta = results.get("eta_accuracy")
+    if eta:
+        lines += ["", f"## ETA accuracy ({eta['trips']} simulated trips, bench/eta_accuracy.py)", "",
+                  "| at % of trip | MAE h | mean remaining h | MAE % of remaining | median % | p90 % | "
+                  "plan-only MAE h |", "|---|---:|---:|---:|---:|---:|---:|"]
+        for share, row in eta["overall"].items():
+            lines.append(f"| {share} | {row['mae_h']:.2f} | {row['mean_remaining_h']:.2f} | "
+                         f"{row['mae_pct_of_remaining']:.2f} | {row['median_pct_of_remaining']:.2f} | "
+                         f"{row['p90_pct_of_remaining']:.2f} | {row['plan_only_mae_h']:.2f} |")
+        target = eta["target"]
+        lines.append(f"\nTarget (MAE within {target['pct_of_remaining_at_50']} % of the remaining time at 50 %): "
+                     f"{'met' if target['met'] else 'not met'}.")
+    lines += ["", "Plots: throughput.png, cpu.png, latency.png.", ""]
+    return "\n".join(lines)
+
+
+def plots(results: dict[str, Any], folder: Path) -> list[Path]:
+    made = [_throughput_plot(results, folder / "throughput.png")]
+    if results["end_to_end"]:
+        made.append(_cpu_plot(results, folder / "cpu.png"))
+    if results.get("latency_samples_ms"):
+        made.append(_latency_plot(results["latency_samples_ms"], folder / "latency.png"))
+    return made
+
+
+def _throughput_plot(results: dict[str, Any], path: Path) -> Path:
+    labels = [c["name"].split(" (")[0] for c in results["ceilings"]]
+    values = [c["rate"] for c in results["ceilings"]]
+    labels += [f"end to end\n{t['label']}" for t in results["end_to_end"]]
+    values += [t["readings_per_s"] for t in results["end_to_end"]]
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    bars = ax.barh(labels, values, color=["#8da0cb"] * len(results["ceilings"])
+                   + ["#66c2a5"] * len(results["end_to_end"]))
+    ax.axvline(TARGET_READINGS_PER_S, color="#d95f02", linestyle="--", label="target 10,000 readings/s")
+    ax.bar_label(bars, labels=[f"{v:,.0f}" for v in values], padding=3, fontsize=8)
+    ax.set_xlabel("per second")
+    ax.set_title("Raw ceilings and end-to-end sustained throughput")
+    ax.invert_yaxis()
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _cpu_plot(results: dict[str, Any], path: Path) -> Path:
+    runs = results["end_to_end"]
+    names = list(runs[0]["cpu_pct"])
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    width = 0.8 / len(runs)
+    for i, run in enumerate(runs):
+        xs = [n + i * width for n in range(len(names))]
+        ax.bar(xs, [run["cpu_pct"].get(name, 0) for name in names], width, label=run["label"])
+    ax.set_xticks([n + width * (len(runs) - 1) / 2 for n in range(len(names))], names)
+    ax.set_ylabel("CPU % of one core")
+    ax.set_title("Where the time goes during the end-to-end runs (2 cores = 200 %)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _latency_plot(samples_ms: list[float], path: Path) -> Path:
+    ordered = sorted(samples_ms)
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.plot(ordered, [100 * (i + 1) / len(ordered) for i in range(len(ordered))])
+    ax.set_xscale("log")
+    ax.set_xlabel("publish -> row in TimescaleDB, ms (log)")
+    ax.set_ylabel("% of readings")
+    ax.set_title("Latency, cumulative")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

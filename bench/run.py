@@ -1,0 +1,134 @@
+"""`make bench`: raw ceilings, end-to-end throughput, latency, memory and ETA accuracy.
+
+Runs on the local stack (``coldchain stack run -- python -m bench.run``), writes
+``bench/results/results.json``, ``results.md`` and PNG plots, and prints the figures.
+It measures and reports; it asserts nothing about timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import secrets
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from bench import eta_accuracy
+from bench.ceilings import copy_ceiling, kafka_ceiling, mqtt_ceiling
+from bench.loadgen import PublishPlan
+from bench.pipeline import BenchPipeline, delete_bench_rows, latency, sustained_throughput
+from bench.report import markdown, plots
+from services.connections import DatabaseSettings, KafkaSettings, MqttSettings, settings_config
+from services.stack.layout import default_root
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+class BenchSettings(MqttSettings, KafkaSettings, DatabaseSettings):
+    model_config = settings_config()
+
+    mqtt_admin_url: SecretStr | None = None  # a publishing account (the local stack's admin)
+
+    @property
+    def publisher_url(self) -> str:
+        if self.mqtt_admin_url is None:
+            raise SystemExit("COLDCHAIN_MQTT_ADMIN_URL is not set: run inside `coldchain stack run --`")
+        return self.mqtt_admin_url.get_secret_value()
+
+    def service_env(self) -> dict[str, str]:
+        return {"COLDCHAIN_MQTT_URL": self.mqtt_url.get_secret_value(),
+                "COLDCHAIN_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+                "COLDCHAIN_KAFKA_CONFIG": self.kafka_config.get_secret_value(),
+                "COLDCHAIN_DATABASE_URL": self.dsn}
+
+
+def _machine() -> str:
+    return f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="coldchain benchmarks")
+    parser.add_argument("--readings", type=int, default=100_000, help="per end-to-end run")
+    parser.add_argument("--latency-rate", type=float, default=200.0, help="readings/s in the latency run")
+    parser.add_argument("--latency-seconds", type=float, default=10.0)
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    settings = BenchSettings()
+    run_id = secrets.token_hex(3)
+    results: dict[str, Any] = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "machine": _machine(),
+                               "run_id": run_id, "ceilings": [], "end_to_end": [], "errors": []}
+    args.output.mkdir(parents=True, exist_ok=True)
+
+    def step(name: str, action: Callable[[], None]) -> None:
+        print(f"-- {name}", flush=True)
+        try:
+            action()
+        except Exception as exc:  # one failed benchmark must not hide the others' figures
+            traceback.print_exc()
+            results["errors"].append(f"{name}: {type(exc).__name__}: {exc}")
+
+    admin = settings.publisher_url
+    kafka = settings.kafka_client_config()
+    step("Mosquitto ceiling", lambda: results["ceilings"].append(
+        mqtt_ceiling(admin, run_id, args.readings).as_dict()))
+    step("Kafka producer ceiling", lambda: results["ceilings"].append(
+        kafka_ceiling(kafka, run_id, 2 * args.readings).as_dict()))
+    step("COPY ceiling", lambda: results["ceilings"].append(
+        copy_ceiling(settings.dsn, run_id, args.readings).as_dict()))
+    step("end to end", lambda: _end_to_end(settings, run_id, args, results))
+    step("ETA accuracy", lambda: _eta(args.output, results))
+    step("clean-up", lambda: print(f"removed {delete_bench_rows(settings.dsn, run_id)} benchmark rows"))
+
+    samples = results.pop("latency_samples_ms", [])
+    (args.output / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    made = plots({**results, "latency_samples_ms": samples}, args.output)
+    report = markdown(results)
+    (args.output / "results.md").write_text(report, encoding="utf-8")
+    print(report)
+    print(f"wrote {args.output / 'results.json'}, {args.output / 'results.md'}, "
+          + ", ".join(p.name for p in made))
+    for error in results["errors"]:
+        print(f"FAILED {error}", file=sys.stderr)
+    return 1 if results["errors"] else 0
+
+
+def _end_to_end(settings: BenchSettings, run_id: str, args: argparse.Namespace, results: dict[str, Any]) -> None:
+    stack_root = default_root()
+    pipeline = BenchPipeline(settings.service_env(), run_id, stack_root / "logs" / "bench")
+    admin = settings.publisher_url
+    base_ts = float(int(datetime.now(UTC).timestamp()) - 2 * 86400)
+    per_device = args.readings // 100
+    pipeline.start()
+    try:
+        for label, batch in (("single samples", 1), ("batches of 20", 20)):
+            plan = PublishPlan(admin, f"BENCH-{run_id}-E2E{batch}-", devices=100, per_device=per_device,
+                               batch=batch, base_ts=base_ts)
+            result = sustained_throughput(pipeline, settings.dsn, stack_root, label, plan)
+            print(f"   {label}: {result.stored:,}/{result.readings:,} readings in {result.seconds:.2f} s = "
+                  f"{result.rate:,.0f} readings/s; CPU % {result.cpu_pct}", flush=True)
+            results["end_to_end"].append(result.as_dict())
+        readings = int(args.latency_rate * args.latency_seconds)
+        measured = latency(admin, settings.dsn, run_id, readings, args.latency_rate)
+        print(f"   latency p50 {measured.p50_ms:.1f} ms, p99 {measured.p99_ms:.1f} ms", flush=True)
+        results["latency"] = measured.as_dict()
+        results["latency_samples_ms"] = measured.samples_ms
+    finally:
+        pipeline.stop()
+
+
+def _eta(folder: Path, results: dict[str, Any]) -> None:
+    output = folder / "eta_accuracy.json"
+    eta_accuracy.main(["--output", str(output)])
+    results["eta_accuracy"] = json.loads(output.read_text(encoding="utf-8"))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
