@@ -49,3 +49,12 @@ def ack_token(alert_id: str, secret: bytes) -> str:
 
 def verify_ack_token(alert_id: str, token: str, secret: bytes) -> bool:
     return hmac.compare_digest(ack_token(alert_id, secret), token)
+
+
+def ack_token_hash(token: str) -> str:
+    """What the outbox stores of a link token: the API checks links without the secret."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def token_matches(token: str, stored_hash: str | None) -> bool:
+    return stored_hash is not None and hmac.compare_digest(ack_token_hash(token), stored_hash)

@@ -21,7 +21,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from schemas.alert import Alert, ChannelName, Role
 from services.alerts.escalation import EscalationCandidate
-from services.alerts.ids import ack_code
+from services.alerts.ids import ack_code, ack_token, ack_token_hash, token_matches
 from services.alerts.policy import AlertState, Outcome, PlannedDelivery
 
 
@@ -88,8 +88,8 @@ class AlertOutbox:
         cursor = await conn.execute(
             """
             INSERT INTO alerts (id, trigger_id, step, shipment_id, kind, severity, event_time,
-                                raised_at, suppressed, body, ack_code)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                                raised_at, suppressed, body, ack_code, ack_token_hash)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             ON CONFLICT DO NOTHING
             """,
             (
@@ -104,6 +104,7 @@ class AlertOutbox:
                 alert.suppressed,
                 Jsonb(alert.model_dump(mode="json")),
                 ack_code(alert.id, self._ack_secret),
+                ack_token_hash(ack_token(alert.id, self._ack_secret)),
             ),
         )
         return cursor.rowcount == 1
@@ -249,66 +250,103 @@ class AlertOutbox:
     async def acknowledge(self, alert_id: str, by: str, now: datetime) -> bool:
         """True if this call acknowledged the alert (False: unknown, or already done)."""
         async with self._require_pool().connection() as conn:
-            cursor = await conn.execute(
-                "UPDATE alerts SET acknowledged_at = %s, acknowledged_by = %s"
-                " WHERE id = %s AND acknowledged_at IS NULL",
-                (now, by, alert_id),
-            )
-        return cursor.rowcount == 1
+            return await acknowledge_alert(conn, alert_id, by, now)
 
     async def acknowledge_by_code(
         self, code: str, address: str, now: datetime, within: timedelta = timedelta(days=7)
     ) -> str | None:
-        """An SMS reply "ACK CODE" from ``address``: acknowledge the newest open alert with
-        that code that was delivered to that number. Returns the alert id, or None."""
-        async with self._require_pool().connection() as conn, conn.transaction():
-            cursor = await conn.execute(
-                """
-                SELECT a.id, d.id FROM alerts AS a
-                JOIN alert_deliveries AS d ON d.alert_id = a.id
-                WHERE a.ack_code = %s AND a.acknowledged_at IS NULL AND d.address = %s
-                  AND a.raised_at >= %s
-                ORDER BY a.raised_at DESC
-                LIMIT 1
-                FOR UPDATE OF a
-                """,
-                (code.strip().upper(), address, now - within),
-            )
-            row = await cursor.fetchone()
-            if row is None:
-                return None
-            found_alert, found_delivery = row
-            await conn.execute(
-                "UPDATE alerts SET acknowledged_at = %s, acknowledged_by = %s WHERE id = %s",
-                (now, address, found_alert),
-            )
-            await conn.execute(
-                "UPDATE alert_deliveries SET acknowledged_at = %s, acknowledged_by = %s WHERE id = %s",
-                (now, address, found_delivery),
-            )
-        return str(found_alert)
+        """An SMS reply "ACK CODE" from ``address`` (see ``acknowledge_by_reply``)."""
+        async with self._require_pool().connection() as conn:
+            return await acknowledge_by_reply(conn, code, address, now, within)
 
     async def alerts_for_shipment(self, shipment_id: str) -> list[dict[str, Any]]:
         """Alerts of a shipment, newest first, with their delivery states (for the API)."""
         async with self._require_pool().connection() as conn:
-            cursor = conn.cursor(row_factory=dict_row)
-            await cursor.execute(
-                """
-                SELECT a.body, a.raised_at, a.acknowledged_at, a.acknowledged_by,
-                       a.escalated_at,
-                       COALESCE(jsonb_agg(jsonb_build_object(
-                           'role', d.role, 'channel', d.channel, 'status', d.status,
-                           'attempts', d.attempts, 'sent_at', d.sent_at,
-                           'last_error', d.last_error) ORDER BY d.role, d.channel)
-                         FILTER (WHERE d.id IS NOT NULL), '[]') AS deliveries
-                FROM alerts AS a LEFT JOIN alert_deliveries AS d ON d.alert_id = a.id
-                WHERE a.shipment_id = %s
-                GROUP BY a.id
-                ORDER BY a.event_time DESC
-                """,
-                (shipment_id,),
-            )
-            return list(await cursor.fetchall())
+            return await shipment_alerts(conn, shipment_id)
+
+
+# --- reads and acknowledgements on a caller's connection (the API shares these) -------
+
+
+async def shipment_alerts(conn: AsyncConnection[Any], shipment_id: str) -> list[dict[str, Any]]:
+    """Alerts of a shipment, newest first, each with its deliveries."""
+    cursor = conn.cursor(row_factory=dict_row)
+    await cursor.execute(
+        """
+        SELECT a.body, a.raised_at, a.acknowledged_at, a.acknowledged_by,
+               a.escalated_at,
+               COALESCE(jsonb_agg(jsonb_build_object(
+                   'role', d.role, 'channel', d.channel, 'status', d.status,
+                   'attempts', d.attempts, 'sent_at', d.sent_at,
+                   'last_error', d.last_error, 'acknowledged_at', d.acknowledged_at)
+                   ORDER BY d.role, d.channel)
+                 FILTER (WHERE d.id IS NOT NULL), '[]') AS deliveries
+        FROM alerts AS a LEFT JOIN alert_deliveries AS d ON d.alert_id = a.id
+        WHERE a.shipment_id = %s
+        GROUP BY a.id
+        ORDER BY a.event_time DESC, a.raised_at DESC
+        """,
+        (shipment_id,),
+    )
+    return list(await cursor.fetchall())
+
+
+async def alert_shipment(conn: AsyncConnection[Any], alert_id: str) -> str | None:
+    """The shipment an alert belongs to, or None for an unknown alert."""
+    cursor = await conn.execute("SELECT shipment_id FROM alerts WHERE id = %s", (alert_id,))
+    row = await cursor.fetchone()
+    return str(row[0]) if row else None
+
+
+async def acknowledge_alert(conn: AsyncConnection[Any], alert_id: str, by: str, now: datetime) -> bool:
+    """True if this call acknowledged the alert (False: unknown, or already done)."""
+    cursor = await conn.execute(
+        "UPDATE alerts SET acknowledged_at = %s, acknowledged_by = %s WHERE id = %s AND acknowledged_at IS NULL",
+        (now, by, alert_id),
+    )
+    return cursor.rowcount == 1
+
+
+async def acknowledge_by_link(conn: AsyncConnection[Any], alert_id: str, token: str, now: datetime) -> bool | None:
+    """The email link: None if the token does not match, else whether this call acknowledged."""
+    cursor = await conn.execute("SELECT ack_token_hash FROM alerts WHERE id = %s", (alert_id,))
+    row = await cursor.fetchone()
+    if row is None or not token_matches(token, row[0]):
+        return None
+    return await acknowledge_alert(conn, alert_id, "email link", now)
+
+
+async def acknowledge_by_reply(
+    conn: AsyncConnection[Any], code: str, address: str, now: datetime, within: timedelta = timedelta(days=7)
+) -> str | None:
+    """An SMS reply "ACK CODE" from ``address``: acknowledge the newest open alert with
+    that code that was delivered to that number. Returns the alert id, or None."""
+    async with conn.transaction():
+        cursor = await conn.execute(
+            """
+            SELECT a.id, d.id FROM alerts AS a
+            JOIN alert_deliveries AS d ON d.alert_id = a.id
+            WHERE a.ack_code = %s AND a.acknowledged_at IS NULL AND d.address = %s
+              AND a.raised_at >= %s
+            ORDER BY a.raised_at DESC
+            LIMIT 1
+            FOR UPDATE OF a
+            """,
+            (code.strip().upper(), address, now - within),
+        )
+        row = await cursor.fetchone()
+        if row is None:
+            return None
+        found_alert, found_delivery = row
+        await conn.execute(
+            "UPDATE alerts SET acknowledged_at = %s, acknowledged_by = %s WHERE id = %s",
+            (now, address, found_alert),
+        )
+        await conn.execute(
+            "UPDATE alert_deliveries SET acknowledged_at = %s, acknowledged_by = %s WHERE id = %s",
+            (now, address, found_delivery),
+        )
+    return str(found_alert)
 
 
 async def _lock_state(conn: AsyncConnection[Any], shipment_id: str, now: datetime) -> AlertState:

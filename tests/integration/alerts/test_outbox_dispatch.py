@@ -63,7 +63,10 @@ class Clock:
 def alert_db(database_url: str) -> Iterator[str]:
     """A private schema holding the tables of 0300_alerts.sql; yields its conninfo."""
     schema = f"alerts_it_{uuid.uuid4().hex[:10]}"
-    sql = (resources.files("services.db") / "migrations" / "0300_alerts.sql").read_text()
+    folder = resources.files("services.db") / "migrations"
+    # Every alert migration (03xx), in order: the outbox's tables as migrate() builds them.
+    sql = "\n".join(f.read_text() for f in sorted(folder.iterdir(), key=lambda f: f.name)
+                    if f.name.startswith("03") and f.name.endswith(".sql"))
     name = Identifier(schema)
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(SQL("CREATE SCHEMA {}").format(name))

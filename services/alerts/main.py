@@ -1,0 +1,128 @@
+"""``coldchain run alerts``: the alert service in the foreground.
+
+One event loop runs two loops side by side: the consumer (excursion and ETA events ->
+alerts and deliveries in the outbox, offsets committed after) and the dispatcher (due
+deliveries -> SMTP / SMS, retried with backoff). SIGTERM or SIGINT ends both cleanly; a
+SIGKILL loses nothing either, since the outbox, not memory, holds what is left to send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from dataclasses import dataclass
+from datetime import timedelta
+
+from services.alerts.channel_set import ChannelSet, build_channels
+from services.alerts.consumer import AlertConsumer, ConsumerConfig
+from services.alerts.dispatcher import AlertDispatcher, DispatchConfig
+from services.alerts.feed import AlertFeed
+from services.alerts.intake import AlertIntake
+from services.alerts.outbox import AlertOutbox
+from services.alerts.settings import AlertSettings
+from services.alerts.shipment_lookup import ShipmentLookup
+from services.db.migrate import migrate
+
+log = logging.getLogger("services.alerts")
+
+
+@dataclass(frozen=True)
+class AlertService:
+    outbox: AlertOutbox
+    shipments: ShipmentLookup
+    channels: ChannelSet
+    feed: AlertFeed
+    consumer: AlertConsumer
+    dispatcher: AlertDispatcher
+
+    async def start(self) -> None:
+        await self.outbox.start()
+        await self.shipments.start()
+        await self.channels.start()
+        self.feed.start()
+        self.consumer.start()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        # A TaskGroup: should either loop die of a bug, the other is cancelled and the
+        # process exits for its supervisor to restart, rather than run half a service.
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.consumer.run(stop))
+            group.create_task(self.dispatcher.run(stop))
+
+    async def close(self) -> None:
+        self.consumer.close()
+        self.feed.close()
+        await self.channels.close()
+        await self.shipments.close()
+        await self.outbox.close()
+
+
+def build_service(settings: AlertSettings) -> AlertService:
+    """Every part, wired; no I/O (that happens in ``start``)."""
+    links = settings.links()
+    policy = settings.policy_config()
+    ops = settings.ops_recipients()
+    outbox = AlertOutbox(settings.dsn, links.ack_secret)
+    shipments = ShipmentLookup(settings.dsn)
+    channels = build_channels(settings)
+    feed = AlertFeed(settings.kafka_client_config())
+    consumer = AlertConsumer(
+        settings.kafka_client_config(),
+        ConsumerConfig(
+            group_id=settings.alert_group_id,
+            batch=settings.alert_consume_batch,
+            retry_after_s=settings.alert_record_retry_s,
+            unknown_shipment_grace_s=settings.alert_unknown_shipment_grace_s,
+            session_timeout_ms=settings.alert_kafka_session_timeout_ms,
+        ),
+        AlertIntake(outbox, policy, ops),
+        shipments,
+        feed,
+    )
+    dispatcher = AlertDispatcher(
+        outbox,
+        channels,
+        links,
+        policy,
+        ops,
+        DispatchConfig(
+            batch_size=settings.alert_batch_size,
+            lease=timedelta(seconds=settings.alert_claim_lease_s),
+            poll_interval=timedelta(seconds=settings.alert_poll_interval_s),
+            escalate_after=timedelta(minutes=settings.alert_escalate_after_min),
+            escalation_channels=settings.alert_escalation_channels,
+            backoff=settings.backoff(),
+        ),
+        on_event=feed.publish_event,
+    )
+    return AlertService(outbox, shipments, channels, feed, consumer, dispatcher)
+
+
+async def serve(settings: AlertSettings) -> None:
+    service = build_service(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await service.start()
+    log.info("alert service started: group %s, channels %s", settings.alert_group_id,
+             ", ".join(service.channels.names()) or "none")
+    try:
+        await service.run(stop)
+    finally:
+        await service.close()
+    log.info("alert service stopped")
+
+
+def main(settings: AlertSettings | None = None) -> int:
+    settings = settings or AlertSettings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s alerts %(levelname)s %(name)s %(message)s")
+    migrate(settings.dsn)
+    asyncio.run(serve(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
