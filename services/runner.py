@@ -17,6 +17,7 @@ SERVICES: dict[str, str] = {
     "api": "services.api.main",
     "ingest": "services.ingest.main",
     "sink": "services.sink.main",
+    "alerts": "services.alerts.main",
 }
 
 

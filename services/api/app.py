@@ -16,6 +16,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from schemas.shipment import Shipment, ShipmentIn
 from schemas.topics import SHIPMENTS
+from services.api import alert_routes
 from services.api.auth import Caller, Operator
 from services.api.exports import as_csv, as_json
 from services.api.registry import ShipmentExists, ShipmentRegistry
@@ -142,4 +143,5 @@ def create_app(settings: ApiSettings) -> FastAPI:
             await cur.execute(listing, [*params, limit])
             return {"total": total, "items": await cur.fetchall()}
 
+    app.include_router(alert_routes.router(pool))
     return app
