@@ -28,8 +28,9 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from psycopg.conninfo import make_conninfo
 from psycopg.sql import SQL, Identifier
 
+from schemas.alert import AlertEvent
 from schemas.excursion import ExcursionEvent, ExcursionKind, ExcursionSeverity, excursion_id
-from schemas.topics import ETA, EXCURSIONS
+from schemas.topics import ALERTS, ETA, EXCURSIONS
 from services.api.tokens import create_token
 from services.excursions.limits import limits_for
 from services.profiles.catalog import builtin_profiles
@@ -80,6 +81,7 @@ class AlertRig:
     api_url: str
     ops_token: str
     producer: Producer
+    feed_start: list[TopicPartition]  # coldchain.alerts offsets when the service started
     produced: dict[int, int] = field(default_factory=dict)  # partition -> last offset produced
 
     def http(self, token: str | None = None) -> httpx.Client:
@@ -101,8 +103,8 @@ class AlertRig:
             assert error is None, error
             self.produced[message.partition()] = max(self.produced.get(message.partition(), -1), message.offset())
 
-        where = {} if partition is None else {"partition": partition}
-        self.producer.produce(EXCURSIONS.name, key=key.encode(), value=value, on_delivery=delivered, **where)
+        self.producer.produce(EXCURSIONS.name, key=key.encode(), value=value, on_delivery=delivered,
+                              partition=-1 if partition is None else partition)  # -1: by key
 
     def wait_consumed(self, timeout_s: float = 20) -> None:
         """Until the service has committed past every record this test produced."""
@@ -118,6 +120,26 @@ class AlertRig:
             wait_for(caught_up, timeout_s, "the alert service's committed offsets", interval_s=0.2)
         finally:
             probe.close()
+
+    def feed_for(self, shipment_id: str) -> list[AlertEvent]:
+        """The shipment's events on coldchain.alerts since the service started."""
+        reader = Consumer({"bootstrap.servers": self.stack.kafka_bootstrap, "group.id": f"{self.group_id}-feed",
+                           "enable.auto.commit": False, "enable.partition.eof": True})
+        try:
+            ends = {tp.partition: reader.get_watermark_offsets(tp, timeout=10)[1] for tp in self.feed_start}
+            reader.assign([tp for tp in self.feed_start if tp.offset < ends[tp.partition]])
+            pending = {tp.partition for tp in self.feed_start if tp.offset < ends[tp.partition]}
+            found = []
+            while pending:
+                message = reader.poll(5)
+                assert message is not None, "coldchain.alerts did not answer"
+                if message.error() is None and message.key() == shipment_id.encode():
+                    found.append(AlertEvent.model_validate_json(message.value() or b""))
+                if message.error() is not None or (message.offset() or 0) + 1 >= ends[message.partition() or 0]:
+                    pending.discard(message.partition() or 0)
+            return found
+        finally:
+            reader.close()
 
     def sms_for(self, shipment_id: str) -> list[dict[str, str]]:
         bodies = [json.loads(r.body) for r in list(self.sms.requests)]
@@ -154,17 +176,21 @@ def private_schema(stack: StackEndpoints) -> Iterator[str]:
             conn.execute(SQL("DROP SCHEMA {} CASCADE").format(schema))
 
 
-def _start_at_log_end(bootstrap: str, group_id: str) -> None:
+def _log_ends(consumer: Consumer, topic: str) -> list[TopicPartition]:
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    return [TopicPartition(topic, p, consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1])
+            for p in partitions]
+
+
+def _start_at_log_end(bootstrap: str, group_id: str) -> list[TopicPartition]:
     """Commit the group's offsets at the current end of both topics: the service then reads
-    only what is produced from now on, not the shared topics' history."""
+    only what is produced from now on, not the shared topics' history. Returns where
+    coldchain.alerts ends now."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group_id, "enable.auto.commit": False})
     try:
-        offsets = []
-        for topic in (EXCURSIONS.name, ETA.name):
-            for partition in consumer.list_topics(topic, timeout=10).topics[topic].partitions:
-                _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
-                offsets.append(TopicPartition(topic, partition, high))
-        consumer.commit(offsets=offsets, asynchronous=False)
+        consumer.commit(offsets=_log_ends(consumer, EXCURSIONS.name) + _log_ends(consumer, ETA.name),
+                        asynchronous=False)
+        return _log_ends(consumer, ALERTS.name)
     finally:
         consumer.close()
 
@@ -176,7 +202,7 @@ def rig(stack: StackEndpoints, private_schema: str) -> Iterator[AlertRig]:
     smtp.start()
     sms = HttpScript(default=(202, {"id": "gw"}))
     group_id = f"coldchain-alerts-test-{uuid.uuid4().hex[:8]}"
-    _start_at_log_end(stack.kafka_bootstrap, group_id)
+    feed_start = _start_at_log_end(stack.kafka_bootstrap, group_id)
     api_port = free_port()
     api_url = f"http://127.0.0.1:{api_port}"
     logs = ARTIFACTS / "logs"
@@ -208,7 +234,7 @@ def rig(stack: StackEndpoints, private_schema: str) -> Iterator[AlertRig]:
             wait_for(lambda: "partitions assigned: coldchain" in service.log_tail(200), 30,
                      "the alert service's partition assignment")
             yield AlertRig(stack, private_schema, group_id, smtp, sms, service, api_url,
-                           create_token(stack.database_url, "ops", None), producer)
+                           create_token(stack.database_url, "ops", None), producer, feed_start)
         finally:
             service.stop()
             api.stop()
@@ -346,6 +372,17 @@ def test_alert_routes_list_and_acknowledge_with_party_scoping(rig: AlertRig, uni
     low_deliveries = {(d["role"], d["channel"]): d for d in alerts["temp_low"]["deliveries"]}
     assert set(low_deliveries) == {(r, c) for r in ("seller", "buyer") for c in ("email", "sms")}
     assert all(d["status"] == "sent" and d["attempts"] == 1 and d["sent_at"] for d in low_deliveries.values())
+
+    # The live feed got each alert once as raised, and each delivery once as sent.
+    # (A "sent" event follows the provider's acceptance by a moment: poll.)
+    expected_feed = Counter({("temp_high", "raised", None, None): 1, ("temp_low", "raised", None, None): 1}
+                            | {("temp_high", "sent", r, "email"): 1 for r in ("seller", "buyer")}
+                            | {("temp_low", "sent", r, c): 1 for r in ("seller", "buyer") for c in ("email", "sms")})
+
+    def feed() -> Counter[tuple[str, str, str | None, str | None]]:
+        return Counter((e.kind, e.status, e.role, e.channel) for e in rig.feed_for(shipment_id))
+
+    wait_for(lambda: feed() == expected_feed, 15, "the alert feed", interval_s=0.5)
 
     stranger = create_token(rig.stack.database_url, "exporter", "Some Other Seafood Ltd.")
     seller = create_token(rig.stack.database_url, "exporter", "Shediac Lobster Co.")
