@@ -12,12 +12,14 @@ from rich.table import Table
 from services.connections import DatabaseSettings
 from services.db.migrate import migrate
 from services.runner import SERVICES, run_all, run_one
+from services.simulate.cli import app as simulate_app
 from services.stack.cli import app as stack_app
 from services.stack.cli import device_app
 
 app = typer.Typer(help="coldchain: cold-chain tracking for live-seafood exports.", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
 app.add_typer(device_app, name="device")
+app.add_typer(simulate_app, name="simulate")
 token_app = typer.Typer(help="API bearer tokens.")
 app.add_typer(token_app, name="token")
 err = Console(stderr=True)
@@ -80,5 +82,17 @@ def dead_letters(
     Console().print(table)
 
 
+@app.command("demo")
+def demo() -> None:
+    """The whole pipeline, live: stack, services, a mail catcher and a simulated fleet, until Ctrl-C."""
+    from services.demo.main import main as run_demo
+
+    raise typer.Exit(run_demo())
+
+
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""`coldchain demo` / `make demo`: stack up, everything started, a fleet live, until Ctrl-C."""
+
+from __future__ import annotations
+
+import signal
+
+from rich.console import Console
+
+from services.demo.session import DemoError, DemoSession
+from services.demo.settings import DemoSettings
+from services.stack.layout import StackLayout, default_root
+from services.stack.native import NativeStack
+from services.stack.process import StackError
+
+
+def main() -> int:
+    console = Console()
+    stack = NativeStack(StackLayout(default_root()))
+    try:
+        with console.status("starting the local stack (the first run installs it: a few minutes)"):
+            started = stack.up()
+    except StackError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 1
+    console.print(f"local stack: {', '.join(started) + ' started' if started else 'already running'}")
+    settings = DemoSettings()  # after `up`: the stack's settings file exists now
+    session = DemoSession(settings, stack, console)
+    signal.signal(signal.SIGINT, session.request_stop)
+    signal.signal(signal.SIGTERM, session.request_stop)
+    code = 1
+    try:
+        session.start()
+        session.banner()
+        code = session.watch()
+    except DemoError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+    finally:
+        session.stop()
+        if started:
+            console.print(f"stopping what the demo started: {', '.join(stack.down(only=started))}")
+    return code
