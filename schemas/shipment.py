@@ -8,6 +8,7 @@ from typing import Annotated, Literal, Self
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from schemas.common import DeviceId, ShipmentId, UtcDatetime
+from schemas.excursion import ProfileOverride
 
 LegMode = Literal["road", "air", "sea"]
 
@@ -50,6 +51,8 @@ class ShipmentIn(BaseModel):
     deliver_by: UtcDatetime
     seller: Party
     buyer: Party
+    # Per-shipment changes to the product profile's limits (e.g. a tighter high limit).
+    profile_override: ProfileOverride | None = None
 
     @model_validator(mode="after")
     def _times_and_devices(self) -> Self:

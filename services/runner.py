@@ -17,6 +17,8 @@ SERVICES: dict[str, str] = {
     "api": "services.api.main",
     "ingest": "services.ingest.main",
     "sink": "services.sink.main",
+    "excursions": "services.excursions.main",
+    "eta": "services.eta.app",
     "alerts": "services.alerts.main",
 }
 

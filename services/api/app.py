@@ -107,7 +107,14 @@ def create_app(settings: ApiSettings) -> FastAPI:
         return {
             "shipment": shipment.model_dump(mode="json"),
             "last_reading": await registry.last_reading(shipment_id),
+            "open_excursions": await registry.excursions(shipment_id, open_only=True),
+            "eta": await registry.latest_eta(shipment_id),
         }
+
+    @app.get("/api/v1/shipments/{shipment_id}/excursions")
+    async def shipment_excursions(shipment_id: str, who: Caller) -> list[dict[str, Any]]:
+        await visible(shipment_id, who)
+        return await registry.excursions(shipment_id)
 
     @app.get("/api/v1/shipments/{shipment_id}/readings")
     async def shipment_readings(

@@ -78,3 +78,20 @@ class ShipmentRegistry:
                 "SELECT time, device_id, temp_c, humidity_pct, lat, lon FROM readings"
                 " WHERE shipment_id = %s ORDER BY time DESC LIMIT 1", (shipment_id,))
             return await cur.fetchone()
+
+    async def excursions(self, shipment_id: str, open_only: bool = False) -> list[dict[str, Any]]:
+        async with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(
+                "SELECT id, device_id, kind, severity, status, started_at, ended_at, duration_min, peak_c,"
+                " degree_minutes, peak_humidity_pct, humidity_pct_minutes, profile, limits, revision, found_late"
+                " FROM excursions WHERE shipment_id = %s AND status <> 'retracted'"
+                " AND (NOT %s OR status = 'open') ORDER BY started_at, device_id", (shipment_id, open_only))
+            return await cur.fetchall()
+
+    async def latest_eta(self, shipment_id: str) -> dict[str, Any] | None:
+        async with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(
+                "SELECT time AS event_time, kind, eta, deliver_by, phase, leg_index, leg_name, remaining_km,"
+                " temp_c, viability_used_h, viability_remaining_at_eta_h, viability_ends_at, at_risk,"
+                " risk_reasons FROM eta WHERE shipment_id = %s ORDER BY time DESC, id DESC LIMIT 1", (shipment_id,))
+            return await cur.fetchone()

@@ -12,17 +12,15 @@ partition. Agents run with concurrency 1 (faust-streaming#606).
 from __future__ import annotations
 
 import logging
-import ssl
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
 
 import faust
-from faust.types.auth import CredentialsT
 
 from schemas.eta import EtaUpdate
 from schemas.topics import ETA, PARTITIONS, READINGS, SHIPMENTS
 from services.eta.processor import EtaProcessor
 from services.eta.settings import EtaSettings
+from services.kafka.credentials import broker_credentials
 from services.profiles.catalog import load_profiles
 from services.profiles.model import ProductProfile
 
@@ -100,32 +98,6 @@ def _text(key: bytes | str | None) -> str | None:
     if key is None:
         return None
     return key.decode() if isinstance(key, bytes) else key
-
-
-def broker_credentials(config: Mapping[str, Any]) -> CredentialsT | None:
-    """faust credentials from librdkafka-style properties (``COLDCHAIN_KAFKA_CONFIG``).
-
-    Understood: ``security.protocol`` (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL),
-    ``sasl.mechanism`` (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), ``sasl.username``,
-    ``sasl.password`` and ``ssl.ca.location``; other properties are librdkafka-only.
-    """
-    protocol = str(config.get("security.protocol", "PLAINTEXT")).upper()
-    if protocol == "PLAINTEXT":
-        return None
-    context = None
-    if protocol in ("SSL", "SASL_SSL"):
-        context = ssl.create_default_context(cafile=config.get("ssl.ca.location"))
-    if protocol == "SSL":
-        assert context is not None
-        return faust.SSLCredentials(context)
-    if protocol not in ("SASL_PLAINTEXT", "SASL_SSL"):
-        raise ValueError(f"unsupported security.protocol {protocol!r}")
-    return faust.SASLCredentials(
-        username=config.get("sasl.username"),
-        password=config.get("sasl.password"),
-        mechanism=str(config.get("sasl.mechanism", "PLAIN")),
-        ssl_context=context,
-    )
 
 
 def main() -> int:

@@ -29,9 +29,9 @@ import faust
 
 from schemas.excursion import ExcursionEvent
 from schemas.topics import EXCURSIONS, PARTITIONS, READINGS, SHIPMENTS
-from services.eta.app import broker_credentials
 from services.excursions.processor import ExcursionProcessor
 from services.excursions.settings import ExcursionSettings
+from services.kafka.credentials import broker_credentials
 from services.profiles.catalog import load_profiles
 from services.profiles.model import ProductProfile
 

@@ -9,18 +9,22 @@ import sys
 from prometheus_client import start_http_server
 
 from schemas.deadletter import DeadLetter
+from schemas.eta import EtaUpdate
+from schemas.excursion import ExcursionEvent
 from schemas.reading import Reading
-from schemas.topics import DEADLETTER, READINGS
+from schemas.topics import DEADLETTER, ETA, EXCURSIONS, READINGS
 from services.db.migrate import migrate
 from services.sink.consumer import Route, Sink, SinkMetrics
 from services.sink.settings import SinkSettings
-from services.sink.writers import DeadLetterWriter, ReadingWriter
+from services.sink.writers import DeadLetterWriter, EtaWriter, ExcursionWriter, ReadingWriter
 
 
 def routes() -> dict[str, Route]:
     return {
         READINGS.name: Route(Reading, ReadingWriter()),
         DEADLETTER.name: Route(DeadLetter, DeadLetterWriter()),
+        EXCURSIONS.name: Route(ExcursionEvent, ExcursionWriter()),
+        ETA.name: Route(EtaUpdate, EtaWriter()),
     }
 
 

@@ -8,8 +8,11 @@ import json
 from collections.abc import Sequence
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from schemas.deadletter import DeadLetter
+from schemas.eta import EtaUpdate
+from schemas.excursion import ExcursionEvent
 from schemas.reading import Reading
 
 READING_COLUMNS = ("time", "device_id", "shipment_id", "seq", "temp_c", "humidity_pct", "lat", "lon",
@@ -63,3 +66,64 @@ class DeadLetterWriter:
 def _topic_device(topic: str) -> str | None:
     parts = topic.split("/")
     return parts[3] if len(parts) > 3 else None
+
+
+class ExcursionWriter:
+    """Upsert by excursion id; a record only ever moves to a higher revision, so replays and
+    out-of-order redeliveries cannot roll an excursion back."""
+
+    def prepare(self, conn: psycopg.Connection) -> None:
+        pass
+
+    def write(self, conn: psycopg.Connection, events: Sequence[ExcursionEvent]) -> int:
+        latest: dict[str, ExcursionEvent] = {}
+        for event in events:
+            if event.id not in latest or latest[event.id].revision < event.revision:
+                latest[event.id] = event
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO excursions (id, shipment_id, device_id, kind, severity, status, started_at, ended_at,"
+                " duration_min, peak_c, degree_minutes, peak_humidity_pct, humidity_pct_minutes, profile, limits,"
+                " revision, last_step, superseded_by, found_late, shipment_mkt_c, updated_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (id) DO UPDATE SET severity = EXCLUDED.severity, status = EXCLUDED.status,"
+                " started_at = EXCLUDED.started_at, ended_at = EXCLUDED.ended_at,"
+                " duration_min = EXCLUDED.duration_min, peak_c = EXCLUDED.peak_c,"
+                " degree_minutes = EXCLUDED.degree_minutes, peak_humidity_pct = EXCLUDED.peak_humidity_pct,"
+                " humidity_pct_minutes = EXCLUDED.humidity_pct_minutes, limits = EXCLUDED.limits,"
+                " revision = EXCLUDED.revision, last_step = EXCLUDED.last_step,"
+                " superseded_by = EXCLUDED.superseded_by, found_late = EXCLUDED.found_late,"
+                " shipment_mkt_c = EXCLUDED.shipment_mkt_c, updated_at = EXCLUDED.updated_at"
+                " WHERE excursions.revision < EXCLUDED.revision",
+                [(e.id, e.shipment_id, e.device_id, e.kind, e.severity, _status(e), e.started_at, e.ended_at,
+                  e.duration_min, e.peak_c, e.degree_minutes, e.peak_humidity_pct, e.humidity_pct_minutes,
+                  e.profile, Jsonb(e.limits.model_dump(mode="json")), e.revision, e.step, e.superseded_by,
+                  e.found_late, e.shipment_mkt_c, e.event_time) for e in latest.values()],
+            )
+            return len(latest)
+
+
+def _status(event: ExcursionEvent) -> str:
+    if event.step == "retracted":
+        return "retracted"
+    return "closed" if event.ended_at is not None else "open"
+
+
+class EtaWriter:
+    def prepare(self, conn: psycopg.Connection) -> None:
+        pass
+
+    def write(self, conn: psycopg.Connection, updates: Sequence[EtaUpdate]) -> int:
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO eta (time, shipment_id, id, kind, eta, deliver_by, phase, leg_index, leg_name, legs,"
+                " remaining_km, temp_c, viability_used_h, viability_remaining_at_eta_h, viability_ends_at,"
+                " at_risk, risk_reasons, risk_episode_id)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT DO NOTHING",
+                [(u.event_time, u.shipment_id, u.id, u.kind, u.eta, u.deliver_by, u.phase, u.leg_index,
+                  u.leg_name, Jsonb([leg.model_dump(mode="json") for leg in u.legs]), u.remaining_km, u.temp_c,
+                  u.viability_used_h, u.viability_remaining_at_eta_h, u.viability_ends_at, u.at_risk,
+                  list(u.risk_reasons), u.risk_episode_id) for u in updates],
+            )
+            return len(updates)

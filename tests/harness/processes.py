@@ -51,6 +51,12 @@ class ServiceProcess:
                 self.process.kill()
                 self.process.wait(5)
 
+    def ready(self) -> bool:
+        """faust workers log "Worker ready" once their partitions are assigned."""
+        if not self.alive():
+            raise RuntimeError(f"{self.name} exited:\n{self.log_tail()}")
+        return "ready" in self.log_tail(200).lower()
+
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 

@@ -54,14 +54,19 @@ def pipeline(stack: StackEndpoints) -> Iterator[Pipeline]:
     logs = ARTIFACTS / "logs"
     services = {
         name: ServiceProcess(f"services.{name}.main", env, logs)
-        for name in ("api", "sink", "ingest")
+        for name in ("api", "sink", "ingest", "excursions")
     }
+    services["eta"] = ServiceProcess("services.eta.app", env, logs, name="eta")
     services["api"].start()
     wait_for_http(f"http://127.0.0.1:{port}/openapi.json", 60, services["api"])
     services["sink"].start()
     services["ingest"].start()
     # The first subscription creates the persistent session; before it, nothing is queued.
     wait_for(lambda: "subscribed to" in services["ingest"].log_tail(50), 30, "ingest's MQTT subscription")
+    for name in ("excursions", "eta"):
+        services[name].start()
+    for name in ("excursions", "eta"):
+        wait_for(lambda n=name: services[n].ready(), 90, f"the {name} processor", interval_s=0.3)
     token = create_token(stack.database_url, "ops", None)
     yield Pipeline(stack, f"http://127.0.0.1:{port}", token, services)
     for service in services.values():

@@ -1,8 +1,8 @@
 import faust
 import pytest
 
-from services.eta.app import broker_credentials
 from services.eta.settings import EtaSettings
+from services.kafka.credentials import broker_credentials
 
 
 def test_model_json_and_named_overrides_come_from_the_environment(
