@@ -42,6 +42,9 @@ def create_app(
         topic_partitions=PARTITIONS,
         topic_replication_factor=settings.eta_replication,
         web_enabled=False,
+        # A SIGKILLed worker's partitions move on after this, not faust's default 60 s.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
         key_serializer="raw",
         value_serializer="raw",
         table_key_serializer="raw",

@@ -54,6 +54,9 @@ def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfil
         topic_partitions=PARTITIONS,
         topic_replication_factor=settings.excursions_replication,
         web_enabled=False,
+        # A SIGKILLed worker's partitions move on after this, not faust's default 60 s.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
         key_serializer="raw",
         value_serializer="raw",
         table_key_serializer="raw",
@@ -68,8 +71,9 @@ def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfil
     shipments = app.topic(SHIPMENTS.name, partitions=PARTITIONS)
     excursions = app.topic(EXCURSIONS.name, partitions=PARTITIONS)
     ticks = app.topic(f"{settings.excursions_app_id}-silence-ticks", partitions=PARTITIONS, internal=True)
-    shipment_table = app.Table(SHIPMENTS_TABLE, partitions=PARTITIONS)
-    state_table = app.Table(STATE_TABLE, partitions=PARTITIONS)
+    # value_type=bytes: the raw codec, also when a restart recovers the table from its changelog
+    shipment_table = app.Table(SHIPMENTS_TABLE, partitions=PARTITIONS, value_type=bytes)
+    state_table = app.Table(STATE_TABLE, partitions=PARTITIONS, value_type=bytes)
 
     async def publish(events: list[ExcursionEvent]) -> None:
         for event in events:

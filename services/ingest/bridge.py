@@ -101,10 +101,9 @@ class IngestBridge:
         client.reconnect_delay_set(min_delay=1, max_delay=10)
         return client
 
-    @staticmethod
-    def _connect_properties() -> Properties:
+    def _connect_properties(self) -> Properties:
         properties = Properties(PacketTypes.CONNECT)
-        properties.SessionExpiryInterval = 7 * 24 * 3600  # keep the session (and queued QoS 1) for a week
+        properties.SessionExpiryInterval = self.settings.ingest_session_expiry_s
         return properties
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:

@@ -12,5 +12,8 @@ class IngestSettings(MqttSettings, KafkaSettings, DatabaseSettings):
     # MQTT 5 shared subscription: every ingest instance in the group gets a share of the load.
     ingest_share_group: str = "coldchain-ingest"
     ingest_max_inflight: int = 1000
+    # How long the broker keeps this instance's session (and queues its share of messages)
+    # while it is away. An instance removed for good keeps its share until then.
+    ingest_session_expiry_s: int = 7 * 24 * 3600
     ingest_metrics_port: int = 9101  # 0 = no /metrics endpoint
     ingest_binding_refresh_s: float = 60.0

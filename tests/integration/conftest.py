@@ -42,12 +42,17 @@ class Pipeline:
 @pytest.fixture(scope="session")
 def pipeline(stack: StackEndpoints) -> Iterator[Pipeline]:
     port = free_port()
+    session = uuid.uuid4().hex[:8]
     env = {
         **stack.env,
         "COLDCHAIN_HTTP_PORT": str(port),
         # Stable across restarts within this session (the MQTT session must survive a SIGKILL),
         # unique to it, so parallel sessions on one broker never take over each other's client.
-        "COLDCHAIN_INGEST_CLIENT_ID": f"coldchain-ingest-test-{uuid.uuid4().hex[:8]}",
+        "COLDCHAIN_INGEST_CLIENT_ID": f"coldchain-ingest-test-{session}",
+        # A group of its own: sessions left behind by an interrupted run on the same broker would
+        # otherwise be handed a share of this run's messages.
+        "COLDCHAIN_INGEST_SHARE_GROUP": f"coldchain-ingest-test-{session}",
+        "COLDCHAIN_INGEST_SESSION_EXPIRY_S": "300",
         "COLDCHAIN_INGEST_METRICS_PORT": "0",
         "COLDCHAIN_SINK_METRICS_PORT": "0",
     }
