@@ -71,6 +71,9 @@ class Sink:
             "group.id": self.settings.sink_group_id,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
+            # A crashed sink's partitions go to the others after 10 s rather than librdkafka's 45 s.
+            "session.timeout.ms": 10000,
+            "heartbeat.interval.ms": 2000,
             "statistics.interval.ms": 5000,
             "stats_cb": self._record_lag,
         }))
