@@ -31,7 +31,8 @@ class ServiceProcess:
 
     def start(self) -> ServiceProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("ab")
+        # A fresh log per test session (readiness is read from it); restarts append.
+        log = self.log_path.open("ab" if self.process is not None else "wb")
         self.process = subprocess.Popen([sys.executable, "-m", self.module], env={**os.environ, **self.env},
                                         stdout=log, stderr=subprocess.STDOUT)
         return self

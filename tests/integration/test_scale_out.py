@@ -42,7 +42,7 @@ def test_two_ingests_and_two_sinks_share_the_load(pipeline, device_publisher, db
         for info in infos:
             info.wait_for_publish(30)
         wait_for(lambda: db.execute("SELECT count(*) FROM readings WHERE device_id = %s AND shipment_id = %s",
-                                    (device, shipment_id)).fetchone()[0] >= READINGS, 60, "every reading")
+                                    (device, shipment_id)).fetchone()[0] >= READINGS, 120, "every reading")
         assert db.execute("SELECT count(*), count(DISTINCT time) FROM readings WHERE device_id = %s",
                           (device,)).fetchone() == (READINGS, READINGS)
         share = _received(f"http://127.0.0.1:{metrics_port}/metrics")
