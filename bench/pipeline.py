@@ -17,17 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
 import psycopg
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
-from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.ceilings import SPAWN
 from bench.loadgen import PublishPlan, PublishResult, publish
 from bench.procstat import ProcessSampler, stack_pids
 from schemas.topics import DEADLETTER, READINGS
-from services.connections import parse_mqtt_url
+from services.ingest.session import end_session
 from services.kafka.topics import ensure_topics
 
 
@@ -81,7 +79,7 @@ class BenchPipeline:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(5)
-        _end_mqtt_session(self.env["COLDCHAIN_MQTT_URL"], self.client_id)
+        end_session(self.env["COLDCHAIN_MQTT_URL"], self.client_id)
         admin = AdminClient({"bootstrap.servers": self.env["COLDCHAIN_KAFKA_BOOTSTRAP"]})
         for future in admin.delete_consumer_groups([self.sink_group], request_timeout=10).values():
             try:
@@ -115,19 +113,6 @@ def _commit_log_end(kafka: dict[str, Any], group: str, topics: list[str]) -> Non
         consumer.commit(offsets=offsets, asynchronous=False)
     finally:
         consumer.close()
-
-
-def _end_mqtt_session(url: str, client_id: str) -> None:
-    """The ingest's persistent session would stay in its shared-subscription group and queue
-    every device message for a week: reconnect with a clean start and no expiry."""
-    endpoint = parse_mqtt_url(url)
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-    client.username_pw_set(endpoint.username, endpoint.password)
-    client.connect(endpoint.host, endpoint.port, clean_start=True)
-    client.loop_start()
-    time.sleep(0.3)
-    client.disconnect()
-    client.loop_stop()
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from schemas.eta import EtaUpdate
 from schemas.topics import ETA, PARTITIONS, READINGS, SHIPMENTS
 from services.eta.processor import EtaProcessor
 from services.eta.settings import EtaSettings
-from services.kafka.credentials import broker_credentials
+from services.kafka.faust_app import new_faust_app
 from services.profiles.catalog import load_profiles
 from services.profiles.model import ProductProfile
 
@@ -33,21 +33,8 @@ STATE_TABLE = "eta-state"
 def create_app(
     settings: EtaSettings, profiles: Mapping[str, ProductProfile] | None = None
 ) -> faust.App:
-    app = faust.App(
-        settings.eta_app_id,
-        broker=[f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
-        broker_credentials=broker_credentials(settings.kafka_client_config()),
-        store=settings.eta_store,
-        datadir=str(settings.eta_data_dir),
-        topic_partitions=PARTITIONS,
-        topic_replication_factor=settings.eta_replication,
-        web_enabled=False,
-        # A SIGKILLed worker's partitions move on after this, not faust's default 60 s.
-        broker_session_timeout=10.0,
-        broker_heartbeat_interval=3.0,
-        key_serializer="raw",
-        value_serializer="raw",
-        table_key_serializer="raw",
+    app = new_faust_app(
+        settings.eta_app_id, settings, settings.eta_store, settings.eta_data_dir, settings.eta_replication,
         table_value_serializer="json",  # the state is a JSON object (EtaState.model_dump)
     )
     processor = EtaProcessor(

@@ -31,7 +31,7 @@ from schemas.excursion import ExcursionEvent
 from schemas.topics import EXCURSIONS, PARTITIONS, READINGS, SHIPMENTS
 from services.excursions.processor import ExcursionProcessor
 from services.excursions.settings import ExcursionSettings
-from services.kafka.credentials import broker_credentials
+from services.kafka.faust_app import new_faust_app
 from services.profiles.catalog import load_profiles
 from services.profiles.model import ProductProfile
 
@@ -45,21 +45,9 @@ SILENCE_AGENT = "excursions-silence"
 
 
 def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfile] | None = None) -> faust.App:
-    app = faust.App(
-        settings.excursions_app_id,
-        broker=[f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
-        broker_credentials=broker_credentials(settings.kafka_client_config()),
-        store=settings.excursions_store,
-        datadir=str(settings.excursions_data_dir),
-        topic_partitions=PARTITIONS,
-        topic_replication_factor=settings.excursions_replication,
-        web_enabled=False,
-        # A SIGKILLed worker's partitions move on after this, not faust's default 60 s.
-        broker_session_timeout=10.0,
-        broker_heartbeat_interval=3.0,
-        key_serializer="raw",
-        value_serializer="raw",
-        table_key_serializer="raw",
+    app = new_faust_app(
+        settings.excursions_app_id, settings, settings.excursions_store, settings.excursions_data_dir,
+        settings.excursions_replication,
         table_value_serializer="raw",  # values are JSON bytes made by pydantic
     )
     processor = ExcursionProcessor(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from services.api.tokens import create_token
 from services.connections import parse_mqtt_url
+from services.ingest.session import end_session
 from tests.conftest import ARTIFACTS
 from tests.harness.processes import ServiceProcess, free_port, wait_for, wait_for_http
 from tests.harness.stack import StackEndpoints
@@ -76,20 +76,7 @@ def pipeline(stack: StackEndpoints) -> Iterator[Pipeline]:
     yield Pipeline(stack, f"http://127.0.0.1:{port}", token, services)
     for service in services.values():
         service.stop()
-    _end_mqtt_session(stack.env["COLDCHAIN_MQTT_URL"], env["COLDCHAIN_INGEST_CLIENT_ID"])
-
-
-def _end_mqtt_session(url: str, client_id: str) -> None:
-    """A persistent session stays in the shared-subscription group and would take a share of
-    later sessions' messages: end it by reconnecting with a clean start and no expiry."""
-    endpoint = parse_mqtt_url(url)
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-    client.username_pw_set(endpoint.username, endpoint.password)
-    client.connect(endpoint.host, endpoint.port, clean_start=True)
-    client.loop_start()
-    time.sleep(0.3)
-    client.disconnect()
-    client.loop_stop()
+    end_session(stack.env["COLDCHAIN_MQTT_URL"], env["COLDCHAIN_INGEST_CLIENT_ID"])
 
 
 def shipment_body(shipment_id: str, devices: list[str], **overrides: Any) -> dict[str, Any]:

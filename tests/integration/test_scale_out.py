@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from services.ingest.session import end_session
 from tests.harness.processes import ServiceProcess, free_port, wait_for
-from tests.integration.conftest import _end_mqtt_session, shipment_body
+from tests.integration.conftest import shipment_body
 
 READINGS = 1500
 
@@ -52,4 +53,4 @@ def test_two_ingests_and_two_sinks_share_the_load(pipeline, device_publisher, db
         second_ingest.stop()
         second_sink.stop()
         # Otherwise its offline session keeps taking a share of later tests' messages.
-        _end_mqtt_session(base_env["COLDCHAIN_MQTT_URL"], base_env["COLDCHAIN_INGEST_CLIENT_ID"] + "-2")
+        end_session(base_env["COLDCHAIN_MQTT_URL"], base_env["COLDCHAIN_INGEST_CLIENT_ID"] + "-2")
