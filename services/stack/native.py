@@ -38,7 +38,7 @@ class ComponentStatus:
 class NativeStack:
     def __init__(self, layout: StackLayout, ports: StackPorts | None = None) -> None:
         self.layout = layout
-        self.ports = ports or StackPorts()
+        self.ports = ports or StackPorts.from_env()
         self.secrets = StackSecrets.load_or_create(layout.secrets_file)
         self.postgres = Postgres(layout, self.ports, self.secrets)
         self.mosquitto = Mosquitto(layout, self.ports, self.secrets)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 
@@ -12,3 +13,15 @@ class StackPorts:
     kafka_controller: int = 19093
     mqtt: int = 11883
     postgres: int = 55432
+
+    @classmethod
+    def from_env(cls) -> StackPorts:
+        """``COLDCHAIN_STACK_PORT_OFFSET`` shifts every port, so two checkouts can each run a stack."""
+        raw = os.environ.get("COLDCHAIN_STACK_PORT_OFFSET", "0")
+        try:
+            offset = int(raw)
+        except ValueError as exc:
+            raise ValueError(f"COLDCHAIN_STACK_PORT_OFFSET must be an integer, not {raw!r}") from exc
+        base = cls()
+        return cls(base.host, base.kafka + offset, base.kafka_controller + offset,
+                   base.mqtt + offset, base.postgres + offset)
