@@ -38,7 +38,7 @@ from bench.trips import (
     simulate,
     steady_temperature,
 )
-from schemas.shipment import Place, Stop
+from schemas.shipment import Place, ShipmentIn, Stop
 from services.eta.context import EtaContext, make_context
 from services.eta.core import apply_reading, current_forecast
 from services.eta.geo import great_circle_km
@@ -85,7 +85,45 @@ def _draw(rng: random.Random, name: str) -> float:
     return rng.uniform(low, high)
 
 
-def plan_trip(index: int, route_name: str, seed: int) -> TripPlan:
+# How a booked flight's real departure lags its STD (share of flights, hours late), and how
+# far the real block time strays from the booked one: the schedule is a forecast too.
+DEPARTURE_DELAY_H = ((0.60, (0.0, 0.25)), (0.30, (0.25, 1.0)), (0.10, (1.0, 4.0)))
+BLOCK_TIME_ERROR_H = (-0.33, 0.42)
+
+
+def _departure_delay_h(rng: random.Random) -> float:
+    pick = rng.random()
+    for share, (low, high) in DEPARTURE_DELAY_H:
+        if pick < share:
+            return rng.uniform(low, high)
+        pick -= share
+    return 0.0
+
+
+def _on_five_minutes(time: datetime) -> datetime:
+    return time.replace(minute=time.minute - time.minute % 5, second=0, microsecond=0)
+
+
+def _with_bookings(ship: ShipmentIn, dwell: Sequence[float], travel: Sequence[float],
+                   rng: random.Random) -> ShipmentIn:
+    """The same shipment with each air leg booked: an STD and STA the truth strays from."""
+    stops = [*ship.waypoints, ship.destination]
+    booked = []
+    clock = ship.packed_at
+    for stop, dwell_h, travel_h in zip(stops, dwell, travel, strict=True):
+        departed = clock + timedelta(hours=dwell_h)
+        clock = departed + timedelta(hours=travel_h)
+        if stop.mode != "air":
+            booked.append(stop)
+            continue
+        std = _on_five_minutes(departed - timedelta(hours=_departure_delay_h(rng)))
+        block_h = travel_h - rng.uniform(*BLOCK_TIME_ERROR_H)
+        sta = _on_five_minutes(std + timedelta(hours=block_h))
+        booked.append(stop.model_copy(update={"scheduled_departure": std, "scheduled_arrival": sta}))
+    return ship.model_copy(update={"waypoints": booked[:-1], "destination": booked[-1]})
+
+
+def plan_trip(index: int, route_name: str, seed: int, booked: bool = True) -> TripPlan:
     rng = random.Random(f"{seed}:{index}")
     origin, stops = ROUTES[route_name]
     packed_at = datetime(2026, 11, 9, 18, 0, tzinfo=UTC) + timedelta(hours=rng.uniform(0, 72))
@@ -115,6 +153,8 @@ def plan_trip(index: int, route_name: str, seed: int) -> TripPlan:
             if road_km > 500:
                 hours += _draw(rng, "border_or_rest_stop_h")
             travel.append(hours)
+    if booked:  # a separate stream: the truth is the same with and without bookings
+        ship = _with_bookings(ship, dwell, travel, random.Random(f"{seed}:{index}:booking"))
     return TripPlan(
         shipment=ship,
         dwell_h=dwell,
@@ -182,18 +222,29 @@ def _summary(samples: Sequence[Sample]) -> dict[str, float]:
     }
 
 
-def run(trips_per_route: int, seed: int) -> dict[str, object]:
-    params = EtaParameters()
+def _replay_all(trips_per_route: int, seed: int, booked: bool,
+                params: EtaParameters) -> tuple[int, list[Sample]]:
     profile = load_profiles()["live-lobster"]
     samples: list[Sample] = []
     index = 0
     for route_name in ROUTES:
         for _ in range(trips_per_route):
-            plan = plan_trip(index, route_name, seed)
-            trip = simulate(plan)
+            trip = simulate(plan_trip(index, route_name, seed, booked))
             context = make_context(trip.shipment, profile, params)
             samples.extend(evaluate(trip, context, route_name))
             index += 1
+    return index, samples
+
+
+def _by_checkpoint(samples: Sequence[Sample]) -> dict[str, dict[str, float]]:
+    return {f"{int(share * 100)}%": _summary([s for s in samples if s.checkpoint == share])
+            for share in CHECKPOINTS}
+
+
+def run(trips_per_route: int, seed: int) -> dict[str, object]:
+    params = EtaParameters()
+    index, samples = _replay_all(trips_per_route, seed, True, params)
+    _, unbooked = _replay_all(trips_per_route, seed, False, params)
     overall = {
         f"{int(share * 100)}%": _summary([s for s in samples if s.checkpoint == share])
         for share in CHECKPOINTS
@@ -213,7 +264,10 @@ def run(trips_per_route: int, seed: int) -> dict[str, object]:
         "seed": seed,
         "parameters": params.model_dump(),
         "truth_ranges": TRUTH,
+        "departure_delay_h": DEPARTURE_DELAY_H,
+        "block_time_error_h": BLOCK_TIME_ERROR_H,
         "overall": overall,
+        "without_bookings": _by_checkpoint(unbooked),
         "by_route": by_route,
         "target": {"pct_of_remaining_at_50": TARGET_PCT_AT_HALF, "met": half <= TARGET_PCT_AT_HALF},
     }
@@ -226,6 +280,13 @@ def _print(result: dict[str, object]) -> None:
     print(f"{'at':>4} {'MAE h':>7} {'remaining h':>12} {'MAE % rem':>10} {'median %':>9} "
           f"{'p90 %':>7} {'plan-only MAE h':>16}")
     for share, row in overall.items():
+        print(f"{share:>4} {row['mae_h']:>7.2f} {row['mean_remaining_h']:>12.2f} "
+              f"{row['mae_pct_of_remaining']:>10.2f} {row['median_pct_of_remaining']:>9.2f} "
+              f"{row['p90_pct_of_remaining']:>7.2f} {row['plan_only_mae_h']:>16.2f}")
+    unbooked = result["without_bookings"]
+    assert isinstance(unbooked, dict)
+    print("the same trips with no flight bookings (priors only until the backlog lands):")
+    for share, row in unbooked.items():
         print(f"{share:>4} {row['mae_h']:>7.2f} {row['mean_remaining_h']:>12.2f} "
               f"{row['mae_pct_of_remaining']:>10.2f} {row['median_pct_of_remaining']:>9.2f} "
               f"{row['p90_pct_of_remaining']:>7.2f} {row['plan_only_mae_h']:>16.2f}")

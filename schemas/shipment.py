@@ -22,9 +22,25 @@ class Place(BaseModel):
 
 
 class Stop(Place):
-    """A place reached by a leg; ``mode`` is how that leg is travelled."""
+    """A place reached by a leg; ``mode`` is how that leg is travelled.
+
+    ``scheduled_departure`` / ``scheduled_arrival`` are the booked times of that leg, when
+    there is a booking (a flight's STD from the previous place and STA here): trackers are
+    silent in flight, so the schedule is what the ETA follows until the backlog arrives.
+    """
 
     mode: LegMode = "road"
+    scheduled_departure: UtcDatetime | None = None
+    scheduled_arrival: UtcDatetime | None = None
+
+    @model_validator(mode="after")
+    def _schedule_in_order(self) -> Self:
+        departure, arrival = self.scheduled_departure, self.scheduled_arrival
+        if (departure is None) != (arrival is None):
+            raise ValueError("scheduled_departure and scheduled_arrival go together")
+        if departure is not None and arrival is not None and arrival <= departure:
+            raise ValueError("scheduled_arrival must be after scheduled_departure")
+        return self
 
 
 class Party(BaseModel):

@@ -8,7 +8,9 @@ planned dwell is over and no fix has placed the shipment at the stop for
 dead-reckoned at the mode's speed prior until a fix (the backlog after landing, or the
 first live fix) corrects it.
 
-ETA = end of the current leg + planned dwell and travel of every later leg. The current
+ETA = end of the current leg, then each later leg in turn: it leaves at its booked time
+(a flight's STD) when the cargo makes the booking's cut-off, else after the planned dwell,
+and takes its booked block time, else its distance at the mode's prior. The current
 leg ends, while moving with fixes, at the newest fix plus the remaining great-circle
 distance over the smoothed progress speed (the observed rate at which the great-circle
 distance to the leg's end shrinks over the speed window, blended with the prior); while
@@ -76,7 +78,7 @@ def forecast(state: EtaState, context: EtaContext) -> Forecast:
         return _delivered(state, context)
     leg = route.legs[stop]
     leg_end = _current_leg_end(state, context, leg, state.now)
-    eta = _round_s(leg_end.ends_at + timedelta(hours=route.planned_h_after(leg.index)))
+    eta = _round_s(route.arrival_after(leg.index, leg_end.ends_at))
     legs = _leg_statuses(state, context, leg.index, leg_end)
     return _with_viability(
         state,
@@ -100,7 +102,7 @@ def _current_leg_end(
     if latest is not None and _has_left(latest, track.last_in, leg, params.exit_radius_factor):
         departed = track.last_in if track.last_in is not None else state.first_fix_at
         return _moving_with_fixes(state, context, leg, latest, departed, now)
-    planned_departure = arrived + timedelta(hours=leg.start.dwell_h)
+    planned_departure = leg.departure_after(arrived)
     seen_until = track.last_in if track.last_in is not None else arrived
     silent_for = now - seen_until
     if now > planned_departure and silent_for > timedelta(minutes=params.silence_grace_min):

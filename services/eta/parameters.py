@@ -37,6 +37,11 @@ class EtaParameters(BaseModel):
     air_transit_h: Hours = 1.5
     sea_transit_h: Hours = 12.0
     road_stop_h: Hours = 0.5
+    # Cargo must reach the start of a booked leg this long before its scheduled departure
+    # (airline acceptance cut-off for live animals; a booked truck waits a little).
+    air_booking_cutoff_h: Hours = 2.0
+    sea_booking_cutoff_h: Hours = 24.0
+    road_booking_cutoff_h: Hours = 0.0
     # Geofence radii by kind of place; a place named in the overrides gets its own radius.
     airport_radius_km: Positive = 4.0
     port_radius_km: Positive = 3.0
@@ -62,6 +67,10 @@ class EtaParameters(BaseModel):
 
     def distance_factor(self, mode: LegMode) -> float:
         return {"road": self.road_factor, "air": self.air_factor, "sea": self.sea_factor}[mode]
+
+    def booking_cutoff_h(self, mode: LegMode) -> float:
+        return {"road": self.road_booking_cutoff_h, "air": self.air_booking_cutoff_h,
+                "sea": self.sea_booking_cutoff_h}[mode]
 
     def speed_kmh(self, mode: LegMode) -> float:
         return {"road": self.road_speed_kmh, "air": self.air_speed_kmh, "sea": self.sea_speed_kmh}[

@@ -7,8 +7,9 @@ Stop 0 is the origin, the last stop the destination; leg ``i`` runs from stop ``
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from schemas.shipment import LegMode, ShipmentIn
+from schemas.shipment import LegMode, ShipmentIn, Stop
 from services.eta.geo import great_circle_km
 from services.eta.parameters import EtaParameters
 
@@ -31,11 +32,25 @@ class RouteLeg:
     mode: LegMode
     great_circle_km: float
     distance_km: float  # great circle times the mode's detour factor
-    planned_h: float  # distance at the mode's speed prior
+    planned_h: float  # the booked block time, else the distance at the mode's speed prior
+    scheduled_departure: datetime | None = None  # booked, e.g. a flight's STD
+    scheduled_arrival: datetime | None = None
+    booking_cutoff_h: float = 0.0  # arriving later than this before the STD misses the booking
 
     @property
     def name(self) -> str:
         return f"{self.start.name} -> {self.end.name}"
+
+    def departure_after(self, ready_at: datetime) -> datetime:
+        """When the leg leaves, for cargo that reached its start at ``ready_at``.
+
+        With a booking that the cargo makes, at the booked time; otherwise (no booking, or
+        the cut-off missed and the next departure unknown) after the planned dwell.
+        """
+        scheduled = self.scheduled_departure
+        if scheduled is not None and ready_at <= scheduled - timedelta(hours=self.booking_cutoff_h):
+            return scheduled
+        return ready_at + timedelta(hours=self.start.dwell_h)
 
 
 @dataclass(frozen=True)
@@ -47,11 +62,14 @@ class Route:
     def destination(self) -> RouteStop:
         return self.stops[-1]
 
-    def planned_h_after(self, leg_index: int) -> float:
-        """Planned dwell and travel time of every leg after ``leg_index``."""
-        return sum(
-            self.stops[leg.index].dwell_h + leg.planned_h for leg in self.legs[leg_index + 1 :]
-        )
+    def arrival_after(self, leg_index: int, leg_ends_at: datetime) -> datetime:
+        """Arrival at the destination when leg ``leg_index`` ends at ``leg_ends_at``:
+        each later leg leaves on its booking when the cargo makes it, else after the
+        planned dwell, and takes its booked or planned time."""
+        clock = leg_ends_at
+        for leg in self.legs[leg_index + 1 :]:
+            clock = leg.departure_after(clock) + timedelta(hours=leg.planned_h)
+        return clock
 
     def distance_km_after(self, leg_index: int) -> float:
         return sum(leg.distance_km for leg in self.legs[leg_index + 1 :])
@@ -114,6 +132,14 @@ def build_route(shipment: ShipmentIn, params: EtaParameters) -> Route:
         start, end = stops[index], stops[index + 1]
         gc_km = great_circle_km(start.lat, start.lon, end.lat, end.lon)
         distance = gc_km * params.distance_factor(mode)
+        booked = places[index + 1]
+        assert isinstance(booked, Stop)
+        departure, arrival = booked.scheduled_departure, booked.scheduled_arrival
+        planned_h = (
+            (arrival - departure).total_seconds() / 3600
+            if departure is not None and arrival is not None
+            else distance / params.speed_kmh(mode)
+        )
         legs.append(
             RouteLeg(
                 index=index,
@@ -122,7 +148,10 @@ def build_route(shipment: ShipmentIn, params: EtaParameters) -> Route:
                 mode=mode,
                 great_circle_km=gc_km,
                 distance_km=distance,
-                planned_h=distance / params.speed_kmh(mode),
+                planned_h=planned_h,
+                scheduled_departure=departure,
+                scheduled_arrival=arrival,
+                booking_cutoff_h=params.booking_cutoff_h(mode),
             )
         )
     return Route(stops=tuple(stops), legs=tuple(legs))

@@ -1,7 +1,10 @@
+from datetime import UTC, datetime, timedelta
+
 import pytest
+from pydantic import ValidationError
 
 from bench.trips import halifax_to_hangzhou
-from schemas.shipment import Stop
+from schemas.shipment import ShipmentIn, Stop
 from services.eta.geo import great_circle_km
 from services.eta.parameters import EtaParameters
 from services.eta.route import build_route
@@ -44,6 +47,43 @@ def test_fuel_stop_between_two_air_legs_is_a_transit_and_overrides_win() -> None
     route = build_route(with_stop, params)
     assert route.stops[2].dwell_h == params.air_transit_h
     assert route.stops[2].radius_km == 6.5
-    assert route.planned_h_after(0) == pytest.approx(
-        sum(route.stops[leg.index].dwell_h + leg.planned_h for leg in route.legs[1:])
-    )
+    truck_arrives = with_stop.packed_at + timedelta(hours=3)
+    unbooked_h = sum(route.stops[leg.index].dwell_h + leg.planned_h for leg in route.legs[1:])
+    assert route.arrival_after(0, truck_arrives) == truck_arrives + timedelta(hours=unbooked_h)
+
+
+def _booked(departs_in_h: float, block_h: float) -> tuple[ShipmentIn, datetime, datetime]:
+    shipment = halifax_to_hangzhou()
+    std = shipment.packed_at + timedelta(hours=departs_in_h)
+    sta = std + timedelta(hours=block_h)
+    flight = shipment.waypoints[1].model_copy(update={"scheduled_departure": std, "scheduled_arrival": sta})
+    return shipment.model_copy(update={"waypoints": [shipment.waypoints[0], flight]}), std, sta
+
+
+def test_a_booked_flight_sets_the_block_time_and_the_departure() -> None:
+    shipment, std, sta = _booked(departs_in_h=6, block_h=15.5)
+    route = build_route(shipment, PARAMS)
+    flight = route.legs[1]
+    assert flight.planned_h == pytest.approx(15.5)
+    truck_arrives = shipment.packed_at + timedelta(hours=1.5)
+    last_mile_h = route.stops[2].dwell_h + route.legs[2].planned_h
+    assert route.arrival_after(0, truck_arrives) == sta + timedelta(hours=last_mile_h)
+
+
+def test_cargo_that_misses_the_cut_off_misses_the_booking() -> None:
+    shipment, std, _ = _booked(departs_in_h=6, block_h=15.5)
+    route = build_route(shipment, PARAMS)
+    late_truck = std - timedelta(hours=PARAMS.air_booking_cutoff_h - 0.25)
+    leaves = route.legs[1].departure_after(late_truck)
+    assert leaves == late_truck + timedelta(hours=PARAMS.air_departure_handling_h)
+    assert leaves > std
+
+
+def test_a_half_booked_leg_is_refused_with_the_reason() -> None:
+    with pytest.raises(ValidationError, match="go together"):
+        Stop(name="PVG", lat=31.1, lon=121.8, mode="air",
+             scheduled_departure=datetime(2026, 11, 10, 2, tzinfo=UTC))
+    with pytest.raises(ValidationError, match="after scheduled_departure"):
+        Stop(name="PVG", lat=31.1, lon=121.8, mode="air",
+             scheduled_departure=datetime(2026, 11, 10, 2, tzinfo=UTC),
+             scheduled_arrival=datetime(2026, 11, 10, 1, tzinfo=UTC))
