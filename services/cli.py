@@ -11,6 +11,7 @@ from rich.table import Table
 
 from services.connections import DatabaseSettings
 from services.db.migrate import migrate
+from services.integrity.verify_command import verify_command
 from services.runner import SERVICES, run_all, run_one
 from services.simulate.cli import app as simulate_app
 from services.stack.cli import app as stack_app
@@ -23,6 +24,7 @@ app.add_typer(simulate_app, name="simulate")
 token_app = typer.Typer(help="API bearer tokens.")
 app.add_typer(token_app, name="token")
 err = Console(stderr=True)
+app.command("verify")(verify_command)
 
 
 @app.command("run")

@@ -14,6 +14,7 @@ from schemas.deadletter import DeadLetter
 from schemas.eta import EtaUpdate
 from schemas.excursion import ExcursionEvent
 from schemas.reading import Reading
+from services.integrity.store import ChainWriter
 
 READING_COLUMNS = ("time", "device_id", "shipment_id", "seq", "temp_c", "humidity_pct", "lat", "lon",
                    "speed_kmh", "battery_pct", "source", "received_at")
@@ -21,11 +22,17 @@ _READING_COLS = ", ".join(READING_COLUMNS)
 
 
 class ReadingWriter:
+    """Readings, and their hash chain extended in the same transaction (services/integrity)."""
+
+    def __init__(self) -> None:
+        self.chain = ChainWriter()
+
     def prepare(self, conn: psycopg.Connection) -> None:
         conn.execute(
             "CREATE TEMP TABLE IF NOT EXISTS readings_in "
             "(LIKE readings INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
         )
+        self.chain.prepare(conn)
 
     def write(self, conn: psycopg.Connection, readings: Sequence[Reading]) -> int:
         """Returns how many readings were new."""
@@ -37,12 +44,14 @@ class ReadingWriter:
                     copy.write_row((r.time, r.device_id, r.shipment_id, r.seq, r.temp_c, r.humidity_pct,
                                     r.lat, r.lon, r.speed_kmh, r.battery_pct, r.source, r.received_at))
             cur.execute(
-                f"INSERT INTO readings ({_READING_COLS}) SELECT {_READING_COLS} FROM readings_in "  # noqa: S608
-                "ON CONFLICT (device_id, time) DO NOTHING"
+                f"WITH new AS (INSERT INTO readings ({_READING_COLS}) SELECT {_READING_COLS} FROM readings_in "  # noqa: S608
+                "ON CONFLICT (device_id, time) DO NOTHING RETURNING device_id, time) "
+                "SELECT device_id, min(time), count(*) FROM new GROUP BY device_id"
             )
-            inserted = cur.rowcount
+            new_per_device = cur.fetchall()
             cur.execute("TRUNCATE readings_in")
-        return inserted
+        self.chain.extend(conn, {device_id: first for device_id, first, _ in new_per_device})
+        return sum(count for _, _, count in new_per_device)
 
 
 class DeadLetterWriter:
