@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -103,7 +104,7 @@ async def _alerts(conn: AsyncConnection[Any], shipment_id: str) -> tuple[AlertRo
     for alert_id, *head, role, channel, status, sent_at in await cur.fetchall():
         row = alerts.get(alert_id) or AlertRow(*head)
         if role is not None:
-            row = AlertRow(*head, deliveries=(*row.deliveries, DeliveryRow(role, channel, status, sent_at)))
+            row = replace(row, deliveries=(*row.deliveries, DeliveryRow(role, channel, status, sent_at)))
         alerts[alert_id] = row
     return tuple(alerts.values())
 

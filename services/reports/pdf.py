@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
 from matplotlib.figure import Figure
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
@@ -182,7 +182,7 @@ def _chart_png(report: ShipmentReport) -> bytes:
     limits = report.limits
     for device in report.devices:
         if device.temperature:
-            temp_axes.plot([s.time for s in device.temperature], [s.value for s in device.temperature],
+            temp_axes.plot(date2num([s.time for s in device.temperature]), [s.value for s in device.temperature],
                            linewidth=0.8, label=f"{device.device_id} °C")
     for value, style in ((limits.nominal_low_c, "--"), (limits.nominal_high_c, "--"),
                          (limits.critical_low_c, ":"), (limits.critical_high_c, ":")):
@@ -191,7 +191,8 @@ def _chart_png(report: ShipmentReport) -> bytes:
         if e.kind != "sensor_silent":
             end = e.ended_at or max((d.temperature[-1].time for d in report.devices if d.temperature),
                                     default=e.started_at)
-            temp_axes.axvspan(e.started_at, end, color=_EXCURSION_COLOURS.get(e.severity, "#ff9f0e"), alpha=0.2)  # type: ignore[arg-type]
+            temp_axes.axvspan(float(date2num(e.started_at)), float(date2num(end)),
+                              color=_EXCURSION_COLOURS.get(e.severity, "#ff9f0e"), alpha=0.2)
     temp_axes.set_ylabel("temperature °C")
     locator = AutoDateLocator()
     temp_axes.xaxis.set_major_locator(locator)
@@ -200,7 +201,7 @@ def _chart_png(report: ShipmentReport) -> bytes:
         rh_axes = temp_axes.twinx()
         for device in report.devices:
             if device.humidity:
-                rh_axes.plot([s.time for s in device.humidity], [s.value for s in device.humidity],
+                rh_axes.plot(date2num([s.time for s in device.humidity]), [s.value for s in device.humidity],
                              linewidth=0.6, alpha=0.5, color="#2ca02c", label=f"{device.device_id} % RH")
         if limits.humidity_low_pct is not None:
             rh_axes.axhline(limits.humidity_low_pct, color="#2ca02c", linestyle="--", linewidth=0.7)

@@ -95,5 +95,5 @@ async def _write(dsn: str, shipment_id: str, format: ReportFormat, output: str, 
 
 def _open(output: str) -> IO[bytes]:
     if output == "-":
-        return open(sys.stdout.fileno(), "wb", closefd=False)  # noqa: SIM115
-    return open(output, "wb")  # noqa: SIM115
+        return open(sys.stdout.fileno(), "wb", closefd=False)
+    return open(output, "wb")

@@ -43,9 +43,9 @@ def expected_chain(db: psycopg.Connection, device_id: str) -> list[tuple[datetim
 
 
 def run_verify(database_url: str, shipment_id: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLDCHAIN_DATABASE_URL": database_url, "COLUMNS": "250"}
     return subprocess.run([sys.executable, "-m", "services.cli", "verify", shipment_id], capture_output=True,
-                          text=True, timeout=60, env={**os.environ, "COLDCHAIN_DATABASE_URL": database_url, "COLUMNS": "250"},
-                          check=False)
+                          text=True, timeout=60, env=env, check=False)
 
 
 def test_batches_and_a_late_reading_keep_the_chain_equal_to_a_recomputation(database_url, db, unique):
