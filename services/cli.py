@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import sys
 from typing import Annotated
 
@@ -11,6 +12,8 @@ from rich.table import Table
 
 from services.connections import DatabaseSettings
 from services.db.migrate import migrate
+from services.integrity.verify_command import verify_command
+from services.reports.report_command import report_command
 from services.runner import SERVICES, run_all, run_one
 from services.simulate.cli import app as simulate_app
 from services.stack.cli import app as stack_app
@@ -23,6 +26,8 @@ app.add_typer(simulate_app, name="simulate")
 token_app = typer.Typer(help="API bearer tokens.")
 app.add_typer(token_app, name="token")
 err = Console(stderr=True)
+app.command("verify")(verify_command)
+app.command("report")(report_command)
 
 
 @app.command("run")
@@ -54,7 +59,7 @@ def token_create(
     dsn = DatabaseSettings().dsn
     migrate(dsn)
     try:
-        token = create_token(dsn, role, party)  # type: ignore[arg-type]
+        token = create_token(dsn, role, party, actor=f"cli:{getpass.getuser()}")  # type: ignore[arg-type]
     except ValueError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc

@@ -20,6 +20,7 @@ SERVICES: dict[str, str] = {
     "excursions": "services.excursions.main",
     "eta": "services.eta.app",
     "alerts": "services.alerts.main",
+    "retention": "services.retention.main",
 }
 
 

@@ -16,12 +16,13 @@ from psycopg_pool import AsyncConnectionPool
 
 from schemas.shipment import Shipment, ShipmentIn
 from schemas.topics import SHIPMENTS
-from services.api import alert_routes
+from services.api import alert_routes, report_routes
 from services.api.auth import Caller, Operator
 from services.api.exports import as_csv, as_json
 from services.api.registry import ShipmentExists, ShipmentRegistry
 from services.api.settings import ApiSettings
 from services.api.tokens import Principal
+from services.profiles.catalog import load_profiles
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     @app.post("/api/v1/shipments", status_code=status.HTTP_201_CREATED, response_model=Shipment)
     async def register_shipment(body: ShipmentIn, who: Operator) -> Shipment:
         try:
-            shipment = await registry.register(body)
+            shipment = await registry.register(body, actor=f"{who.role}:{who.token_id}")
         except ShipmentExists as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, f"shipment {body.id!r} already exists") from exc
         publisher.publish([shipment])
@@ -151,4 +152,5 @@ def create_app(settings: ApiSettings) -> FastAPI:
             return {"total": total, "items": await cur.fetchall()}
 
     app.include_router(alert_routes.router(pool))
+    app.include_router(report_routes.router(pool, load_profiles(settings.excursions_profile_files)))
     return app

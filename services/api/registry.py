@@ -22,9 +22,11 @@ class ShipmentRegistry:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self.pool = pool
 
-    async def register(self, body: ShipmentIn) -> Shipment:
+    async def register(self, body: ShipmentIn, actor: str | None = None) -> Shipment:
         shipment = Shipment(**body.model_dump(), created_at=datetime.now(UTC))
         async with self.pool.connection() as conn, conn.transaction():
+            if actor is not None:  # who, in the audit log (0510_audit_log.sql)
+                await conn.execute("SELECT set_config('coldchain.actor', %s, true)", (actor,))
             try:
                 await conn.execute(
                     "INSERT INTO shipments (id, product, packed_at, deliver_by, seller_name, buyer_name, body,"

@@ -31,7 +31,7 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(dsn: str, role: Role, party: str | None) -> str:
+def create_token(dsn: str, role: Role, party: str | None, actor: str | None = None) -> str:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     if role == "exporter" and not party:
@@ -39,6 +39,8 @@ def create_token(dsn: str, role: Role, party: str | None) -> str:
     token_id = secrets.token_hex(6)
     token = f"cc_{token_id}_{secrets.token_urlsafe(24)}"
     with psycopg.connect(dsn) as conn:
+        if actor is not None:  # who, in the audit log (0510_audit_log.sql)
+            conn.execute("SELECT set_config('coldchain.actor', %s, true)", (actor,))
         conn.execute(
             "INSERT INTO api_tokens (id, token_hash, role, party) VALUES (%s, %s, %s, %s)",
             (token_id, hash_token(token), role, party),

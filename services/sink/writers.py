@@ -14,18 +14,27 @@ from schemas.deadletter import DeadLetter
 from schemas.eta import EtaUpdate
 from schemas.excursion import ExcursionEvent
 from schemas.reading import Reading
+from services.integrity.chain import CHAINED_COLUMNS, ChainedReading
+from services.integrity.store import ChainWriter
 
 READING_COLUMNS = ("time", "device_id", "shipment_id", "seq", "temp_c", "humidity_pct", "lat", "lon",
                    "speed_kmh", "battery_pct", "source", "received_at")
 _READING_COLS = ", ".join(READING_COLUMNS)
+_CHAINED_COLS = ", ".join(CHAINED_COLUMNS)
 
 
 class ReadingWriter:
+    """Readings, and their hash chain extended in the same transaction (services/integrity)."""
+
+    def __init__(self) -> None:
+        self.chain = ChainWriter()
+
     def prepare(self, conn: psycopg.Connection) -> None:
         conn.execute(
             "CREATE TEMP TABLE IF NOT EXISTS readings_in "
             "(LIKE readings INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
         )
+        self.chain.prepare(conn)
 
     def write(self, conn: psycopg.Connection, readings: Sequence[Reading]) -> int:
         """Returns how many readings were new."""
@@ -36,13 +45,16 @@ class ReadingWriter:
                 for r in readings:
                     copy.write_row((r.time, r.device_id, r.shipment_id, r.seq, r.temp_c, r.humidity_pct,
                                     r.lat, r.lon, r.speed_kmh, r.battery_pct, r.source, r.received_at))
+            # The new rows come back as stored: the chain links exactly what the table holds.
             cur.execute(
-                f"INSERT INTO readings ({_READING_COLS}) SELECT {_READING_COLS} FROM readings_in "  # noqa: S608
-                "ON CONFLICT (device_id, time) DO NOTHING"
+                f"WITH new AS (INSERT INTO readings ({_READING_COLS}) SELECT {_READING_COLS} FROM readings_in "  # noqa: S608
+                f"ON CONFLICT (device_id, time) DO NOTHING RETURNING {_CHAINED_COLS}) "
+                "SELECT * FROM new ORDER BY device_id, time"
             )
-            inserted = cur.rowcount
+            new_rows = [ChainedReading(*row) for row in cur.fetchall()]
             cur.execute("TRUNCATE readings_in")
-        return inserted
+        self.chain.extend(conn, new_rows)
+        return len(new_rows)
 
 
 class DeadLetterWriter:

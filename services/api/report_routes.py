@@ -1,0 +1,54 @@
+"""Auditors' routes: the shipment PDF report and the audit log.
+
+- ``GET /api/v1/shipments/{id}/report.pdf``: the report (services/reports/pdf.py).
+- ``GET /api/v1/audit?table=&key=&limit=``: the append-only audit log, newest first (ops, auditor).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, status
+from fastapi.responses import Response
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from services.api.auth import Caller
+from services.profiles.model import ProductProfile
+from services.reports.rendering import shipment_by_id, shipment_pdf
+
+
+def router(pool: AsyncConnectionPool, profiles: Mapping[str, ProductProfile]) -> APIRouter:
+    routes = APIRouter(tags=["auditors"])
+
+    @routes.get("/api/v1/shipments/{shipment_id}/report.pdf", response_class=Response,
+                responses={200: {"content": {"application/pdf": {}}}})
+    async def report_pdf(shipment_id: str, who: Caller) -> Response:
+        async with pool.connection() as conn:
+            shipment = await shipment_by_id(conn, shipment_id)
+            # Another party's shipment is "not found", not "forbidden": its existence is private too.
+            if shipment is None or not who.may_see(shipment.seller.name, shipment.buyer.name):
+                raise HTTPException(status.HTTP_404_NOT_FOUND, f"no shipment {shipment_id!r}")
+            pdf = await shipment_pdf(conn, shipment, profiles)
+        return Response(pdf, media_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="{shipment_id}.pdf"'})
+
+    @routes.get("/api/v1/audit")
+    async def audit_log(
+        who: Caller, table: str | None = None, key: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> list[dict[str, Any]]:
+        if who.role == "exporter":
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "the audit log is for ops and auditors")
+        clauses, params = ["TRUE"], []
+        for clause, value in (("table_name = %s", table), ("row_key = %s", key)):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(f"SELECT id, at, actor, action, table_name, row_key, old, new FROM audit_log"  # noqa: S608
+                              f" WHERE {' AND '.join(clauses)} ORDER BY id DESC LIMIT %s", [*params, limit])
+            return list(await cur.fetchall())
+
+    return routes

@@ -1,0 +1,1 @@
+"""Tamper evidence: the readings hash chain and its verification."""

@@ -1,0 +1,150 @@
+"""The readings hash chain: its record encoding, its links, and the walk that checks it.
+
+Per device, readings in time order::
+
+    h_0 = SHA-256("coldchain-chain-v1:" || device_id)          (or the retention anchor)
+    h_i = SHA-256(h_{i-1} || record(reading_i))
+
+``record`` is a fixed binary encoding, chosen so that any tool recomputes it exactly
+(PostgreSQL itself: ``int8send``, ``float8send``, ``convert_to``; README "Auditors"):
+the fields ``time, device_id, shipment_id, seq, temp_c, humidity_pct, lat, lon,
+speed_kmh, battery_pct`` in that order, each a byte 0x00 for NULL, or 0x01 followed by
+
+- ``time``: microseconds since 1970-01-01T00:00:00Z, int64 big-endian;
+- text: its UTF-8 length as int32 big-endian, then the UTF-8 bytes;
+- ``seq``: int64 big-endian;
+- numbers: IEEE 754 binary64, big-endian.
+
+Pure: no database here (services/integrity/store.py reads and writes the tables).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+GENESIS_PREFIX = b"coldchain-chain-v1:"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_INT64 = struct.Struct(">q")
+_FLOAT64 = struct.Struct(">d")
+_INT32 = struct.Struct(">i")
+_NULL = b"\x00"
+_PRESENT = b"\x01"
+
+
+@dataclass(frozen=True, slots=True)
+class ChainedReading:
+    """The fields of a reading the chain covers (a row of ``readings``)."""
+
+    time: datetime
+    device_id: str
+    shipment_id: str | None
+    seq: int | None
+    temp_c: float | None
+    humidity_pct: float | None
+    lat: float | None
+    lon: float | None
+    speed_kmh: float | None
+    battery_pct: float | None
+
+
+# The column order of ChainedReading, for queries that build one from a row.
+CHAINED_COLUMNS = ("time", "device_id", "shipment_id", "seq", "temp_c", "humidity_pct", "lat", "lon",
+                   "speed_kmh", "battery_pct")
+
+
+def genesis(device_id: str) -> bytes:
+    return hashlib.sha256(GENESIS_PREFIX + device_id.encode()).digest()
+
+
+def epoch_micros(moment: datetime) -> int:
+    delta = moment - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def record(reading: ChainedReading) -> bytes:
+    # Hot path of the sink (one call per stored reading): inlined on purpose.
+    device = reading.device_id.encode()
+    parts = [_PRESENT, _INT64.pack(epoch_micros(reading.time)), _PRESENT, _INT32.pack(len(device)), device]
+    if reading.shipment_id is None:
+        parts.append(_NULL)
+    else:
+        shipment = reading.shipment_id.encode()
+        parts += (_PRESENT, _INT32.pack(len(shipment)), shipment)
+    parts.append(_NULL if reading.seq is None else _PRESENT + _INT64.pack(reading.seq))
+    for value in (reading.temp_c, reading.humidity_pct, reading.lat, reading.lon, reading.speed_kmh,
+                  reading.battery_pct):
+        parts.append(_NULL if value is None else _PRESENT + _FLOAT64.pack(value))
+    return b"".join(parts)
+
+
+def link(previous: bytes, reading: ChainedReading) -> bytes:
+    return hashlib.sha256(previous + record(reading)).digest()
+
+
+def extend(previous: bytes, readings: Iterable[ChainedReading]) -> Iterator[tuple[ChainedReading, bytes]]:
+    """Each reading (already in time order) with its chain hash, starting after ``previous``."""
+    current = previous
+    for reading in readings:
+        current = link(current, reading)
+        yield reading, current
+
+
+@dataclass(frozen=True)
+class Break:
+    """Where the stored chain first disagrees with the stored readings."""
+
+    device_id: str
+    time: datetime
+    reason: str  # "changed", "missing-hash", "missing-reading"
+    reading: ChainedReading | None
+    stored_hash: bytes | None
+    computed_hash: bytes | None
+
+    def describe(self) -> str:
+        at = f"{self.device_id} at {self.time.isoformat()}"
+        if self.reason == "missing-hash":
+            return f"reading {at} is not in the hash chain (inserted outside the sink?)"
+        if self.reason == "missing-reading":
+            return f"reading {at} is in the hash chain but missing from readings (deleted?)"
+        values = "" if self.reading is None else f" (stored now: temp_c={self.reading.temp_c}, " \
+                                                 f"humidity_pct={self.reading.humidity_pct})"
+        return f"reading {at} differs from what was chained{values}"
+
+
+@dataclass(frozen=True)
+class DeviceVerdict:
+    device_id: str
+    checked: int
+    head: bytes | None  # the last stored hash, to be kept by the auditor
+    first_break: Break | None
+
+    @property
+    def intact(self) -> bool:
+        return self.first_break is None
+
+
+def verify(device_id: str, start: bytes,
+           rows: Iterable[tuple[datetime, ChainedReading | None, bytes | None]]) -> DeviceVerdict:
+    """Walks the device's readings and stored hashes in time order (a full outer join on
+    time: either side may be missing) and stops at the first disagreement."""
+    previous = start
+    checked = 0
+    head: bytes | None = None
+    for time, reading, stored in rows:
+        if reading is None:
+            return DeviceVerdict(device_id, checked, head,
+                                 Break(device_id, time, "missing-reading", None, stored, None))
+        if stored is None:
+            return DeviceVerdict(device_id, checked, head,
+                                 Break(device_id, time, "missing-hash", reading, None, link(previous, reading)))
+        computed = link(previous, reading)
+        if computed != stored:
+            return DeviceVerdict(device_id, checked, head,
+                                 Break(device_id, time, "changed", reading, stored, computed))
+        previous = head = stored
+        checked += 1
+    return DeviceVerdict(device_id, checked, head, None)

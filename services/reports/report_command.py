@@ -1,0 +1,99 @@
+"""`coldchain report SHIPMENT --format pdf|csv|json -o FILE`: an auditor's temperature history.
+
+CSV and JSON stream the readings (the API's export, services/api/exports.py) straight to the
+file in flat memory; PDF is the shipment report (services/reports/pdf.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import IO, Annotated
+
+import psycopg
+import typer
+from psycopg_pool import AsyncConnectionPool
+from rich.console import Console
+
+from services.api.exports import as_csv, as_json
+from services.connections import DatabaseSettings
+
+
+class ReportFormat(StrEnum):
+    pdf = "pdf"
+    csv = "csv"
+    json = "json"
+
+
+def _utc(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"not an ISO 8601 time: {value!r}", param_hint=name) from exc
+    if moment.tzinfo is None:
+        raise typer.BadParameter("needs a UTC offset, e.g. 2026-11-09T18:00:00Z", param_hint=name)
+    return moment
+
+
+def report_command(
+    shipment: Annotated[str, typer.Argument(help="the shipment id")],
+    format: Annotated[ReportFormat, typer.Option("--format", "-f", help="pdf, csv or json")] = ReportFormat.pdf,
+    output: Annotated[str, typer.Option("--output", "-o", help="file to write; - for standard output")] = "-",
+    start: Annotated[str | None, typer.Option("--from", help="csv/json: readings at or after (ISO 8601)")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="csv/json: readings before (ISO 8601)")] = None,
+    device: Annotated[str | None, typer.Option(help="csv/json: only this device")] = None,
+    profile_file: Annotated[list[Path] | None, typer.Option(help="extra product profile (TOML)")] = None,
+) -> None:
+    """Write a shipment's temperature history: the PDF report, or every reading as CSV or JSON."""
+    err = Console(stderr=True)
+    begin, until = _utc(start, "--from"), _utc(end, "--to")
+    if format is ReportFormat.pdf and output == "-" and sys.stdout.isatty():
+        raise typer.BadParameter("a PDF needs -o FILE (or a pipe)", param_hint="-o")
+    dsn = DatabaseSettings().dsn
+    try:
+        written = asyncio.run(_write(dsn, shipment, format, output, begin, until, device, profile_file or []))
+    except LookupError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    except psycopg.OperationalError as exc:
+        err.print(f"[red]error:[/red] cannot reach the database: {exc}")
+        raise typer.Exit(1) from exc
+    if output != "-":
+        err.print(f"wrote {output} ({written:,} bytes)")
+
+
+async def _write(dsn: str, shipment_id: str, format: ReportFormat, output: str, start: datetime | None,
+                 end: datetime | None, device: str | None, profile_files: list[Path]) -> int:
+    # Imported here: matplotlib and reportlab would slow every other `coldchain` command.
+    from services.profiles.catalog import load_profiles
+    from services.reports.rendering import shipment_by_id, shipment_pdf
+
+    async with AsyncConnectionPool(dsn, min_size=1, max_size=1, open=False) as pool:
+        async with pool.connection() as conn:
+            shipment = await shipment_by_id(conn, shipment_id)
+            if shipment is None:
+                raise LookupError(f"no shipment {shipment_id!r}")
+            if format is ReportFormat.pdf:
+                pdf = await shipment_pdf(conn, shipment, load_profiles(profile_files))
+        with _open(output) as out:
+            if format is ReportFormat.pdf:
+                out.write(pdf)
+                return len(pdf)
+            export = as_csv if format is ReportFormat.csv else as_json
+            written = 0
+            async for chunk in export(pool, shipment_id, start, end, device):
+                data = chunk.encode()
+                out.write(data)
+                written += len(data)
+            return written
+
+
+def _open(output: str) -> IO[bytes]:
+    if output == "-":
+        return open(sys.stdout.fileno(), "wb", closefd=False)
+    return open(output, "wb")

@@ -1,0 +1,1 @@
+"""Retention: old chunks dropped on the application's own schedule; compression on the full build only."""

@@ -1,0 +1,48 @@
+"""The retention service: every `COLDCHAIN_RETENTION_EVERY_S`, drop (and, on the full build,
+compress) old chunks. The Apache build of TimescaleDB has no policies or job scheduler, so
+the application keeps the schedule itself."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from datetime import UTC, datetime
+
+import psycopg
+
+from services.db.migrate import migrate
+from services.retention.policy import plan
+from services.retention.settings import RetentionSettings
+from services.retention.store import apply, timescale_license
+
+log = logging.getLogger(__name__)
+
+
+def run_once(settings: RetentionSettings) -> dict[str, int]:
+    with psycopg.connect(settings.dsn, autocommit=True) as conn:
+        todo = plan(datetime.now(UTC), settings.retention_days, settings.retention_compress_after_days,
+                    timescale_license(conn))
+        return apply(conn, todo)
+
+
+def main(settings: RetentionSettings | None = None) -> int:
+    settings = settings or RetentionSettings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s retention %(levelname)s %(message)s")
+    migrate(settings.dsn)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    log.info("retention: keep %s days, every %.0f s", settings.retention_days or "all", settings.retention_every_s)
+    while not stop.is_set():
+        try:
+            log.info("retention run: %s", run_once(settings) or "nothing to do")
+        except psycopg.Error as exc:  # a database outage must not end the schedule
+            log.error("retention run failed: %s", exc)
+        stop.wait(settings.retention_every_s)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""The hash chain on the real TimescaleDB: extended by the sink's reading writer per batch,
+re-linked by late readings, and checked by `coldchain verify` after a plain-SQL change."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+
+from schemas.reading import Reading
+from services.integrity.chain import CHAINED_COLUMNS, ChainedReading, extend, genesis
+from services.integrity.store import verify_device
+from services.sink.writers import ReadingWriter
+
+START = datetime(2026, 11, 9, 18, 0, tzinfo=UTC)
+
+
+def readings(device_id: str, shipment_id: str, minutes: range) -> list[Reading]:
+    return [Reading(device_id=device_id, shipment_id=shipment_id, time=START + timedelta(minutes=m), seq=m,
+                    temp_c=2.0 + (m % 7) / 10, humidity_pct=90.0, received_at=START) for m in minutes]
+
+
+def write(database_url: str, batch: list[Reading]) -> int:
+    writer = ReadingWriter()
+    with psycopg.connect(database_url) as conn:
+        writer.prepare(conn)
+        with conn.transaction():
+            return writer.write(conn, batch)
+
+
+def stored_chain(db: psycopg.Connection, device_id: str) -> list[tuple[datetime, bytes]]:
+    return [(t, bytes(h)) for t, h in db.execute(
+        "SELECT time, hash FROM reading_chain WHERE device_id = %s ORDER BY time", (device_id,))]
+
+
+def expected_chain(db: psycopg.Connection, device_id: str) -> list[tuple[datetime, bytes]]:
+    rows = db.execute(f"SELECT {', '.join(CHAINED_COLUMNS)} FROM readings WHERE device_id = %s"  # noqa: S608
+                      " ORDER BY time", (device_id,)).fetchall()
+    return [(r.time, h) for r, h in extend(genesis(device_id), (ChainedReading(*row) for row in rows))]
+
+
+def run_verify(database_url: str, shipment_id: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLDCHAIN_DATABASE_URL": database_url, "COLUMNS": "250"}
+    return subprocess.run([sys.executable, "-m", "services.cli", "verify", shipment_id], capture_output=True,
+                          text=True, timeout=60, env=env, check=False)
+
+
+def test_batches_and_a_late_reading_keep_the_chain_equal_to_a_recomputation(database_url, db, unique):
+    device_id, shipment_id = unique("TRK"), unique("SHP")
+    assert write(database_url, readings(device_id, shipment_id, range(0, 100, 2))) == 50
+    assert write(database_url, readings(device_id, shipment_id, range(100, 150))) == 50
+    # A redelivered batch is stored once and changes no link.
+    before = stored_chain(db, device_id)
+    assert write(database_url, readings(device_id, shipment_id, range(100, 150))) == 0
+    assert stored_chain(db, device_id) == before
+    # Late readings (odd minutes, long ago) re-link everything after them.
+    assert write(database_url, readings(device_id, shipment_id, range(1, 100, 2))) == 50
+    after = stored_chain(db, device_id)
+    assert len(after) == 150
+    assert after == expected_chain(db, device_id)
+    assert after[-1] != before[-1]
+    verdict = verify_device(db, device_id)
+    assert verdict.intact and verdict.checked == 150 and verdict.head == after[-1][1]
+
+
+def test_verify_names_the_one_temperature_changed_with_plain_sql(database_url, db, unique):
+    device_id, shipment_id = unique("TRK"), unique("SHP")
+    write(database_url, readings(device_id, shipment_id, range(0, 300)))
+    intact = run_verify(database_url, shipment_id)
+    assert intact.returncode == 0, intact.stdout + intact.stderr
+    assert f"intact {device_id}: 300 readings" in intact.stdout
+
+    changed_at = START + timedelta(minutes=137)
+    db.execute("UPDATE readings SET temp_c = 3.9 WHERE device_id = %s AND time = %s", (device_id, changed_at))
+
+    found = run_verify(database_url, shipment_id)
+    assert found.returncode == 1, found.stdout + found.stderr
+    assert f"TAMPERED {device_id}: reading {device_id} at {changed_at.isoformat()} differs" in found.stdout
+    assert "temp_c=3.9" in found.stdout
+
+
+def test_a_late_reading_does_not_launder_an_earlier_change(database_url, db, unique):
+    device_id, shipment_id = unique("TRK"), unique("SHP")
+    write(database_url, readings(device_id, shipment_id, range(0, 60, 2)))
+    changed_at = START + timedelta(minutes=40)
+    db.execute("UPDATE readings SET temp_c = -5 WHERE device_id = %s AND time = %s", (device_id, changed_at))
+    # The late reading re-links minutes 11..58, the changed one among them.
+    write(database_url, readings(device_id, shipment_id, range(11, 12)))
+    assert verify_device(db, device_id).intact  # the links alone now agree again...
+    found = run_verify(database_url, shipment_id)  # ...but the sink logged what it saw
+    assert found.returncode == 1, found.stdout
+    assert f"{device_id}@{changed_at.isoformat()}" in found.stdout
+
+
+def test_deleted_and_smuggled_readings_are_named(database_url, db, unique):
+    device_id, shipment_id = unique("TRK"), unique("SHP")
+    write(database_url, readings(device_id, shipment_id, range(0, 20)))
+    db.execute("DELETE FROM readings WHERE device_id = %s AND time = %s", (device_id, START + timedelta(minutes=5)))
+    verdict = verify_device(db, device_id)
+    assert verdict.first_break is not None and verdict.first_break.reason == "missing-reading"
+    assert verdict.first_break.time == START + timedelta(minutes=5)
+
+    other = unique("TRK2")
+    write(database_url, readings(other, shipment_id, range(0, 5)))
+    db.execute("INSERT INTO readings (time, device_id, shipment_id, temp_c, received_at) VALUES (%s, %s, %s, 1, %s)",
+               (START + timedelta(seconds=90), other, shipment_id, START))
+    verdict = verify_device(db, other)
+    assert verdict.first_break is not None and verdict.first_break.reason == "missing-hash"
+    assert verdict.checked == 2
+
+
+def test_unknown_shipment_is_a_clear_error(database_url, unique):
+    result = run_verify(database_url, unique("NOPE"))
+    assert result.returncode == 2
+    assert "no shipment" in result.stderr
