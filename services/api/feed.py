@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import json
 import logging
 import threading
 import time
@@ -163,7 +164,10 @@ class LiveFeed:
             topic, partition, offset = message.topic(), message.partition(), message.offset()
             assert topic is not None and partition is not None and offset is not None
             position[(topic, partition)] = offset + 1
-            event_type, key = FEED_TOPICS[topic], _key(message)
+            event_type = FEED_TOPICS[topic]
+            if event_type not in feed_filter.types:
+                continue
+            key = _shipment_of(message)
             if feed_filter.takes(event_type, key) and feed_filter.visible(
                     await self._parties.of(key) if feed_filter.party else None):
                 frames.append(sse_frame(event_type, _value(message), FeedPosition(position).encode()))
@@ -267,7 +271,10 @@ class LiveFeed:
             topic, partition, offset = message.topic(), message.partition(), message.offset()
             assert topic is not None and partition is not None and offset is not None
             self._next[(topic, partition)] = offset + 1
-            event_type, key = FEED_TOPICS[topic], _key(message)
+            event_type = FEED_TOPICS[topic]
+            if not any(event_type in s.filter.types for s in self._subscribers):
+                continue
+            key = _shipment_of(message)
             # Who takes it is settled before any await: a client subscribing meanwhile has
             # this record in its starting position already.
             takers = [s for s in self._subscribers if s.filter.takes(event_type, key)]
@@ -285,8 +292,17 @@ class LiveFeed:
                     log.info("live feed: a client fell %d events behind; disconnected", self._queue_size)
 
 
-def _key(message: Message) -> str:
-    return (message.key() or b"").decode(errors="replace")
+def _shipment_of(message: Message) -> str:
+    """The record's shipment id: its key, except for readings keyed by device (ingest keys a
+    reading by device before binding it), whose body names the shipment."""
+    key = (message.key() or b"").decode(errors="replace")
+    if not key.startswith("device:"):
+        return key
+    try:
+        shipment_id = json.loads(message.value() or b"{}").get("shipment_id")
+    except (ValueError, AttributeError):
+        return key
+    return shipment_id if isinstance(shipment_id, str) else key
 
 
 def _value(message: Message) -> str:

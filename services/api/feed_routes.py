@@ -12,8 +12,8 @@ Events: ``ready`` once connected (and after any replay), then ``reading``, ``exc
 ``reset`` when a resume is not possible (too far behind): the client reloads its state.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: the feed's auth dependency is a closure, and
+# FastAPI must see its Annotated type as an object, not as a string to resolve in this module.
 import asyncio
 import json
 import secrets
@@ -75,12 +75,11 @@ def router(pool: AsyncConnectionPool, feed: LiveFeed, settings: ApiSettings) -> 
     @routes.get("/api/v1/feed", response_class=StreamingResponse,
                 responses={200: {"content": {"text/event-stream": {}}}})
     async def live_feed(
+        who: Annotated[Principal, Depends(feed_caller)],
         shipment: str | None = None,
         types: Annotated[str | None, Query(description="comma-separated: reading,excursion,eta,alert")] = None,
         last_event_id: Annotated[str | None, Header()] = None,
         resume: Annotated[str | None, Query(alias="last_event_id")] = None,
-        # A default, not an Annotated type: the closure's dependency is not a module-level name.
-        who: Principal = Depends(feed_caller),
     ) -> StreamingResponse:
         wanted = frozenset(t.strip() for t in types.split(",") if t.strip()) if types else EVENT_TYPES
         if not wanted or wanted - EVENT_TYPES:
