@@ -16,9 +16,10 @@ from psycopg_pool import AsyncConnectionPool
 
 from schemas.shipment import Shipment, ShipmentIn
 from schemas.topics import SHIPMENTS
-from services.api import alert_routes, report_routes
+from services.api import alert_routes, dashboard_routes, feed_routes, fleet_routes, report_routes
 from services.api.auth import Caller, Operator
 from services.api.exports import as_csv, as_json
+from services.api.feed import LiveFeed, ShipmentParties
 from services.api.registry import ShipmentExists, ShipmentRegistry
 from services.api.settings import ApiSettings
 from services.api.tokens import Principal
@@ -55,6 +56,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
     pool = AsyncConnectionPool(settings.dsn, min_size=1, max_size=10, open=False)
     registry = ShipmentRegistry(pool)
     publisher = ShipmentPublisher(settings)
+    feed = LiveFeed(settings.kafka_client_config(), ShipmentParties(pool), settings.feed_client_queue,
+                    settings.feed_max_replay)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -62,7 +65,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
         publisher.start()
         # The topic is compacted: republishing at start heals a record lost on a past crash.
         publisher.publish(await registry.all())
+        await feed.start()
         yield
+        await feed.stop()
         publisher.stop()
         await pool.close()
 
@@ -153,4 +158,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     app.include_router(alert_routes.router(pool))
     app.include_router(report_routes.router(pool, load_profiles(settings.excursions_profile_files)))
+    app.include_router(feed_routes.router(pool, feed, settings))
+    app.include_router(fleet_routes.router(pool))
+    dashboard_routes.mount(app)
     return app

@@ -1,0 +1,314 @@
+"""The live feed: one Kafka consumer per API process, fanned out to Server-Sent Events clients.
+
+The consumer reads ``coldchain.readings``, ``.excursions``, ``.eta`` and ``.alerts`` from
+their current end, in a thread of its own, without joining a consumer group (it assigns
+every partition itself and never commits). Each record becomes one event, handed to the
+subscribers whose filter takes it, and carries the feed position after it as its id
+(``feed_position``). A reconnecting client names its last id; the records it missed are
+read again from Kafka, bounded by ``max_replay``, by a short-lived consumer of their own.
+
+A slow client never holds up the others: each has a bounded queue, and one that falls
+that far behind is disconnected; its ``EventSource`` reconnects with its last id and
+is replayed what it had not been sent. A dead Kafka leaves the API up: the feed keeps
+retrying, and its clients get keep-alives meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+from psycopg_pool import AsyncConnectionPool
+
+from services.api.feed_position import FEED_TOPICS, FeedPosition, sse_frame
+
+log = logging.getLogger(__name__)
+
+Partition = tuple[str, int]
+
+
+class ShipmentParties:
+    """Seller and buyer names by shipment id, from the registry, remembered once found."""
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+        self._known: dict[str, tuple[str, str]] = {}
+
+    async def of(self, shipment_id: str) -> tuple[str, str] | None:
+        if shipment_id in self._known:
+            return self._known[shipment_id]
+        if shipment_id.startswith("device:"):  # an unbound device's readings belong to no one
+            return None
+        async with self.pool.connection() as conn:
+            cur = await conn.execute("SELECT seller_name, buyer_name FROM shipments WHERE id = %s", (shipment_id,))
+            row = await cur.fetchone()
+        if row is not None:
+            self._known[shipment_id] = (row[0], row[1])
+            return self._known[shipment_id]
+        return None
+
+
+@dataclass(frozen=True)
+class FeedFilter:
+    types: frozenset[str]
+    shipment: str | None = None
+    party: str | None = None  # set for an exporter: only shipments where it is seller or buyer
+
+    def takes(self, event_type: str, key: str) -> bool:
+        return event_type in self.types and (self.shipment is None or key == self.shipment)
+
+    def visible(self, parties: tuple[str, str] | None) -> bool:
+        return self.party is None or (parties is not None and self.party in parties)
+
+
+@dataclass(eq=False)
+class Subscriber:
+    filter: FeedFilter
+    queue: asyncio.Queue[str | None]
+    dropped: bool = False
+
+    def offer(self, frame: str) -> bool:
+        """Queues a frame; False when the client fell too far behind (it is then let go)."""
+        try:
+            self.queue.put_nowait(frame)
+            return True
+        except asyncio.QueueFull:
+            self.dropped = True
+            self.end()  # it reconnects with its last event id and is replayed the rest
+            return False
+
+    def end(self) -> None:
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(None)
+
+
+@dataclass
+class FeedStats:
+    events: int = 0
+    dropped_clients: int = 0
+    kafka_errors: list[str] = field(default_factory=list)
+
+
+class LiveFeed:
+    def __init__(self, client_config: dict[str, Any], parties: ShipmentParties, queue_size: int = 1000,
+                 max_replay: int = 50_000, replay_timeout_s: float = 15.0) -> None:
+        self._config = client_config
+        self._parties = parties
+        self._queue_size = queue_size
+        self.max_replay = max_replay
+        self._replay_timeout_s = replay_timeout_s
+        self._subscribers: set[Subscriber] = set()
+        self._next: dict[Partition, int] | None = None  # None until Kafka answered
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.stats = FeedStats()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._consume, name="live-feed", daemon=True)
+        self._thread.start()
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 10)
+        for subscriber in list(self._subscribers):
+            subscriber.end()
+        self._subscribers.clear()
+
+    @property
+    def live(self) -> bool:
+        return self._next is not None
+
+    # -- subscribers -----------------------------------------------------------------------
+
+    def subscribe(self, feed_filter: FeedFilter) -> tuple[Subscriber, FeedPosition | None]:
+        """A new subscriber, and the position its live events start from (None: Kafka not
+        reached yet). No await between the two: no record falls between them."""
+        subscriber = Subscriber(feed_filter, asyncio.Queue(self._queue_size))
+        self._subscribers.add(subscriber)
+        return subscriber, (FeedPosition(dict(self._next)) if self._next is not None else None)
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.discard(subscriber)
+
+    async def replay(self, since: FeedPosition, until: FeedPosition, feed_filter: FeedFilter) -> list[str] | None:
+        """The frames a client at ``since`` missed up to ``until``; None when more than
+        ``max_replay`` records lie between them, or Kafka no longer has them all.
+        Raises ``BadPosition`` for a position of another partition layout."""
+        ranges = until.missed_since(since)
+        if sum(end - start for start, end in ranges.values()) > self.max_replay:
+            return None
+        if not ranges:
+            return []
+        records = await asyncio.to_thread(self._read_ranges, ranges)
+        if records is None:
+            return None
+        position = dict(since.next_offsets)
+        frames = []
+        for message in _merged_by_time(records):
+            topic, partition, offset = message.topic(), message.partition(), message.offset()
+            assert topic is not None and partition is not None and offset is not None
+            position[(topic, partition)] = offset + 1
+            event_type = FEED_TOPICS[topic]
+            if event_type not in feed_filter.types:
+                continue
+            key = _shipment_of(message)
+            if feed_filter.takes(event_type, key) and feed_filter.visible(
+                    await self._parties.of(key) if feed_filter.party else None):
+                frames.append(sse_frame(event_type, _value(message), FeedPosition(position).encode()))
+        return frames
+
+    # -- the consumer thread ---------------------------------------------------------------
+
+    def _consume(self) -> None:
+        backoff = 0.5
+        while not self._stopping.is_set():
+            consumer: Consumer | None = None
+            try:
+                consumer = Consumer(self._consumer_config())
+                start = self._start_offsets(consumer)
+                consumer.assign([TopicPartition(t, p, o) for (t, p), o in start.items()])
+                self._call_on_loop(self._set_origin, start)
+                log.info("live feed reading %d partitions of %s", len(start), ", ".join(FEED_TOPICS))
+                backoff = 0.5
+                while not self._stopping.is_set():
+                    messages = consumer.consume(500, 0.25)
+                    good = [m for m in messages if self._usable(m)]
+                    if good and self._loop is not None:
+                        asyncio.run_coroutine_threadsafe(self._dispatch(good), self._loop).result()
+            except Exception as exc:  # a dead Kafka must not take the API down: retry
+                log.warning("live feed: Kafka not usable (%s); retrying in %.1fs", exc, backoff)
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+            finally:
+                if consumer is not None:
+                    consumer.close()
+
+    def _consumer_config(self) -> dict[str, Any]:
+        # librdkafka wants a group.id even for a consumer that only assign()s and never commits:
+        # a unique one that never joins a group.
+        return {**self._config, "group.id": f"coldchain-api-feed-{uuid.uuid4().hex[:12]}",
+                "enable.auto.commit": False, "enable.auto.offset.store": False,
+                "auto.offset.reset": "latest", "enable.partition.eof": False}
+
+    def _start_offsets(self, consumer: Consumer) -> dict[Partition, int]:
+        """Where it left off after a restart; the end of each partition the first time."""
+        if self._next is not None:
+            return dict(self._next)
+        metadata = consumer.list_topics(timeout=10)
+        offsets: dict[Partition, int] = {}
+        for topic in FEED_TOPICS:
+            found = metadata.topics.get(topic)
+            if found is None or found.error is not None or not found.partitions:
+                raise RuntimeError(f"topic {topic} does not exist yet")
+            for partition in found.partitions:
+                offsets[(topic, partition)] = consumer.get_watermark_offsets(
+                    TopicPartition(topic, partition), timeout=10)[1]
+        return offsets
+
+    def _usable(self, message: Message) -> bool:
+        error = message.error()
+        if error is None:
+            return True
+        if error.code() != KafkaError._PARTITION_EOF:
+            log.warning("live feed: %s", error)
+        return False
+
+    def _read_ranges(self, ranges: dict[Partition, tuple[int, int]]) -> list[list[Message]] | None:
+        """Every record in the ``[from, to)`` offset ranges, per partition in offset order."""
+        consumer = Consumer(self._consumer_config())
+        try:
+            for (topic, partition), (start, _) in ranges.items():
+                low, _high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+                if start < low:  # retention removed part of what the client missed
+                    return None
+            consumer.assign([TopicPartition(t, p, start) for (t, p), (start, _) in ranges.items()])
+            found: dict[Partition, list[Message]] = {tp: [] for tp in ranges}
+            pending = set(ranges)
+            deadline = time.monotonic() + self._replay_timeout_s
+            while pending and time.monotonic() < deadline:
+                for message in consumer.consume(500, 0.25):
+                    if not self._usable(message):
+                        continue
+                    tp = (message.topic() or "", message.partition() or 0)
+                    offset = message.offset() or 0
+                    if tp in pending and offset < ranges[tp][1]:
+                        found[tp].append(message)
+                    if offset >= ranges[tp][1] - 1:
+                        pending.discard(tp)
+            return list(found.values()) if not pending else None
+        finally:
+            consumer.close()
+
+    # -- on the event loop -----------------------------------------------------------------
+
+    def _call_on_loop(self, function: Any, *args: Any) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(function, *args)
+
+    def _set_origin(self, start: dict[Partition, int]) -> None:
+        if self._next is None:
+            self._next = dict(start)
+
+    async def _dispatch(self, messages: Iterable[Message]) -> None:
+        assert self._next is not None
+        for message in messages:
+            topic, partition, offset = message.topic(), message.partition(), message.offset()
+            assert topic is not None and partition is not None and offset is not None
+            self._next[(topic, partition)] = offset + 1
+            event_type = FEED_TOPICS[topic]
+            if not any(event_type in s.filter.types for s in self._subscribers):
+                continue
+            key = _shipment_of(message)
+            # Who takes it is settled before any await: a client subscribing meanwhile has
+            # this record in its starting position already.
+            takers = [s for s in self._subscribers if s.filter.takes(event_type, key)]
+            if not takers:
+                continue
+            frame = sse_frame(event_type, _value(message), FeedPosition(dict(self._next)).encode())
+            parties = await self._parties.of(key) if any(s.filter.party for s in takers) else None
+            self.stats.events += 1
+            for subscriber in takers:
+                if subscriber.dropped or not subscriber.filter.visible(parties):
+                    continue
+                if not subscriber.offer(frame):
+                    self.stats.dropped_clients += 1
+                    self._subscribers.discard(subscriber)
+                    log.info("live feed: a client fell %d events behind; disconnected", self._queue_size)
+
+
+def _shipment_of(message: Message) -> str:
+    """The record's shipment id: its key, except for readings keyed by device (ingest keys a
+    reading by device before binding it), whose body names the shipment."""
+    key = (message.key() or b"").decode(errors="replace")
+    if not key.startswith("device:"):
+        return key
+    try:
+        shipment_id = json.loads(message.value() or b"{}").get("shipment_id")
+    except (ValueError, AttributeError):
+        return key
+    return shipment_id if isinstance(shipment_id, str) else key
+
+
+def _value(message: Message) -> str:
+    return (message.value() or b"{}").decode(errors="replace")
+
+
+def _merged_by_time(per_partition: list[list[Message]]) -> Iterator[Message]:
+    """One sequence, roughly by record time, keeping each partition's own order."""
+    return heapq.merge(*per_partition, key=lambda m: m.timestamp()[1])

@@ -1,0 +1,104 @@
+"""The fleet at a glance, for the dashboard.
+
+- ``GET /api/v1/fleet``: every visible shipment with its state (``ok``, ``excursion``,
+  ``at_risk``, ``silent``; see ``fleet_status``), last reading, open excursions and forecast.
+- ``GET /api/v1/fleet/{id}``: the same for one shipment, plus the temperature limits it is
+  judged by and the route's legs (for the chart and the route schematic).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, status
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from schemas.shipment import Shipment
+from services.api.auth import Caller
+from services.api.fleet_status import OpenExcursion, fleet_state, worst_severity
+from services.api.tokens import Principal
+from services.excursions.limits import limits_for
+from services.profiles.catalog import builtin_profiles
+
+_SUMMARY = """
+SELECT s.body,
+       r.time AS last_reading_at, r.temp_c AS last_temp_c,
+       coalesce(x.open, '[]'::jsonb) AS open_excursions,
+       e.eta, e.phase, e.leg_name, e.at_risk, e.risk_reasons, e.viability_remaining_at_eta_h,
+       e.viability_used_h, e.remaining_km, e.legs, e.time AS eta_event_time
+FROM shipments s
+LEFT JOIN LATERAL (SELECT time, temp_c FROM readings WHERE shipment_id = s.id
+                   ORDER BY time DESC LIMIT 1) r ON true
+LEFT JOIN LATERAL (SELECT jsonb_agg(jsonb_build_object('id', id, 'kind', kind, 'severity', severity,
+                                    'device_id', device_id, 'started_at', started_at, 'peak_c', peak_c)
+                                    ORDER BY started_at) AS open
+                   FROM excursions WHERE shipment_id = s.id AND status = 'open') x ON true
+LEFT JOIN LATERAL (SELECT * FROM eta WHERE shipment_id = s.id ORDER BY time DESC, id DESC LIMIT 1) e ON true
+WHERE (%(party)s::text IS NULL OR s.seller_name = %(party)s OR s.buyer_name = %(party)s)
+  AND (%(id)s::text IS NULL OR s.id = %(id)s)
+ORDER BY s.packed_at DESC, s.id
+LIMIT %(limit)s
+"""
+
+
+def router(pool: AsyncConnectionPool) -> APIRouter:
+    routes = APIRouter(tags=["dashboard"])
+
+    async def summaries(who: Principal, shipment_id: str | None, limit: int) -> list[dict[str, Any]]:
+        party = who.party if who.role == "exporter" else None
+        async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(_SUMMARY, {"party": party, "id": shipment_id, "limit": limit})
+            return [_summary(row) for row in await cur.fetchall()]
+
+    @routes.get("/api/v1/fleet")
+    async def fleet(who: Caller, limit: Annotated[int, Query(ge=1, le=2000)] = 500) -> list[dict[str, Any]]:
+        return await summaries(who, None, limit)
+
+    @routes.get("/api/v1/fleet/{shipment_id}")
+    async def fleet_shipment(shipment_id: str, who: Caller) -> dict[str, Any]:
+        found = await summaries(who, shipment_id, 1)
+        if not found:  # another party's shipment is "not found" too
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no shipment {shipment_id!r}")
+        summary = found[0]
+        shipment = Shipment.model_validate(summary["shipment"])
+        profile = builtin_profiles().get(shipment.product)
+        summary["limits"] = (limits_for(profile, shipment.profile_override).model_dump(mode="json")
+                             if profile is not None else await _limits_seen(pool, shipment_id))
+        return summary
+
+    return routes
+
+
+def _summary(row: dict[str, Any]) -> dict[str, Any]:
+    body = row["body"]
+    opened = [OpenExcursion(e["kind"], e["severity"]) for e in row["open_excursions"]]
+    forecast = None
+    if row["eta"] is not None:
+        forecast = {key: row[key] for key in ("eta", "phase", "leg_name", "at_risk", "risk_reasons",
+                                              "viability_remaining_at_eta_h", "viability_used_h",
+                                              "remaining_km", "legs")}
+        forecast["event_time"] = row["eta_event_time"]
+    return {
+        "id": body["id"],
+        "state": fleet_state(opened, bool(row["at_risk"]), row["last_reading_at"]),
+        "worst_severity": worst_severity(opened),
+        "product": body["product"],
+        "seller": body["seller"]["name"],
+        "buyer": body["buyer"]["name"],
+        "deliver_by": body["deliver_by"],
+        "last_reading_at": row["last_reading_at"],
+        "last_temp_c": row["last_temp_c"],
+        "open_excursions": row["open_excursions"],
+        "forecast": forecast,
+        "shipment": body,
+    }
+
+
+async def _limits_seen(pool: AsyncConnectionPool, shipment_id: str) -> dict[str, Any] | None:
+    """A product from configured profile files: the limits its excursions were judged by."""
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT limits FROM excursions WHERE shipment_id = %s"
+                                 " ORDER BY updated_at DESC LIMIT 1", (shipment_id,))
+        row = await cur.fetchone()
+    return row[0] if row else None
