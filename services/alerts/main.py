@@ -6,7 +6,8 @@ deliveries -> SMTP / SMS, retried with backoff). The consumer wakes the dispatch
 stores new deliveries, so a new alert is sent at once; the dispatcher's poll only picks up
 retries and deliveries deferred by quiet hours. (Both always run in one process: a second
 instance has its own consumer waking its own dispatcher, so no LISTEN/NOTIFY is needed.)
-SIGTERM or SIGINT ends both cleanly; a SIGKILL loses nothing either, since the outbox, not memory, holds what is left to send.
+SIGTERM or SIGINT ends both cleanly; a SIGKILL loses nothing either, since the outbox,
+not memory, holds what is left to send.
 """
 
 from __future__ import annotations
@@ -111,8 +112,11 @@ async def serve(settings: AlertSettings) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await service.start()
-    log.info("alert service started: group %s, channels %s", settings.alert_group_id,
-             ", ".join(service.channels.names()) or "none")
+    log.info(
+        "alert service started: group %s, channels %s",
+        settings.alert_group_id,
+        ", ".join(service.channels.names()) or "none",
+    )
     try:
         await service.run(stop)
     finally:
