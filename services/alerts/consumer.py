@@ -163,9 +163,8 @@ class AlertConsumer:
             raised = await route.handle(event, shipment)
         except psycopg.OperationalError as exc:  # the database is away: the record waits
             self.counts.retries += 1
-            log.warning(
-                "database unavailable, %s[%s]@%s will be retried: %s", topic, message.partition(), message.offset(), exc
-            )
+            log.warning("database unavailable, %s[%s]@%s will be retried: %s",
+                        topic, message.partition(), message.offset(), exc)
             return False
         except Exception:  # a bug on one record must not stop every record behind it
             self.counts.handler_failures += 1
@@ -187,14 +186,8 @@ class AlertConsumer:
             return False
         self._waiting.pop(_record_key(message), None)
         self.counts.orphans_skipped += 1
-        log.warning(
-            "no shipment %r after %.0f s: %s[%s]@%s skipped",
-            shipment_id,
-            self._config.unknown_shipment_grace_s,
-            message.topic(),
-            message.partition(),
-            message.offset(),
-        )
+        log.warning("no shipment %r after %.0f s: %s[%s]@%s skipped", shipment_id,
+                    self._config.unknown_shipment_grace_s, message.topic(), message.partition(), message.offset())
         return True
 
     def _hold(self, consumer: Consumer, message: Message, partition: Partition) -> None:
@@ -228,11 +221,8 @@ class AlertConsumer:
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
             self._paused.pop((tp.topic, tp.partition), None)
-        self._waiting = {
-            k: v
-            for k, v in self._waiting.items()
-            if (k[0], k[1]) not in {(tp.topic, tp.partition) for tp in partitions}
-        }
+        self._waiting = {k: v for k, v in self._waiting.items() if (k[0], k[1]) not in {
+            (tp.topic, tp.partition) for tp in partitions}}
         log.info("partitions revoked: %s", _names(partitions))
 
     def _require(self) -> Consumer:

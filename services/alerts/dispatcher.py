@@ -168,14 +168,8 @@ class AlertDispatcher:
                 log.exception("unexpected error delivering %s", delivery.id)
             return await self._retry_or_fail(delivery, f"{type(exc).__name__}: {exc}")
         await self._outbox.mark_sent(delivery, self._clock(), provider_ref)
-        log.info(
-            "sent %s %s to %s (%s, attempt %d)",
-            delivery.alert.step,
-            delivery.channel,
-            delivery.role,
-            delivery.id,
-            delivery.attempts,
-        )
+        log.info("sent %s %s to %s (%s, attempt %d)", delivery.alert.step, delivery.channel, delivery.role,
+                 delivery.id, delivery.attempts)
         await self._emit_delivery(delivery, "sent", None)
         return "sent"
 
@@ -191,27 +185,14 @@ class AlertDispatcher:
     async def _retry_or_fail(self, delivery: ClaimedDelivery, error: str) -> str:
         if gives_up(delivery.attempts, self._config.backoff):
             await self._outbox.mark_failed(delivery, f"gave up after {delivery.attempts}: {error}")
-            log.error(
-                "%s %s to %s given up after %d attempts: %s",
-                delivery.channel,
-                delivery.id,
-                delivery.role,
-                delivery.attempts,
-                error,
-            )
+            log.error("%s %s to %s given up after %d attempts: %s", delivery.channel, delivery.id,
+                      delivery.role, delivery.attempts, error)
             await self._emit_delivery(delivery, "failed", error)
             return "failed"
         delay = backoff_delay(delivery.attempts, delivery.id, self._config.backoff)
         await self._outbox.mark_retry(delivery, self._clock() + delay, error)
-        log.warning(
-            "%s %s to %s failed (attempt %d), retry in %.1f s: %s",
-            delivery.channel,
-            delivery.id,
-            delivery.role,
-            delivery.attempts,
-            delay.total_seconds(),
-            error,
-        )
+        log.warning("%s %s to %s failed (attempt %d), retry in %.1f s: %s", delivery.channel, delivery.id,
+                    delivery.role, delivery.attempts, delay.total_seconds(), error)
         return "retried"
 
     async def _emit_delivery(self, delivery: ClaimedDelivery, status: str, detail: str | None) -> None:

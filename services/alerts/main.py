@@ -112,11 +112,8 @@ async def serve(settings: AlertSettings) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await service.start()
-    log.info(
-        "alert service started: group %s, channels %s",
-        settings.alert_group_id,
-        ", ".join(service.channels.names()) or "none",
-    )
+    log.info("alert service started: group %s, channels %s", settings.alert_group_id,
+             ", ".join(service.channels.names()) or "none")
     try:
         await service.run(stop)
     finally:

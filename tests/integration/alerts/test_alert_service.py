@@ -85,9 +85,8 @@ class AlertRig:
     produced: dict[int, int] = field(default_factory=dict)  # partition -> last offset produced
 
     def http(self, token: str | None = None) -> httpx.Client:
-        return httpx.Client(
-            base_url=self.api_url, timeout=10, headers={"Authorization": f"Bearer {token or self.ops_token}"}
-        )
+        return httpx.Client(base_url=self.api_url, timeout=10,
+                            headers={"Authorization": f"Bearer {token or self.ops_token}"})
 
     def register(self, shipment_id: str) -> None:
         with self.http() as client:
@@ -104,19 +103,13 @@ class AlertRig:
             assert error is None, error
             self.produced[message.partition()] = max(self.produced.get(message.partition(), -1), message.offset())
 
-        self.producer.produce(
-            EXCURSIONS.name,
-            key=key.encode(),
-            value=value,
-            on_delivery=delivered,
-            partition=-1 if partition is None else partition,
-        )  # -1: by key
+        self.producer.produce(EXCURSIONS.name, key=key.encode(), value=value, on_delivery=delivered,
+                              partition=-1 if partition is None else partition)  # -1: by key
 
     def wait_consumed(self, timeout_s: float = 20) -> None:
         """Until the service has committed past every record this test produced."""
-        probe = Consumer(
-            {"bootstrap.servers": self.stack.kafka_bootstrap, "group.id": self.group_id, "enable.auto.commit": False}
-        )
+        probe = Consumer({"bootstrap.servers": self.stack.kafka_bootstrap, "group.id": self.group_id,
+                          "enable.auto.commit": False})
         try:
             wanted = [TopicPartition(EXCURSIONS.name, p) for p in self.produced]
 
@@ -130,14 +123,8 @@ class AlertRig:
 
     def feed_for(self, shipment_id: str) -> list[AlertEvent]:
         """The shipment's events on coldchain.alerts since the service started."""
-        reader = Consumer(
-            {
-                "bootstrap.servers": self.stack.kafka_bootstrap,
-                "group.id": f"{self.group_id}-feed",
-                "enable.auto.commit": False,
-                "enable.partition.eof": True,
-            }
-        )
+        reader = Consumer({"bootstrap.servers": self.stack.kafka_bootstrap, "group.id": f"{self.group_id}-feed",
+                           "enable.auto.commit": False, "enable.partition.eof": True})
         try:
             ends = {tp.partition: reader.get_watermark_offsets(tp, timeout=10)[1] for tp in self.feed_start}
             reader.assign([tp for tp in self.feed_start if tp.offset < ends[tp.partition]])
@@ -175,11 +162,8 @@ def private_schema(stack: StackEndpoints) -> Iterator[str]:
     services' own ``migrate()`` finds everything applied and creates nothing."""
     schema = Identifier(f"alerts_e2e_{uuid.uuid4().hex[:10]}")
     folder = resources.files("services.db") / "migrations"
-    sql = "\n".join(
-        f.read_text()
-        for f in sorted(folder.iterdir(), key=lambda f: f.name)
-        if f.name.startswith("03") and f.name.endswith(".sql")
-    )
+    sql = "\n".join(f.read_text() for f in sorted(folder.iterdir(), key=lambda f: f.name)
+                    if f.name.startswith("03") and f.name.endswith(".sql"))
     with psycopg.connect(stack.database_url, autocommit=True) as conn:
         conn.execute(SQL("CREATE SCHEMA {}").format(schema))
         conn.execute(SQL("CREATE TABLE {}.schema_migrations AS TABLE public.schema_migrations").format(schema))
@@ -194,10 +178,8 @@ def private_schema(stack: StackEndpoints) -> Iterator[str]:
 
 def _log_ends(consumer: Consumer, topic: str) -> list[TopicPartition]:
     partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-    return [
-        TopicPartition(topic, p, consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1])
-        for p in partitions
-    ]
+    return [TopicPartition(topic, p, consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1])
+            for p in partitions]
 
 
 def _start_at_log_end(bootstrap: str, group_id: str) -> list[TopicPartition]:
@@ -206,9 +188,8 @@ def _start_at_log_end(bootstrap: str, group_id: str) -> list[TopicPartition]:
     coldchain.alerts ends now."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group_id, "enable.auto.commit": False})
     try:
-        consumer.commit(
-            offsets=_log_ends(consumer, EXCURSIONS.name) + _log_ends(consumer, ETA.name), asynchronous=False
-        )
+        consumer.commit(offsets=_log_ends(consumer, EXCURSIONS.name) + _log_ends(consumer, ETA.name),
+                        asynchronous=False)
         return _log_ends(consumer, ALERTS.name)
     finally:
         consumer.close()
@@ -227,68 +208,41 @@ def rig(stack: StackEndpoints, private_schema: str) -> Iterator[AlertRig]:
     logs = ARTIFACTS / "logs"
     with http_server(sms) as sms_base:
         common = {**stack.env, "COLDCHAIN_DATABASE_URL": private_schema}
-        api = ServiceProcess(
-            "services.api.main",
-            {**common, "COLDCHAIN_HTTP_PORT": str(api_port), "COLDCHAIN_PUBLIC_URL": api_url},
-            logs,
-            name="alerts-api",
-        )
-        service = ServiceProcess(
-            "services.alerts.main",
-            {
-                **common,
-                "COLDCHAIN_SMTP_URL": f"smtp://127.0.0.1:{smtp.port}",
-                "COLDCHAIN_SMTP_FROM": "alerts@coldchain.test",
-                "COLDCHAIN_SMS_URL": f"{sms_base}/sms",
-                "COLDCHAIN_PUBLIC_URL": api_url,  # the email links point at this test's API
-                "COLDCHAIN_ALERT_GROUP_ID": group_id,
-                "COLDCHAIN_ALERT_QUIET_CHANNELS": "[]",  # the wall clock must not defer anything
-                "COLDCHAIN_ALERT_BACKOFF_BASE_S": "0.3",
-                "COLDCHAIN_ALERT_BACKOFF_CAP_S": "1",
-                "COLDCHAIN_ALERT_POLL_INTERVAL_S": "0.2",
-                "COLDCHAIN_ALERT_CLAIM_LEASE_S": "3",
-                "COLDCHAIN_ALERT_KAFKA_SESSION_TIMEOUT_MS": "6000",
-                "COLDCHAIN_ALERT_UNKNOWN_SHIPMENT_GRACE_S": "3",
-                "COLDCHAIN_ALERT_RECORD_RETRY_S": "0.5",
-            },
-            logs,
-        )
+        api = ServiceProcess("services.api.main", {**common, "COLDCHAIN_HTTP_PORT": str(api_port),
+                                                   "COLDCHAIN_PUBLIC_URL": api_url}, logs, name="alerts-api")
+        service = ServiceProcess("services.alerts.main", {
+            **common,
+            "COLDCHAIN_SMTP_URL": f"smtp://127.0.0.1:{smtp.port}",
+            "COLDCHAIN_SMTP_FROM": "alerts@coldchain.test",
+            "COLDCHAIN_SMS_URL": f"{sms_base}/sms",
+            "COLDCHAIN_PUBLIC_URL": api_url,  # the email links point at this test's API
+            "COLDCHAIN_ALERT_GROUP_ID": group_id,
+            "COLDCHAIN_ALERT_QUIET_CHANNELS": "[]",  # the wall clock must not defer anything
+            "COLDCHAIN_ALERT_BACKOFF_BASE_S": "0.3",
+            "COLDCHAIN_ALERT_BACKOFF_CAP_S": "1",
+            "COLDCHAIN_ALERT_POLL_INTERVAL_S": "0.2",
+            "COLDCHAIN_ALERT_CLAIM_LEASE_S": "3",
+            "COLDCHAIN_ALERT_KAFKA_SESSION_TIMEOUT_MS": "6000",
+            "COLDCHAIN_ALERT_UNKNOWN_SHIPMENT_GRACE_S": "3",
+            "COLDCHAIN_ALERT_RECORD_RETRY_S": "0.5",
+        }, logs)
         api.start()
         service.start()
         producer = Producer({"bootstrap.servers": stack.kafka_bootstrap, "enable.idempotence": True})
         try:
             wait_for_http(f"{api_url}/openapi.json", 60, api)
-            wait_for(
-                lambda: "partitions assigned: coldchain" in service.log_tail(200),
-                30,
-                "the alert service's partition assignment",
-            )
-            yield AlertRig(
-                stack,
-                private_schema,
-                group_id,
-                smtp,
-                sms,
-                service,
-                api_url,
-                create_token(stack.database_url, "ops", None),
-                producer,
-                feed_start,
-            )
+            wait_for(lambda: "partitions assigned: coldchain" in service.log_tail(200), 30,
+                     "the alert service's partition assignment")
+            yield AlertRig(stack, private_schema, group_id, smtp, sms, service, api_url,
+                           create_token(stack.database_url, "ops", None), producer, feed_start)
         finally:
             service.stop()
             api.stop()
             smtp.stop()
 
 
-def excursion(
-    shipment_id: str,
-    kind: ExcursionKind,
-    severity: ExcursionSeverity,
-    start: datetime,
-    closed_after: timedelta | None = None,
-    revision: int = 1,
-) -> ExcursionEvent:
+def excursion(shipment_id: str, kind: ExcursionKind, severity: ExcursionSeverity, start: datetime,
+              closed_after: timedelta | None = None, revision: int = 1) -> ExcursionEvent:
     """A real excursion step as the excursion processor emits it: "opened" at the reading
     that crossed the alarm delay, or "closed" (``closed_after``) once back in range."""
     device = f"TRK-{shipment_id}"
@@ -326,11 +280,8 @@ def mail_keys(mails: list[email.message.EmailMessage]) -> Counter[tuple[str, str
 
 
 def expected_mails(shipment_id: str, told: list[tuple[str, str]]) -> Counter[tuple[str, str]]:
-    return Counter(
-        (who, f"[coldchain] {severity}: {what} - {shipment_id}")
-        for who in (SELLER_EMAIL, BUYER_EMAIL)
-        for severity, what in told
-    )
+    return Counter((who, f"[coldchain] {severity}: {what} - {shipment_id}")
+                   for who in (SELLER_EMAIL, BUYER_EMAIL) for severity, what in told)
 
 
 def settle(rig: AlertRig, check: Callable[[], bool], what: str, timeout_s: float = 20) -> None:
@@ -350,17 +301,11 @@ def test_each_alert_reaches_each_recipient_once_through_redelivery_outage_and_cr
 
     # 1. A warning excursion opens and closes; a critical one opens.
     rig.produce(*tarmac, critical)
-    settle(
-        rig,
-        lambda: len(rig.smtp.mails_for(shipment_id)) >= 6 and len(rig.sms_for(shipment_id)) >= 2,
-        "six emails and two SMS",
-    )
+    settle(rig, lambda: len(rig.smtp.mails_for(shipment_id)) >= 6 and len(rig.sms_for(shipment_id)) >= 2,
+           "six emails and two SMS")
     rig.wait_consumed()
-    told = [
-        ("WARNING", "Temperature high started"),
-        ("WARNING", "Temperature high ended"),
-        ("CRITICAL", "Temperature high started"),
-    ]
+    told = [("WARNING", "Temperature high started"), ("WARNING", "Temperature high ended"),
+            ("CRITICAL", "Temperature high started")]
     assert mail_keys(rig.smtp.mails_for(shipment_id)) == expected_mails(shipment_id, told)
     # Per the default routes, SMS only for the critical one: once to each phone.
     assert sorted(s["to"] for s in rig.sms_for(shipment_id)) == sorted([SELLER_PHONE, BUYER_PHONE])
@@ -376,11 +321,8 @@ def test_each_alert_reaches_each_recipient_once_through_redelivery_outage_and_cr
     rig.smtp.stop()
     cold = excursion(shipment_id, "temp_low", "warning", t0 + timedelta(hours=6))
     rig.produce(cold)
-    settle(
-        rig,
-        lambda: any(r[4] >= 2 and r[3] == "pending" for r in rig.deliveries(cold.id)),
-        "email retries while SMTP is down",
-    )
+    settle(rig, lambda: any(r[4] >= 2 and r[3] == "pending" for r in rig.deliveries(cold.id)),
+           "email retries while SMTP is down")
     rig.smtp.start()
     settle(rig, lambda: len(rig.smtp.mails_for(shipment_id)) >= 8, "the held emails after SMTP came back")
 
@@ -398,11 +340,8 @@ def test_each_alert_reaches_each_recipient_once_through_redelivery_outage_and_cr
     wait_for(lambda: all(row[3] == "sent" for row in rig.deliveries(shipment_id=shipment_id)), 10, "all sent")
 
     final = rig.smtp.mails_for(shipment_id)
-    told += [
-        ("WARNING", "Temperature low started"),  # the cold one, held through the outage
-        ("WARNING", "Temperature high started"),
-        ("WARNING", "Temperature high ended"),
-    ]  # the second delay
+    told += [("WARNING", "Temperature low started"),  # the cold one, held through the outage
+             ("WARNING", "Temperature high started"), ("WARNING", "Temperature high ended")]  # the second delay
     assert mail_keys(final) == expected_mails(shipment_id, told)
     # The two tarmac delays carry the same words; their Message-IDs tell them apart.
     assert len({str(m["Message-ID"]) for m in final}) == 12
@@ -421,11 +360,8 @@ def test_alert_routes_list_and_acknowledge_with_party_scoping(rig: AlertRig, uni
     warm = excursion(shipment_id, "temp_high", "warning", t0)
     freezing = excursion(shipment_id, "temp_low", "critical", t0 + timedelta(hours=1))
     rig.produce(warm, freezing)
-    settle(
-        rig,
-        lambda: len(rig.smtp.mails_for(shipment_id)) >= 4 and len(rig.sms_for(shipment_id)) >= 2,
-        "the emails and SMS of two alerts",
-    )
+    settle(rig, lambda: len(rig.smtp.mails_for(shipment_id)) >= 4 and len(rig.sms_for(shipment_id)) >= 2,
+           "the emails and SMS of two alerts")
 
     with rig.http() as ops:
         listed = ops.get(f"/api/v1/shipments/{shipment_id}/alerts")
@@ -439,11 +375,9 @@ def test_alert_routes_list_and_acknowledge_with_party_scoping(rig: AlertRig, uni
 
     # The live feed got each alert once as raised, and each delivery once as sent.
     # (A "sent" event follows the provider's acceptance by a moment: poll.)
-    expected_feed = Counter(
-        {("temp_high", "raised", None, None): 1, ("temp_low", "raised", None, None): 1}
-        | {("temp_high", "sent", r, "email"): 1 for r in ("seller", "buyer")}
-        | {("temp_low", "sent", r, c): 1 for r in ("seller", "buyer") for c in ("email", "sms")}
-    )
+    expected_feed = Counter({("temp_high", "raised", None, None): 1, ("temp_low", "raised", None, None): 1}
+                            | {("temp_high", "sent", r, "email"): 1 for r in ("seller", "buyer")}
+                            | {("temp_low", "sent", r, c): 1 for r in ("seller", "buyer") for c in ("email", "sms")})
 
     def feed() -> Counter[tuple[str, str, str | None, str | None]]:
         return Counter((e.kind, e.status, e.role, e.channel) for e in rig.feed_for(shipment_id))
@@ -462,9 +396,8 @@ def test_alert_routes_list_and_acknowledge_with_party_scoping(rig: AlertRig, uni
         assert again.json()["by_this_call"] is False
 
     # The link in the buyer's email (no bearer token) acknowledges; a forged one does not.
-    buyer_mail = next(
-        m for m in rig.smtp.mails_for(shipment_id) if BUYER_EMAIL in str(m["To"]) and "CRITICAL" in str(m["Subject"])
-    )
+    buyer_mail = next(m for m in rig.smtp.mails_for(shipment_id)
+                      if BUYER_EMAIL in str(m["To"]) and "CRITICAL" in str(m["Subject"]))
     body = buyer_mail.get_body(("plain",))
     assert body is not None
     link = re.search(r"Acknowledge this alert: (\S+)", body.get_content())

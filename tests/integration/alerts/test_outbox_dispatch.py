@@ -66,11 +66,8 @@ def alert_db(database_url: str) -> Iterator[str]:
     schema = f"alerts_it_{uuid.uuid4().hex[:10]}"
     folder = resources.files("services.db") / "migrations"
     # Every alert migration (03xx), in order: the outbox's tables as migrate() builds them.
-    sql = "\n".join(
-        f.read_text()
-        for f in sorted(folder.iterdir(), key=lambda f: f.name)
-        if f.name.startswith("03") and f.name.endswith(".sql")
-    )
+    sql = "\n".join(f.read_text() for f in sorted(folder.iterdir(), key=lambda f: f.name)
+                    if f.name.startswith("03") and f.name.endswith(".sql"))
     name = Identifier(schema)
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(SQL("CREATE SCHEMA {}").format(name))
@@ -342,9 +339,8 @@ def test_new_deliveries_wake_the_dispatcher_without_waiting_for_its_poll(alert_d
         outbox = AlertOutbox(alert_db, SECRET)
         email = SmtpEmailChannel(parse_smtp_url(f"smtp://127.0.0.1:{port}"), "a@cc.example")
         await outbox.start()
-        dispatcher = AlertDispatcher(
-            outbox, ChannelSet(email=email), LINKS, NO_QUIET, [], DispatchConfig(poll_interval=timedelta(hours=1))
-        )
+        dispatcher = AlertDispatcher(outbox, ChannelSet(email=email), LINKS, NO_QUIET, [],
+                                     DispatchConfig(poll_interval=timedelta(hours=1)))
         intake = AlertIntake(outbox, NO_QUIET, [], on_deliveries=dispatcher.wake)
         stop = asyncio.Event()
         running = asyncio.create_task(dispatcher.run(stop))
@@ -367,7 +363,5 @@ def test_new_deliveries_wake_the_dispatcher_without_waiting_for_its_poll(alert_d
     with smtp_server(inbox) as port:
         seen = asyncio.run(go(port))
     assert seen == [2, 4]
-    assert (
-        sorted(str(m["Subject"]).split(":")[1].strip() for m in inbox.messages)
-        == ["Temperature high ended - SHP-2026-0001"] * 2 + ["Temperature high started - SHP-2026-0001"] * 2
-    )
+    assert sorted(str(m["Subject"]).split(":")[1].strip() for m in inbox.messages) == [
+        "Temperature high ended - SHP-2026-0001"] * 2 + ["Temperature high started - SHP-2026-0001"] * 2
