@@ -11,12 +11,17 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # after use("Agg"): the backend must be chosen first
 
 TARGET_READINGS_PER_S = 10_000
+ALERT_P99_TARGET_MS = 1_000
 
 
 def markdown(results: dict[str, Any]) -> str:
     lines = [f"# coldchain benchmark ({results['when']})", "",
              f"Machine: {results['machine']}. Shared stack: other work may have run at the same time; "
-             "figures are for orders of magnitude and ratios within one run.", "",
+             "figures are for orders of magnitude and ratios within one run.", ""]
+    earlier = results.get("earlier_sections")
+    if earlier:
+        lines += [f"A partial run: {', '.join(earlier['keys'])} are from the run of {earlier['when']}.", ""]
+    lines += [
              "## Throughput", "", "| what | count | seconds | rate | note |", "|---|---:|---:|---:|---|"]
     for c in results["ceilings"]:
         lines.append(f"| {c['name']} | {c['count']:,} | {c['seconds']:.2f} | {c['rate']:,} {c['unit']} | "
@@ -43,6 +48,7 @@ def markdown(results: dict[str, Any]) -> str:
                   f"{lat['p99_ms']:.1f} | {lat['max_ms']:.1f} | {lat['to_ingest_p50_ms']:.1f} / "
                   f"{lat['to_ingest_p99_ms']:.1f} | {lat['ingest_to_row_p50_ms']:.1f} / "
                   f"{lat['ingest_to_row_p99_ms']:.1f} |"]
+    lines += _alert_latency_rows(results.get("alert_latency") or [])
     if results["end_to_end"]:
         lines += ["", "## Resident memory at steady load (MB, median / max over the run)", "",
                   "| run | ingest | sink |", "|---|---:|---:|"]
@@ -64,6 +70,20 @@ def markdown(results: dict[str, Any]) -> str:
                      f"{'met' if target['met'] else 'not met'}.")
     lines += ["", "Plots: throughput.png, cpu.png, latency.png.", ""]
     return "\n".join(lines)
+
+
+def _alert_latency_rows(phases: list[dict[str, Any]]) -> list[str]:
+    if not phases:
+        return []
+    lines = ["", "## Alert latency: MQTT publish of the offending reading -> SMTP accepted (bench/alert_latency.py)",
+             "", "| phase | alerts | p50 ms | p99 ms | max ms | first alert ms | both recipients p50/p99 ms | "
+             f"target p99 <= {ALERT_P99_TARGET_MS:,} ms |", "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for p in phases:
+        met = "met" if p["received"] == p["alerts"] and p["p99_ms"] <= ALERT_P99_TARGET_MS else "NOT met"
+        lines.append(f"| {p['label']} | {p['received']}/{p['alerts']} | {p['p50_ms']:.0f} | {p['p99_ms']:.0f} | "
+                     f"{p['max_ms']:.0f} | {p['first_ms']:.0f} | {p['both_p50_ms']:.0f} / {p['both_p99_ms']:.0f} | "
+                     f"{met} |")
+    return lines
 
 
 def plots(results: dict[str, Any], folder: Path) -> list[Path]:

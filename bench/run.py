@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from bench import eta_accuracy
+from bench import alert_latency, eta_accuracy
 from bench.ceilings import copy_ceiling, kafka_ceiling, mqtt_ceiling
 from bench.loadgen import PublishPlan
 from bench.pipeline import BenchPipeline, delete_bench_rows, latency, sustained_throughput
@@ -60,6 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--latency-rate", type=float, default=200.0, help="readings/s in the latency run")
     parser.add_argument("--latency-seconds", type=float, default=10.0)
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--alerts", type=int, default=60, help="alerts per alert-latency phase")
+    parser.add_argument("--idle-minutes", type=float, default=10.0, help="idle time before the second phase")
+    parser.add_argument("--only", nargs="+", metavar="SECTION", help="run only these sections (by name)")
     args = parser.parse_args(argv)
     settings = BenchSettings()
     run_id = secrets.token_hex(3)
@@ -68,6 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.output.mkdir(parents=True, exist_ok=True)
 
     def step(name: str, action: Callable[[], None]) -> None:
+        if args.only and name not in args.only:
+            return
         print(f"-- {name}", flush=True)
         try:
             action()
@@ -84,10 +89,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     step("COPY ceiling", lambda: results["ceilings"].append(
         copy_ceiling(settings.dsn, run_id, args.readings).as_dict()))
     step("end to end", lambda: _end_to_end(settings, run_id, args, results))
+    step("alert latency", lambda: _alert_latency(settings, run_id, args, results))
     step("ETA accuracy", lambda: _eta(args.output, results))
     step("clean-up", lambda: print(f"removed {delete_bench_rows(settings.dsn, run_id)} benchmark rows"))
 
     samples = results.pop("latency_samples_ms", [])
+    if args.only:
+        _keep_earlier_sections(args.output / "results.json", results)
     (args.output / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     made = plots({**results, "latency_samples_ms": samples}, args.output)
     report = markdown(results)
@@ -122,6 +130,28 @@ def _end_to_end(settings: BenchSettings, run_id: str, args: argparse.Namespace, 
         results["latency_samples_ms"] = measured.samples_ms
     finally:
         pipeline.stop()
+
+
+def _keep_earlier_sections(path: Path, results: dict[str, Any]) -> None:
+    """A partial run (``--only``) keeps the figures of the sections it did not run."""
+    if not path.exists():
+        return
+    earlier = json.loads(path.read_text(encoding="utf-8"))
+    kept = [key for key, value in earlier.items() if key not in ("errors", "when", "run_id") and not results.get(key)]
+    for key in kept:
+        results[key] = earlier[key]
+    if kept:
+        results["earlier_sections"] = {"when": earlier.get("when"), "keys": kept}
+
+
+def _alert_latency(settings: BenchSettings, run_id: str, args: argparse.Namespace,
+                   results: dict[str, Any]) -> None:
+    phases = alert_latency.run(settings.service_env(), settings.publisher_url, settings.dsn, run_id,
+                               default_root() / "logs" / "bench", alerts=args.alerts, idle_minutes=args.idle_minutes)
+    for phase in phases:
+        print(f"   alert {phase.label}: p50 {phase.p50_ms:.0f} ms, p99 {phase.p99_ms:.0f} ms "
+              f"({phase.received}/{phase.alerts} alerts)", flush=True)
+    results["alert_latency"] = [phase.as_dict() for phase in phases]
 
 
 def _eta(folder: Path, results: dict[str, Any]) -> None:

@@ -120,7 +120,7 @@ class AlertConsumer:
         consumer = self._require()
         while not stop.is_set():
             self._resume_due(consumer)
-            messages = await asyncio.to_thread(consumer.consume, self._config.batch, self._config.poll_timeout_s)
+            messages = await asyncio.to_thread(_fetch, consumer, self._config.batch, self._config.poll_timeout_s)
             batch = _Batch()
             for message in messages:
                 if stop.is_set():
@@ -229,6 +229,18 @@ class AlertConsumer:
         if self._consumer is None:
             raise RuntimeError("AlertConsumer.start() was not called")
         return self._consumer
+
+
+def _fetch(consumer: Consumer, batch: int, timeout_s: float) -> list[Message]:
+    """The first record as soon as it arrives, with whatever is already queued behind it.
+
+    ``Consumer.consume(n, timeout)`` waits until it has ``n`` records or the timeout ends,
+    so a lone alert-worthy record would wait out the whole timeout.
+    """
+    first = consumer.poll(timeout_s)
+    if first is None:
+        return []
+    return [first, *consumer.consume(batch - 1, 0)] if batch > 1 else [first]
 
 
 def _record_key(message: Message) -> tuple[str, int, int]:

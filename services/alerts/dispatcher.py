@@ -81,21 +81,37 @@ class AlertDispatcher:
         self._clock = clock
         self._on_event = on_event
         self._worker = uuid.uuid4().hex[:12]
+        self._wakeup = asyncio.Event()
+
+    def wake(self) -> None:
+        """New deliveries are in the outbox: run a round now rather than at the next poll."""
+        self._wakeup.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Poll until ``stop`` is set; a busy round polls again at once."""
-        while not stop.is_set():
-            try:
-                report = await self.run_once()
-            except Exception:  # a database hiccup must not end the service
-                log.exception("alert dispatch round failed")
-                report = DispatchReport()
-            if report.busy:
-                continue
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=self._config.poll_interval.total_seconds())
-            except TimeoutError:
-                pass
+        """Rounds until ``stop`` is set: at once after a busy round or a ``wake()``, else
+        every ``poll_interval`` (the safety net that also picks up retries falling due)."""
+        watcher = asyncio.create_task(self._wake_on(stop))
+        try:
+            while not stop.is_set():
+                # Cleared before the round: a wake() during it asks for one more round.
+                self._wakeup.clear()
+                try:
+                    report = await self.run_once()
+                except Exception:  # a database hiccup must not end the service
+                    log.exception("alert dispatch round failed")
+                    report = DispatchReport()
+                if report.busy:
+                    continue
+                try:
+                    await asyncio.wait_for(self._wakeup.wait(), timeout=self._config.poll_interval.total_seconds())
+                except TimeoutError:
+                    pass
+        finally:
+            watcher.cancel()
+
+    async def _wake_on(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self._wakeup.set()
 
     async def run_once(self) -> DispatchReport:
         report = DispatchReport()

@@ -28,11 +28,13 @@ class AlertIntake:
         policy: PolicyConfig,
         ops: Sequence[Recipient],
         clock: Callable[[], datetime] = utc_now,
+        on_deliveries: Callable[[], None] | None = None,
     ) -> None:
         self._outbox = outbox
         self._policy = policy
         self._ops = list(ops)
         self._clock = clock
+        self._on_deliveries = on_deliveries  # wakes the dispatcher (``AlertDispatcher.wake``)
 
     async def on_excursion(self, event: ExcursionEvent, shipment: ShipmentIn) -> list[AlertEvent]:
         trigger = trigger_from_excursion(event)
@@ -51,6 +53,8 @@ class AlertIntake:
             lambda state: handle_trigger(state, trigger, recipients, self._policy, now),
             now,
         )
+        if outcome.deliveries and self._on_deliveries is not None:
+            self._on_deliveries()
         return [
             AlertEvent(
                 alert_id=alert.id,

@@ -2,8 +2,12 @@
 
 One event loop runs two loops side by side: the consumer (excursion and ETA events ->
 alerts and deliveries in the outbox, offsets committed after) and the dispatcher (due
-deliveries -> SMTP / SMS, retried with backoff). SIGTERM or SIGINT ends both cleanly; a
-SIGKILL loses nothing either, since the outbox, not memory, holds what is left to send.
+deliveries -> SMTP / SMS, retried with backoff). The consumer wakes the dispatcher when it
+stores new deliveries, so a new alert is sent at once; the dispatcher's poll only picks up
+retries and deliveries deferred by quiet hours. (Both always run in one process: a second
+instance has its own consumer waking its own dispatcher, so no LISTEN/NOTIFY is needed.)
+SIGTERM or SIGINT ends both cleanly; a SIGKILL loses nothing either, since the outbox,
+not memory, holds what is left to send.
 """
 
 from __future__ import annotations
@@ -68,19 +72,6 @@ def build_service(settings: AlertSettings) -> AlertService:
     shipments = ShipmentLookup(settings.dsn)
     channels = build_channels(settings)
     feed = AlertFeed(settings.kafka_client_config())
-    consumer = AlertConsumer(
-        settings.kafka_client_config(),
-        ConsumerConfig(
-            group_id=settings.alert_group_id,
-            batch=settings.alert_consume_batch,
-            retry_after_s=settings.alert_record_retry_s,
-            unknown_shipment_grace_s=settings.alert_unknown_shipment_grace_s,
-            session_timeout_ms=settings.alert_kafka_session_timeout_ms,
-        ),
-        AlertIntake(outbox, policy, ops),
-        shipments,
-        feed,
-    )
     dispatcher = AlertDispatcher(
         outbox,
         channels,
@@ -96,6 +87,20 @@ def build_service(settings: AlertSettings) -> AlertService:
             backoff=settings.backoff(),
         ),
         on_event=feed.publish_event,
+    )
+    consumer = AlertConsumer(
+        settings.kafka_client_config(),
+        ConsumerConfig(
+            group_id=settings.alert_group_id,
+            batch=settings.alert_consume_batch,
+            retry_after_s=settings.alert_record_retry_s,
+            unknown_shipment_grace_s=settings.alert_unknown_shipment_grace_s,
+            session_timeout_ms=settings.alert_kafka_session_timeout_ms,
+        ),
+        # The intake wakes the dispatcher as soon as it stores new deliveries.
+        AlertIntake(outbox, policy, ops, on_deliveries=dispatcher.wake),
+        shipments,
+        feed,
     )
     return AlertService(outbox, shipments, channels, feed, consumer, dispatcher)
 

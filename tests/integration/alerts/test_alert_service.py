@@ -17,7 +17,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from importlib import resources
 from typing import Any
 
 import httpx
@@ -25,12 +24,10 @@ import psycopg
 import pytest
 from aiosmtpd.controller import Controller
 from confluent_kafka import Consumer, Producer, TopicPartition
-from psycopg.conninfo import make_conninfo
-from psycopg.sql import SQL, Identifier
 
 from schemas.alert import AlertEvent
 from schemas.excursion import ExcursionEvent, ExcursionKind, ExcursionSeverity, excursion_id
-from schemas.topics import ALERTS, ETA, EXCURSIONS
+from schemas.topics import EXCURSIONS
 from services.api.tokens import create_token
 from services.excursions.limits import limits_for
 from services.profiles.catalog import builtin_profiles
@@ -38,6 +35,7 @@ from tests.component.alerts.local_servers import HttpScript, SmtpInbox, free_por
 from tests.conftest import ARTIFACTS
 from tests.harness.processes import ServiceProcess, wait_for, wait_for_http
 from tests.harness.stack import StackEndpoints
+from tests.integration.alerts.conftest import start_at_log_end
 from tests.integration.conftest import shipment_body
 
 pytestmark = pytest.mark.integration
@@ -157,52 +155,13 @@ class AlertRig:
 
 
 @pytest.fixture(scope="module")
-def private_schema(stack: StackEndpoints) -> Iterator[str]:
-    """A schema with the outbox tables and a copy of the migration record, so the
-    services' own ``migrate()`` finds everything applied and creates nothing."""
-    schema = Identifier(f"alerts_e2e_{uuid.uuid4().hex[:10]}")
-    folder = resources.files("services.db") / "migrations"
-    sql = "\n".join(f.read_text() for f in sorted(folder.iterdir(), key=lambda f: f.name)
-                    if f.name.startswith("03") and f.name.endswith(".sql"))
-    with psycopg.connect(stack.database_url, autocommit=True) as conn:
-        conn.execute(SQL("CREATE SCHEMA {}").format(schema))
-        conn.execute(SQL("CREATE TABLE {}.schema_migrations AS TABLE public.schema_migrations").format(schema))
-        conn.execute(SQL("SET search_path TO {}").format(schema))
-        conn.execute(sql.encode())
-    try:
-        yield make_conninfo(stack.database_url, options=f"-c search_path={schema.as_string(None)},public")
-    finally:
-        with psycopg.connect(stack.database_url, autocommit=True) as conn:
-            conn.execute(SQL("DROP SCHEMA {} CASCADE").format(schema))
-
-
-def _log_ends(consumer: Consumer, topic: str) -> list[TopicPartition]:
-    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-    return [TopicPartition(topic, p, consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1])
-            for p in partitions]
-
-
-def _start_at_log_end(bootstrap: str, group_id: str) -> list[TopicPartition]:
-    """Commit the group's offsets at the current end of both topics: the service then reads
-    only what is produced from now on, not the shared topics' history. Returns where
-    coldchain.alerts ends now."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group_id, "enable.auto.commit": False})
-    try:
-        consumer.commit(offsets=_log_ends(consumer, EXCURSIONS.name) + _log_ends(consumer, ETA.name),
-                        asynchronous=False)
-        return _log_ends(consumer, ALERTS.name)
-    finally:
-        consumer.close()
-
-
-@pytest.fixture(scope="module")
 def rig(stack: StackEndpoints, private_schema: str) -> Iterator[AlertRig]:
     inbox = SmtpInbox()
     smtp = RestartableSmtp(inbox)
     smtp.start()
     sms = HttpScript(default=(202, {"id": "gw"}))
     group_id = f"coldchain-alerts-test-{uuid.uuid4().hex[:8]}"
-    feed_start = _start_at_log_end(stack.kafka_bootstrap, group_id)
+    feed_start = start_at_log_end(stack.kafka_bootstrap, group_id)
     api_port = free_port()
     api_url = f"http://127.0.0.1:{api_port}"
     logs = ARTIFACTS / "logs"

@@ -25,6 +25,7 @@ from services.alerts.channels.twilio import TwilioSms
 from services.alerts.dispatcher import AlertDispatcher, DispatchConfig
 from services.alerts.formatting import LinkConfig
 from services.alerts.ids import ack_code
+from services.alerts.intake import AlertIntake
 from services.alerts.outbox import AlertOutbox
 from services.alerts.policy import (
     AlertState,
@@ -327,3 +328,40 @@ def test_unacknowledged_critical_alert_escalates_to_ops(alert_db: str) -> None:
 def test_migration_file_is_packaged() -> None:
     path = Path(str(resources.files("services.db") / "migrations" / "0300_alerts.sql"))
     assert "alert_deliveries" in path.read_text()
+
+
+def test_new_deliveries_wake_the_dispatcher_without_waiting_for_its_poll(alert_db: str) -> None:
+    """The dispatcher polls once an hour here: only the intake's wake-up can bring the
+    emails of a new alert (and a closing after it) while the test waits."""
+    inbox = SmtpInbox()
+
+    async def go(port: int) -> list[int]:
+        outbox = AlertOutbox(alert_db, SECRET)
+        email = SmtpEmailChannel(parse_smtp_url(f"smtp://127.0.0.1:{port}"), "a@cc.example")
+        await outbox.start()
+        dispatcher = AlertDispatcher(outbox, ChannelSet(email=email), LINKS, NO_QUIET, [],
+                                     DispatchConfig(poll_interval=timedelta(hours=1)))
+        intake = AlertIntake(outbox, NO_QUIET, [], on_deliveries=dispatcher.wake)
+        stop = asyncio.Event()
+        running = asyncio.create_task(dispatcher.run(stop))
+        seen: list[int] = []
+        try:
+            await asyncio.sleep(0.5)  # the first round finds nothing and starts its hour-long wait
+            for step in ("opened", "closed"):
+                await intake.on_trigger(trigger(step=step, at=datetime.now(UTC)), shipment())
+                for _ in range(200):
+                    if len(inbox.messages) >= 2 * (len(seen) + 1):
+                        break
+                    await asyncio.sleep(0.05)
+                seen.append(len(inbox.messages))
+        finally:
+            stop.set()
+            await asyncio.wait_for(running, 10)  # stop wakes it too
+            await outbox.close()
+        return seen
+
+    with smtp_server(inbox) as port:
+        seen = asyncio.run(go(port))
+    assert seen == [2, 4]
+    assert sorted(str(m["Subject"]).split(":")[1].strip() for m in inbox.messages) == [
+        "Temperature high ended - SHP-2026-0001"] * 2 + ["Temperature high started - SHP-2026-0001"] * 2

@@ -1,0 +1,387 @@
+"""Alert latency: a tracker's MQTT publish of the offending reading -> the SMTP server
+accepting the alert email, through the whole pipeline.
+
+Every service runs as a real process (api, ingest, sink, excursions, eta, alerts), the
+SMTP server (aiosmtpd) in this process, so both ends are stamped by one clock. Each alert
+is a shipment of its own whose tracker reports 11 C (above the live-lobster critical
+limit of 10 C) six minutes ago and again now, in device time: the second reading
+completes the 5-minute critical delay and opens a critical excursion, so it is *the*
+offending reading and its publish starts the clock. The clock stops when the SMTP server
+has accepted the seller's email (and, separately reported, the buyer's too).
+
+Two phases: (a) while a background publisher (another process) sends 1,000 readings/s
+from 100 other bound trackers; (b) after the pipeline has been left idle for
+``idle_minutes`` (faust pipelines have been reported slow on the first event after a
+long idle, faust-streaming#306). The first alert after the idle period is reported on
+its own as well.
+
+Everything runs under the benchmark's own names: consumer groups and faust app ids
+positioned at the log end first, an outbox in a private schema, ``BENCH-<run>-`` ids;
+all are removed afterwards.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import httpx
+import paho.mqtt.client as mqtt
+import psycopg
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP as SMTPServer
+from aiosmtpd.smtp import Envelope, Session
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+from paho.mqtt.enums import CallbackAPIVersion
+from psycopg.conninfo import make_conninfo
+from psycopg.sql import SQL, Identifier
+
+from bench.ceilings import SPAWN
+from bench.loadgen import PublishPlan, publish
+from schemas.topics import ETA, EXCURSIONS, READINGS, SHIPMENTS
+from services.api.tokens import create_token
+from services.connections import parse_mqtt_url
+from services.ingest.session import end_session
+from services.kafka.topics import ensure_topics
+
+CRITICAL_C = 11.0  # above live-lobster's 10 C critical limit
+CRITICAL_DELAY_S = 5 * 60  # live-lobster's critical alarm delay
+SUBJECT_MARK = "Temperature high started"
+
+
+@dataclass
+class SmtpStopwatch:
+    """aiosmtpd handler: the time each alert email was accepted, by shipment id."""
+
+    accepted: dict[str, list[float]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
+        at = time.time()
+        headers = email.parser.BytesHeaderParser().parsebytes(envelope.original_content or b"")
+        subject = " ".join(str(headers.get("Subject", "")).split())
+        if SUBJECT_MARK in subject:
+            shipment_id = subject.rsplit(" - ", 1)[-1]
+            with self.lock:
+                self.accepted.setdefault(shipment_id, []).append(at)
+        return "250 Message accepted"
+
+    def times(self, shipment_id: str) -> list[float]:
+        with self.lock:
+            return sorted(self.accepted.get(shipment_id, []))
+
+
+@dataclass(frozen=True)
+class PhaseLatency:
+    label: str
+    alerts: int
+    received: int
+    background_readings_per_s: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    both_p50_ms: float  # until the second recipient's email was accepted too
+    both_p99_ms: float
+    first_ms: float  # the phase's first alert
+    samples_ms: list[float]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: (round(v, 1) if isinstance(v, float) else v) for k, v in self.__dict__.items()
+                if k != "samples_ms"}
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+@dataclass
+class AlertBench:
+    env: dict[str, str]  # the stack's COLDCHAIN_* settings
+    admin_url: str  # an MQTT account that may publish for any device
+    dsn: str
+    run_id: str
+    log_dir: Path
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    stopwatch: SmtpStopwatch = field(default_factory=SmtpStopwatch)
+
+    @property
+    def prefix(self) -> str:
+        return f"BENCH-{self.run_id}-"
+
+    @property
+    def schema(self) -> str:
+        return f"bench_alerts_{self.run_id.lower()}"
+
+    @property
+    def names(self) -> dict[str, str]:
+        return {"excursions": f"bench-excursions-{self.run_id}", "eta": f"bench-eta-{self.run_id}",
+                "alerts": f"bench-alerts-{self.run_id}", "sink": f"bench-alert-sink-{self.run_id}",
+                "ingest": f"bench-alert-ingest-{self.run_id}"}
+
+    # --- set-up and tear-down --------------------------------------------------------
+
+    def start(self, smtp_port: int, api_port: int, faust_dir: Path) -> None:
+        kafka = {"bootstrap.servers": self.env["COLDCHAIN_KAFKA_BOOTSTRAP"]}
+        ensure_topics(kafka)
+        names = self.names
+        for group, topics in ((names["excursions"], [READINGS.name]), (names["eta"], [READINGS.name]),
+                              (names["sink"], [READINGS.name]), (names["alerts"], [EXCURSIONS.name, ETA.name])):
+            _commit_log_end(kafka, group, topics)
+        outbox = self._create_outbox_schema()
+        common = {**os.environ, **self.env, "COLDCHAIN_INGEST_METRICS_PORT": "0", "COLDCHAIN_SINK_METRICS_PORT": "0"}
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._spawn("api", "services.api.main", {**common, "COLDCHAIN_HTTP_PORT": str(api_port)})
+        self._spawn("sink", "services.sink.main", {**common, "COLDCHAIN_SINK_GROUP_ID": names["sink"]})
+        self._spawn("ingest", "services.ingest.main", {**common, "COLDCHAIN_INGEST_CLIENT_ID": names["ingest"],
+                                                       "COLDCHAIN_INGEST_SHARE_GROUP": names["ingest"]})
+        self._spawn("excursions", "services.excursions.main", {
+            **common, "COLDCHAIN_EXCURSIONS_APP_ID": names["excursions"],
+            "COLDCHAIN_EXCURSIONS_DATA_DIR": str(faust_dir / "excursions")})
+        self._spawn("eta", "services.eta.app", {
+            **common, "COLDCHAIN_ETA_APP_ID": names["eta"], "COLDCHAIN_ETA_DATA_DIR": str(faust_dir / "eta")})
+        self._spawn("alerts", "services.alerts.main", {
+            **common, "COLDCHAIN_DATABASE_URL": outbox,
+            "COLDCHAIN_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
+            "COLDCHAIN_SMTP_FROM": "bench@coldchain.test",
+            "COLDCHAIN_ALERT_GROUP_ID": names["alerts"],
+            "COLDCHAIN_ALERT_ROUTES": json.dumps([{"role": r, "channel": "email", "min_severity": "warning"}
+                                                  for r in ("seller", "buyer")]),
+            "COLDCHAIN_ALERT_QUIET_CHANNELS": "[]"})
+        self._wait_for_log("ingest", "subscribed to", 60)
+        self._wait_for_log("alerts", "partitions assigned: coldchain", 60)
+        for name in ("excursions", "eta"):
+            self._wait_for_log(name, "ready", 120)
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes.values():
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+        end_session(self.env["COLDCHAIN_MQTT_URL"], self.names["ingest"])
+
+    def clean_up(self) -> None:
+        """Bench rows, shipments (and their tombstones), groups, faust topics, the outbox schema."""
+        like = f"{self.prefix}%"
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            shipments = [r[0] for r in conn.execute("SELECT id FROM shipments WHERE id LIKE %s", [like])]
+            for table in ("excursions", "eta"):
+                conn.execute(SQL("DELETE FROM {} WHERE shipment_id LIKE %s").format(Identifier(table)), [like])
+            conn.execute("DELETE FROM readings WHERE device_id LIKE %s AND time > now() - interval '3 days'", [like])
+            conn.execute("DELETE FROM shipments WHERE id LIKE %s", [like])
+            conn.execute(SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(Identifier(self.schema)))
+        kafka: dict[str, Any] = {"bootstrap.servers": self.env["COLDCHAIN_KAFKA_BOOTSTRAP"]}
+        producer = Producer(kafka)
+        for shipment_id in shipments:  # the other processors forget them too
+            producer.produce(SHIPMENTS.name, key=shipment_id.encode(), value=None)
+        producer.flush(10)
+        admin = AdminClient(kafka)
+        names = self.names
+        internal = [t for t in admin.list_topics(timeout=10).topics
+                    if t.startswith((names["excursions"], names["eta"]))]
+        for futures in (admin.delete_consumer_groups([names[k] for k in ("excursions", "eta", "alerts", "sink")],
+                                                     request_timeout=10).values(),
+                        admin.delete_topics(internal, operation_timeout=10).values() if internal else []):
+            for future in futures:
+                try:
+                    future.result()
+                except Exception as exc:  # a leftover is harmless; say so and go on
+                    print(f"note: {exc}", file=sys.stderr)
+
+    def _create_outbox_schema(self) -> str:
+        """The outbox tables (migrations 03xx) in a schema of the bench's own; shipments come
+        from ``public`` through the search path."""
+        folder = resources.files("services.db") / "migrations"
+        sql = "\n".join(f.read_text() for f in sorted(folder.iterdir(), key=lambda f: f.name)
+                        if f.name.startswith("03") and f.name.endswith(".sql"))
+        schema = Identifier(self.schema)
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            conn.execute(SQL("CREATE SCHEMA {}").format(schema))
+            conn.execute(SQL("CREATE TABLE {}.schema_migrations AS TABLE public.schema_migrations").format(schema))
+            conn.execute(SQL("SET search_path TO {}").format(schema))
+            conn.execute(sql.encode())
+        return make_conninfo(self.dsn, options=f"-c search_path={self.schema},public")
+
+    def _spawn(self, name: str, module: str, env: dict[str, str]) -> None:
+        log = (self.log_dir / f"alert-{name}.log").open("wb")
+        self.processes[name] = subprocess.Popen([sys.executable, "-m", module], env=env, stdout=log,
+                                                stderr=subprocess.STDOUT)
+
+    def _wait_for_log(self, name: str, text: str, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        log = self.log_dir / f"alert-{name}.log"
+        while time.monotonic() < deadline:
+            if self.processes[name].poll() is not None:
+                raise RuntimeError(f"{name} exited:\n{log.read_text(errors='replace')[-2000:]}")
+            if text.lower() in log.read_text(errors="replace").lower():  # faust: "Worker ready"
+                return
+            time.sleep(0.2)
+        raise TimeoutError(f"{name} did not log {text!r} within {timeout_s}s")
+
+    # --- shipments and measurement ---------------------------------------------------
+
+    def register(self, api_url: str, devices: list[str]) -> list[str]:
+        """One shipment per device (``BENCH-<run>-S-<device>``); returns the shipment ids."""
+        token = create_token(self.dsn, "ops", None)
+        packed = datetime.now(UTC) - timedelta(hours=2)
+        ids = []
+        with httpx.Client(base_url=api_url, timeout=30, headers={"Authorization": f"Bearer {token}"}) as http:
+            for device in devices:
+                shipment_id = f"{self.prefix}S-{device.removeprefix(self.prefix)}"
+                response = http.post("/api/v1/shipments", json=_shipment(shipment_id, device, packed))
+                response.raise_for_status()
+                ids.append(shipment_id)
+        return ids
+
+    def measure(self, label: str, publisher: mqtt.Client, devices: list[str], shipments: list[str],
+                background_rate: float, timeout_s: float = 30.0) -> PhaseLatency:
+        """One alert per device, one after the other, each from a quiet start."""
+        first_ms: list[float] = []
+        both_ms: list[float] = []
+        for device, shipment_id in zip(devices, shipments, strict=True):
+            topic = f"coldchain/v1/devices/{device}/telemetry"
+            now = time.time()
+            publisher.publish(topic, _reading(device, now - CRITICAL_DELAY_S - 60), qos=1)
+            published = time.time()
+            publisher.publish(topic, _reading(device, published), qos=1)  # the offending reading
+            deadline = published + timeout_s
+            while time.time() < deadline and len(self.stopwatch.times(shipment_id)) < 2:
+                time.sleep(0.005)
+            accepted = self.stopwatch.times(shipment_id)
+            if accepted:
+                first_ms.append((accepted[0] - published) * 1000)
+            if len(accepted) >= 2:
+                both_ms.append((accepted[1] - published) * 1000)
+            time.sleep(0.3)
+        return PhaseLatency(
+            label=label, alerts=len(devices), received=len(first_ms), background_readings_per_s=background_rate,
+            p50_ms=percentile(first_ms, 50), p99_ms=percentile(first_ms, 99), max_ms=max(first_ms, default=0.0),
+            both_p50_ms=percentile(both_ms, 50), both_p99_ms=percentile(both_ms, 99),
+            first_ms=first_ms[0] if first_ms else 0.0, samples_ms=first_ms)
+
+
+def _shipment(shipment_id: str, device: str, packed: datetime) -> dict[str, Any]:
+    return {
+        "id": shipment_id, "product": "live-lobster", "devices": [device],
+        "origin": {"name": "Halifax Stanfield (YHZ)", "lat": 44.8808, "lon": -63.5086},
+        "waypoints": [{"name": "Shanghai Pudong (PVG)", "lat": 31.1443, "lon": 121.8083, "mode": "air"}],
+        "destination": {"name": "Hangzhou buyer warehouse", "lat": 30.2741, "lon": 120.1551, "mode": "road"},
+        "packed_at": packed.isoformat(), "deliver_by": (packed + timedelta(hours=48)).isoformat(),
+        "seller": {"name": "Bench Seller", "email": "seller@bench.example", "phone": "+19025550100"},
+        "buyer": {"name": "Bench Buyer", "email": "buyer@bench.example", "phone": "+8657155500100"},
+    }
+
+
+def _reading(device: str, ts: float) -> str:
+    return json.dumps({"device_id": device, "ts": round(ts, 3), "temp_c": CRITICAL_C, "humidity_pct": 90.0})
+
+
+def _commit_log_end(kafka: dict[str, Any], group: str, topics: list[str]) -> None:
+    consumer = Consumer({**kafka, "group.id": group, "enable.auto.commit": False})
+    try:
+        offsets = []
+        for topic in topics:
+            for partition in consumer.list_topics(topic, timeout=10).topics[topic].partitions:
+                _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+                offsets.append(TopicPartition(topic, partition, high))
+        consumer.commit(offsets=offsets, asynchronous=False)
+    finally:
+        consumer.close()
+
+
+def _publisher(url: str) -> mqtt.Client:
+    endpoint = parse_mqtt_url(url)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-alert-{uuid.uuid4().hex[:8]}",
+                         protocol=mqtt.MQTTv311)
+    if endpoint.username:
+        client.username_pw_set(endpoint.username, endpoint.password)
+    client.on_socket_open = _no_delay
+    connected = threading.Event()
+    client.on_connect = lambda *args: connected.set()
+    client.connect(endpoint.host, endpoint.port)
+    client.loop_start()
+    if not connected.wait(15):
+        raise RuntimeError("no CONNACK from the broker")
+    return client
+
+
+def _no_delay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run(env: dict[str, str], admin_url: str, dsn: str, run_id: str, log_dir: Path, alerts: int = 60,
+        idle_minutes: float = 10.0, background_rate: float = 1000.0, background_devices: int = 100,
+        say: Callable[[str], None] = print) -> list[PhaseLatency]:
+    """Both phases; returns their figures (the caller writes them down)."""
+    bench = AlertBench(env, admin_url, dsn, run_id, log_dir)
+    smtp_port, api_port = _free_port(), _free_port()
+    controller = Controller(bench.stopwatch, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    phases: list[PhaseLatency] = []
+    background: Any = None
+    publisher: mqtt.Client | None = None
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-faust-") as faust_dir:
+            bench.start(smtp_port, api_port, Path(faust_dir))
+            api_url = f"http://127.0.0.1:{api_port}"
+            loaded = [f"{bench.prefix}BG{d:04d}" for d in range(background_devices)]
+            measured = {phase: [f"{bench.prefix}{phase}{i:03d}" for i in range(alerts)] for phase in ("LA", "IA")}
+            say(f"   registering {len(loaded) + 2 * alerts} shipments")
+            bench.register(api_url, loaded)
+            shipments = {phase: bench.register(api_url, devices) for phase, devices in measured.items()}
+            publisher = _publisher(admin_url)
+
+            seconds = 3600.0  # far more than needed: it is stopped once the phase is measured
+            plan = PublishPlan(admin_url, f"{bench.prefix}BG", devices=background_devices,
+                               per_device=int(background_rate * seconds / background_devices), rate=background_rate,
+                               live_ts=True, max_inflight=100)
+            background = SPAWN.Process(target=publish, args=(plan, SPAWN.Queue()), daemon=True)
+            background.start()
+            time.sleep(15)  # the background load reaches every service before measuring
+            say(f"   (a) {alerts} alerts under {background_rate:,.0f} readings/s")
+            phases.append(bench.measure("under load", publisher, measured["LA"], shipments["LA"], background_rate))
+            background.terminate()
+            background.join(10)
+            background = None
+            say(f"   (b) idle for {idle_minutes:g} min, then {alerts} alerts")
+            time.sleep(idle_minutes * 60)
+            phases.append(bench.measure(f"after {idle_minutes:g} idle min", publisher, measured["IA"],
+                                        shipments["IA"], 0.0))
+    finally:
+        if background is not None:
+            background.terminate()
+        if publisher is not None:
+            publisher.disconnect()
+            publisher.loop_stop()
+        bench.stop()
+        controller.stop()
+        bench.clean_up()
+    return phases
