@@ -29,6 +29,10 @@ test: $(STAMP) lint
 test-unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit tests/component
 
+# Every fault of tests/chaos (make test runs the quick ones).
+chaos: $(STAMP)
+	COLDCHAIN_CHAOS=all $(BIN)/coldchain stack run -- $(BIN)/pytest -q -ra -p no:cacheprovider tests/chaos
+
 bench: $(STAMP)
 	$(BIN)/coldchain stack run -- $(BIN)/python -m bench.run
 

@@ -24,6 +24,8 @@ from pydantic import SecretStr
 from bench import alert_latency, eta_accuracy
 from bench.ceilings import copy_ceiling, kafka_ceiling, mqtt_ceiling
 from bench.loadgen import PublishPlan
+from bench.memory import markdown as memory_markdown
+from bench.memory import measure as measure_memory
 from bench.pipeline import BenchPipeline, delete_bench_rows, latency, sustained_throughput
 from bench.report import markdown, plots
 from services.connections import DatabaseSettings, KafkaSettings, MqttSettings, settings_config
@@ -59,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--readings", type=int, default=100_000, help="per end-to-end run")
     parser.add_argument("--latency-rate", type=float, default=200.0, help="readings/s in the latency run")
     parser.add_argument("--latency-seconds", type=float, default=10.0)
+    parser.add_argument("--minutes", type=float, default=10.0, help="of steady load in the memory run")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--alerts", type=int, default=60, help="alerts per alert-latency phase")
     parser.add_argument("--idle-minutes", type=float, default=10.0, help="idle time before the second phase")
@@ -91,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     step("end to end", lambda: _end_to_end(settings, run_id, args, results))
     step("alert latency", lambda: _alert_latency(settings, run_id, args, results))
     step("ETA accuracy", lambda: _eta(args.output, results))
+    step("memory", lambda: results.update(memory=measure_memory(
+        {**settings.service_env(), "COLDCHAIN_MQTT_ADMIN_URL": admin}, args.minutes)))
     step("clean-up", lambda: print(f"removed {delete_bench_rows(settings.dsn, run_id)} benchmark rows"))
 
     samples = results.pop("latency_samples_ms", [])
@@ -98,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _keep_earlier_sections(args.output / "results.json", results)
     (args.output / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     made = plots({**results, "latency_samples_ms": samples}, args.output)
-    report = markdown(results)
+    report = markdown(results) + memory_markdown(results.get("memory"))
     (args.output / "results.md").write_text(report, encoding="utf-8")
     print(report)
     print(f"wrote {args.output / 'results.json'}, {args.output / 'results.md'}, "

@@ -54,3 +54,89 @@ def test_two_ingests_and_two_sinks_share_the_load(pipeline, device_publisher, db
         second_sink.stop()
         # Otherwise its offline session keeps taking a share of later tests' messages.
         end_session(base_env["COLDCHAIN_MQTT_URL"], base_env["COLDCHAIN_INGEST_CLIENT_ID"] + "-2")
+
+
+SHIPMENTS = 6
+PER_DEVICE = 150  # one-minute samples: 2.5 h of device time per shipment
+WARM = range(40, 80)  # minutes at 9 C: one warning excursion each
+
+
+def _readings_partitions(service: ServiceProcess) -> str | None:
+    """``coldchain.readings`` partitions in the worker's latest assignment table (None: none)."""
+    log = service.log_tail(5000)
+    latest = log.rsplit("Setting newly assigned partitions", 1)[-1].split("for group", 1)[0]
+    match = re.search(r"\| coldchain\.readings\s+\| (\{[^}]*\})", latest)
+    return match.group(1) if match else None
+
+
+def _publish_fleet(pipeline, device_publisher, unique, label: str, start: datetime) -> list[str]:
+    """SHIPMENTS shipments, one tracker each, the same samples; returns the shipment ids in order."""
+    shipment_ids = []
+    for n in range(SHIPMENTS):
+        device, shipment_id = unique(f"TRK-{label}{n}"), unique(f"SHP-{label}{n}")
+        body = shipment_body(shipment_id, [device])
+        body["packed_at"] = (start - timedelta(hours=1)).isoformat()
+        with pipeline.http() as http:
+            assert http.post("/api/v1/shipments", json=body).status_code == 201
+        publisher = device_publisher(device)
+        topic = f"coldchain/v1/devices/{device}/telemetry"
+        samples = [{"device_id": device, "ts": (start + timedelta(minutes=m)).isoformat(), "humidity_pct": 90.0,
+                    "temp_c": 9.0 if m in WARM else 3.0 + n / 10, "lat": 44.88, "lon": -63.5}
+                   for m in range(PER_DEVICE)]
+        for i in range(0, PER_DEVICE, 10):
+            publisher.publish(topic, samples[i:i + 10], wait=False)
+        shipment_ids.append(shipment_id)
+    return shipment_ids
+
+
+def _found(db, shipment_ids: list[str]) -> list[list[tuple]] | None:
+    """Per shipment, in order: its excursions (without ids), once every one has closed."""
+    found = []
+    for shipment_id in shipment_ids:
+        rows = db.execute("SELECT kind, severity, status, started_at, ended_at, peak_c,"
+                          " round(degree_minutes::numeric, 6) FROM excursions WHERE shipment_id = %s"
+                          " ORDER BY started_at, kind", (shipment_id,)).fetchall()
+        if not rows or any(r[4] is None for r in rows):
+            return None
+        found.append(rows)
+    return found
+
+
+def _eta_shipments(db, shipment_ids: list[str]) -> set[str]:
+    rows = db.execute("SELECT DISTINCT shipment_id FROM eta WHERE shipment_id = ANY(%s)", (shipment_ids,)).fetchall()
+    return {r[0] for r in rows}
+
+
+def test_two_workers_of_each_processor_find_what_one_finds(pipeline, device_publisher, db, unique, artifacts):
+    """The same input through one excursions and one eta worker, then through two of each (in
+    the same faust app, so the same consumer group and changelog topics), gives the same
+    excursions; and each of the two workers holds a share of the readings' partitions."""
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=4)
+    single = _publish_fleet(pipeline, device_publisher, unique, "ONE", start)
+    by_one = wait_for(lambda: _found(db, single), 120, "the single workers' excursions", interval_s=0.5)
+    wait_for(lambda: _eta_shipments(db, single) == set(single), 60, "ETA updates of the single worker")
+
+    base_env = pipeline.services["excursions"].env
+    data = artifacts / "faust-second-workers"
+    extra = {name: ServiceProcess(module, {**base_env, f"COLDCHAIN_{name.upper()}_DATA_DIR": str(data / name)},
+                                  artifacts / "logs", name=f"{name}-2")
+             for name, module in (("excursions", "services.excursions.main"), ("eta", "services.eta.app"))}
+    data.mkdir(parents=True, exist_ok=True)
+    try:
+        for service in extra.values():
+            service.start()
+        for name, service in extra.items():
+            wait_for(service.ready, 120, f"the second {name} worker", interval_s=0.3)
+            for worker in (pipeline.services[name], service):  # both hold a share, neither all of it
+                wait_for(lambda w=worker: _readings_partitions(w) not in (None, "{0-3}"), 60,
+                         f"{worker.name}'s share of coldchain.readings", interval_s=0.5)
+        pair = _publish_fleet(pipeline, device_publisher, unique, "TWO", start)
+        by_two = wait_for(lambda: _found(db, pair), 120, "the paired workers' excursions", interval_s=0.5)
+        wait_for(lambda: _eta_shipments(db, pair) == set(pair), 60, "ETA updates of the paired workers")
+        assert all(service.alive() for service in extra.values())
+    finally:
+        for service in extra.values():
+            service.stop()
+    assert by_two == by_one
+    assert all(rows[0][:5] == ("temp_high", "warning", "closed", start + timedelta(minutes=WARM.start),
+                               start + timedelta(minutes=WARM.stop)) for rows in by_one)
