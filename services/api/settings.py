@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+
 from pydantic import SecretStr
 
 from services.connections import DatabaseSettings, KafkaSettings, settings_config
