@@ -110,4 +110,4 @@ def test_the_publisher_does_nothing_until_started_and_fails_clearly_without_a_br
     began = time.monotonic()
     with pytest.raises(PublisherError, match=f"127.0.0.1:{port}"):
         publisher.start(["DEV-1", "DEV-2"])
-    assert time.monotonic() - began < 5
+    assert time.monotonic() - began < 30  # fails, not hangs
