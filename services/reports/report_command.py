@@ -75,11 +75,14 @@ async def _write(dsn: str, shipment_id: str, format: ReportFormat, output: str, 
 
     async with AsyncConnectionPool(dsn, min_size=1, max_size=1, open=False) as pool:
         async with pool.connection() as conn:
-            shipment = await shipment_by_id(conn, shipment_id)
-            if shipment is None:
-                raise LookupError(f"no shipment {shipment_id!r}")
             if format is ReportFormat.pdf:
+                shipment = await shipment_by_id(conn, shipment_id)
+                if shipment is None:
+                    raise LookupError(f"no shipment {shipment_id!r}")
                 pdf = await shipment_pdf(conn, shipment, load_profiles(profile_files))
+            # The raw history needs only the id: it does not depend on parsing the registration.
+            elif await (await conn.execute("SELECT 1 FROM shipments WHERE id = %s", (shipment_id,))).fetchone() is None:
+                raise LookupError(f"no shipment {shipment_id!r}")
         with _open(output) as out:
             if format is ReportFormat.pdf:
                 out.write(pdf)

@@ -7,10 +7,12 @@ import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 
 from schemas.reading import Reading
+from services.integrity import chain as chain_module
 from services.integrity.chain import CHAINED_COLUMNS, ChainedReading, extend, genesis
 from services.integrity.store import verify_device
 from services.sink.writers import ReadingWriter
@@ -116,3 +118,20 @@ def test_unknown_shipment_is_a_clear_error(database_url, unique):
     result = run_verify(database_url, unique("NOPE"))
     assert result.returncode == 2
     assert "no shipment" in result.stderr
+
+
+def test_the_documented_sql_recomputes_the_stored_chain(database_url, db, unique):
+    """README "Auditors": an auditor's own recomputation, in plain SQL, agrees with the sink."""
+    device_id, shipment_id = unique("TRK"), unique("SHP")
+    batch = readings(device_id, shipment_id, range(0, 40))
+    batch.append(Reading(device_id=device_id, time=START - timedelta(seconds=1.5), received_at=START, lat=44.5,
+                         lon=-63.25, speed_kmh=0.0, battery_pct=77.0))  # NULLs and a late, fractional second
+    write(database_url, batch)
+    sql = (Path(chain_module.__file__).parent / "recompute_chain.sql").read_text().replace(":'device'", "%(device)s")
+    rows = db.execute(sql.encode(), {"device": device_id}).fetchall()
+    assert [(t, bytes.fromhex(h)) for t, h, _ in rows] == stored_chain(db, device_id)
+    assert {verdict for _, _, verdict in rows} == {"same"}
+    db.execute("UPDATE readings SET humidity_pct = 90.5 WHERE device_id = %s AND time = %s",
+               (device_id, START + timedelta(minutes=7)))
+    verdicts = [v for _, _, v in db.execute(sql.encode(), {"device": device_id}).fetchall()]
+    assert verdicts.index("DIFFERS") == 8

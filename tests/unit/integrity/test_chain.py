@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import struct
+from datetime import UTC, datetime, timedelta
+
+from services.integrity.chain import ChainedReading, extend, genesis, record, verify
+
+T0 = datetime(2026, 11, 9, 18, 0, tzinfo=UTC)
+
+
+def reading(minute: int, temp_c: float | None = 3.4) -> ChainedReading:
+    return ChainedReading(T0 + timedelta(minutes=minute), "TRK-1", "SHP-1", minute, temp_c, 90.0, None, None,
+                          None, None)
+
+
+def test_record_follows_the_documented_encoding():
+    r = reading(0)
+    micros = int(T0.timestamp()) * 1_000_000
+    expected = (b"\x01" + struct.pack(">q", micros) + b"\x01" + struct.pack(">i", 5) + b"TRK-1"
+                + b"\x01" + struct.pack(">i", 5) + b"SHP-1" + b"\x01" + struct.pack(">q", 0)
+                + b"\x01" + struct.pack(">d", 3.4) + b"\x01" + struct.pack(">d", 90.0) + b"\x00" * 4)
+    assert record(r) == expected
+    assert genesis("TRK-1") == hashlib.sha256(b"coldchain-chain-v1:TRK-1").digest()
+
+
+def test_every_field_matters_and_null_is_not_zero():
+    base = reading(0, temp_c=0.0)
+    changed = [dataclasses.replace(base, temp_c=None), dataclasses.replace(base, temp_c=-0.0),
+               dataclasses.replace(base, seq=None), dataclasses.replace(base, shipment_id=None),
+               dataclasses.replace(base, time=base.time + timedelta(microseconds=1)),
+               dataclasses.replace(base, humidity_pct=90.00000000000001)]
+    assert len({record(r) for r in [base, *changed]}) == len(changed) + 1
+
+
+def test_verify_names_the_first_changed_reading():
+    readings = [reading(m) for m in range(10)]
+    links = list(extend(genesis("TRK-1"), readings))
+    stored = [(r.time, r, h) for r, h in links]
+    assert verify("TRK-1", genesis("TRK-1"), stored).intact
+    stored[6] = (stored[6][0], dataclasses.replace(readings[6], temp_c=3.5), stored[6][2])
+    verdict = verify("TRK-1", genesis("TRK-1"), stored)
+    assert verdict.first_break is not None and verdict.first_break.time == readings[6].time
+    assert verdict.checked == 6 and "differs" in verdict.first_break.describe()
