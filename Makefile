@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint test test-unit bench demo stack-up stack-down chaos schemas clean
+.PHONY: install lint test test-unit bench demo stack-up stack-down chaos schemas clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,12 @@ lint: $(STAMP)
 schemas: $(STAMP)
 	$(BIN)/python -m schemas.generate
 
+# The dashboard's browser tests drive Debian's Chromium (Playwright never downloads a browser).
+chromium:
+	test -x /usr/bin/chromium || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
 # The whole suite on the real services: starts what is not running, stops what it started.
-test: $(STAMP) lint
+test: $(STAMP) lint chromium
 	$(BIN)/coldchain stack run -- $(BIN)/pytest -q -ra -p no:cacheprovider
 
 test-unit: $(STAMP)

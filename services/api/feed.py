@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
@@ -96,7 +96,6 @@ class Subscriber:
 class FeedStats:
     events: int = 0
     dropped_clients: int = 0
-    kafka_errors: list[str] = field(default_factory=list)
 
 
 class LiveFeed:

@@ -12,7 +12,9 @@ from services.db.migrate import migrate
 def main(settings: ApiSettings | None = None) -> int:
     settings = settings or ApiSettings()
     migrate(settings.dsn)
-    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_level="info")
+    # Live-feed streams never end by themselves: give them a few seconds on shutdown, not forever.
+    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_level="info",
+                timeout_graceful_shutdown=5)
     return 0
 
 

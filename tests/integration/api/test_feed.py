@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 from services.api.tokens import create_token
+from tests.harness.processes import ServiceProcess, free_port, wait_for_http
 from tests.integration.api.sse import SseClient, SseEvent
 from tests.integration.conftest import Pipeline, shipment_body
 
@@ -160,3 +162,27 @@ def _times(events: list[SseEvent]) -> list[datetime]:
 
 def _times_of(samples: list[dict]) -> list[datetime]:
     return [datetime.fromisoformat(s["ts"]) for s in samples]
+
+
+def test_a_dead_kafka_leaves_the_api_and_its_feed_up(stack, tmp_path):
+    """Nothing listens on the Kafka port: the API still serves, and the feed still answers."""
+    port = free_port()
+    api = ServiceProcess("services.api.main", {
+        **stack.env, "COLDCHAIN_HTTP_PORT": str(port), "COLDCHAIN_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",
+        "COLDCHAIN_KAFKA_CONFIG": '{"message.timeout.ms": 2000}'}, tmp_path, name="api-without-kafka")
+    api.start()
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{url}/openapi.json", 60, api)
+        token = create_token(stack.database_url, "auditor", None)
+        headers = {"Authorization": f"Bearer {token}"}
+        assert httpx.get(f"{url}/api/v1/fleet", headers=headers, timeout=10).status_code == 200
+        client = SseClient(f"{url}/api/v1/feed", headers)
+        try:
+            ready = client.until(lambda e: e.type == "ready")[-1]
+            assert ready.json() == {"live": False, "resumed": False} and ready.id is None
+        finally:
+            client.close()
+        assert api.alive()
+    finally:
+        api.stop()

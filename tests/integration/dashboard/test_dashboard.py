@@ -1,0 +1,154 @@
+"""The ops dashboard in a real browser (Debian's Chromium, headless, driven by Playwright) on the
+real pipeline: MQTT -> ingest -> Kafka -> excursions -> Kafka -> the API's live feed -> the page,
+and the alert service sending over a real SMTP server (aiosmtpd) and an HTTP SMS gateway.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from confluent_kafka import Consumer, TopicPartition
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from schemas.topics import ETA, EXCURSIONS
+from tests.component.alerts.local_servers import HttpScript, SmtpInbox, free_port, http_server
+from tests.conftest import ARTIFACTS
+from tests.harness.processes import ServiceProcess, wait_for
+from tests.integration.conftest import Pipeline, shipment_body
+
+CHROMIUM = Path("/usr/bin/chromium")
+LIVE_WITHIN_MS = 2000  # the issue's bar: an excursion on screen within 2 s of the MQTT publish
+
+
+@pytest.fixture(scope="module")
+def alert_service(pipeline: Pipeline) -> Iterator[tuple[SmtpInbox, HttpScript]]:
+    """``services.alerts.main`` on the pipeline's database and Kafka, reading from now on."""
+    inbox, sms = SmtpInbox(), HttpScript(default=(202, {"id": "gw"}))
+    smtp_port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    group_id = f"coldchain-alerts-dashboard-{uuid.uuid4().hex[:8]}"
+    _commit_log_ends(pipeline.stack.kafka_bootstrap, group_id)
+    with http_server(sms) as sms_base:
+        service = ServiceProcess("services.alerts.main", {
+            **pipeline.stack.env,
+            "COLDCHAIN_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
+            "COLDCHAIN_SMTP_FROM": "alerts@coldchain.test",
+            "COLDCHAIN_SMS_URL": f"{sms_base}/sms",
+            "COLDCHAIN_PUBLIC_URL": pipeline.api_url,
+            "COLDCHAIN_ALERT_GROUP_ID": group_id,
+            "COLDCHAIN_ALERT_QUIET_CHANNELS": "[]",  # the wall clock must not defer anything
+            "COLDCHAIN_ALERT_POLL_INTERVAL_S": "0.2",
+            "COLDCHAIN_ALERT_KAFKA_SESSION_TIMEOUT_MS": "6000",
+        }, ARTIFACTS / "logs", name="dashboard-alerts")
+        service.start()
+        try:
+            wait_for(lambda: "partitions assigned: coldchain" in service.log_tail(200), 60,
+                     "the alert service's partition assignment", interval_s=0.3)
+            yield inbox, sms
+        finally:
+            service.stop()
+            controller.stop()
+
+
+def _commit_log_ends(bootstrap: str, group_id: str) -> None:
+    """The service then handles only what is produced from now on, not the topics' history."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group_id, "enable.auto.commit": False})
+    try:
+        ends = []
+        for topic in (EXCURSIONS.name, ETA.name):
+            for partition in consumer.list_topics(topic, timeout=10).topics[topic].partitions:
+                high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[1]
+                ends.append(TopicPartition(topic, partition, high))
+        consumer.commit(offsets=ends, asynchronous=False)
+    finally:
+        consumer.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is missing: `make chromium` (part of `make test`) installs it")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, artifacts: Path) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def _warm_batch(device_id: str, end: datetime) -> list[dict]:
+    """30 minutes at 12 C, one sample a minute, uploaded at once (a store-and-forward dump):
+    longer than both alarm delays (5 min beyond 10 C, 15 min beyond 5 C)."""
+    return [{"device_id": device_id, "ts": (end - timedelta(minutes=m)).isoformat(), "temp_c": 12.0,
+             "humidity_pct": 90.0} for m in range(30, 0, -1)]
+
+
+def test_ops_watch_an_excursion_live_acknowledge_its_alert_and_open_the_chart(
+        pipeline, alert_service, page, device_publisher, unique, artifacts):
+    inbox, sms = alert_service
+    shipment_id, device_id = unique("SHP-DASH"), unique("TRK-DASH")
+    with pipeline.http() as http:
+        assert http.post("/api/v1/shipments", json=shipment_body(shipment_id, [device_id])).status_code == 201
+    publisher = device_publisher(device_id)
+    topic = f"coldchain/v1/devices/{device_id}/telemetry"
+    now = datetime.now(UTC).replace(microsecond=0)
+    # A cold reading first: the device is bound and the shipment shows "ok" before the incident.
+    publisher.publish(topic, {"device_id": device_id, "ts": (now - timedelta(minutes=40)).isoformat(),
+                              "temp_c": 2.5, "humidity_pct": 92.0, "lat": 44.8808, "lon": -63.5086})
+    with pipeline.http() as http:
+        wait_for(lambda: http.get(f"/api/v1/shipments/{shipment_id}").json()["last_reading"], 30,
+                 "the first reading stored, bound to the shipment", interval_s=0.2)
+
+    page.goto(f"{pipeline.api_url}/dashboard/")
+    page.fill("#token-input", pipeline.ops_token)
+    page.click("#login-button")
+    expect(page.locator("#feed-state")).to_have_attribute("data-state", "live", timeout=10_000)
+    row = page.locator(f'#fleet-table tr[data-shipment="{shipment_id}"]')
+    expect(row).to_have_attribute("data-state", "ok", timeout=10_000)
+
+    published = time.monotonic()
+    publisher.publish(topic, _warm_batch(device_id, now))
+    left_ms = LIVE_WITHIN_MS - (time.monotonic() - published) * 1000
+    excursion_line = page.locator(f'#events li[data-type="excursion"][data-shipment="{shipment_id}"]').first
+    expect(excursion_line).to_be_visible(timeout=max(left_ms, 1))
+    expect(excursion_line).to_contain_text("temp_high")
+    expect(row).to_have_attribute("data-state", "excursion", timeout=10_000)
+
+    # The shipment page: the alert arrives with its deliveries, and ops acknowledge it.
+    excursion_line.get_by_role("link", name=shipment_id).click()
+    expect(page.locator("#shipment-title")).to_have_text(shipment_id)
+    alert_row = page.locator("#alerts-table tr[data-alert]").first
+    expect(alert_row.locator('.delivery[data-status="sent"]').first).to_be_visible(timeout=30_000)
+    alert_id = alert_row.get_attribute("data-alert")
+    alert_row.locator("button.ack").click()
+    expect(page.locator(f'#alerts-table tr[data-alert="{alert_id}"]')).to_have_attribute(
+        "data-acknowledged", "true", timeout=10_000)
+    with pipeline.http() as http:
+        alerts = {a["id"]: a for a in http.get(f"/api/v1/shipments/{shipment_id}/alerts").json()}
+    assert alerts[alert_id]["acknowledged"] and alerts[alert_id]["acknowledged_by"].startswith("ops:")
+    assert any(shipment_id in str(m["Subject"]) for m in inbox.messages)
+
+    # The chart: the readings, the limits and the excursion drawn; the route schematic.
+    expect(page.locator("#chart polyline.temp")).to_have_count(1)
+    assert len(page.locator("#chart polyline.temp").get_attribute("points").split()) == 31
+    expect(page.locator("#chart line.limit.critical")).to_have_count(2)
+    expect(page.locator("#chart rect.excursion").first).to_be_visible()
+    expect(page.locator("#route line.leg")).to_have_count(2)
+    expect(page.locator("#excursions-table tr[data-excursion]").first).to_contain_text("temp_high")
+    page.screenshot(path=str(artifacts / "dashboard-shipment.png"), full_page=True)
+    page.goto(f"{pipeline.api_url}/dashboard/#/")
+    expect(row).to_be_visible()
+    page.screenshot(path=str(artifacts / "dashboard-fleet.png"), full_page=True)
