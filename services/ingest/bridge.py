@@ -117,7 +117,9 @@ class IngestBridge:
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         self.metrics.received.inc()
         decoded = decode_message(message.topic, bytes(message.payload), datetime.now(UTC))
-        records = [(READINGS.name, r.key, self._bind(r).model_dump_json().encode()) for r in decoded.readings]
+        bound = [self._bind(r) for r in decoded.readings]
+        # Keyed after binding: a shipment's readings, from all its trackers, share a partition.
+        records = [(READINGS.name, r.key, r.model_dump_json().encode()) for r in bound]
         records += [(DEADLETTER.name, d.mqtt_topic, d.model_dump_json().encode()) for d in decoded.refused]
         for letter in decoded.refused:
             for error in letter.errors:
