@@ -40,6 +40,8 @@ def _restart(server: str, down_s: float = 3.0) -> Callable[[ChaosPipeline], None
         assert component.stop(), f"{server} was not running"
         time.sleep(down_s)
         assert component.start(), f"{server} did not start again"
+        if server == "mosquitto":  # ingest must have reconnected and subscribed again
+            chaos.wait_ready("ingest")
 
     return fault
 
@@ -52,7 +54,10 @@ FAULTS = [
     pytest.param(_sigkill("alerts"), id="sigkill-alerts", marks=pytest.mark.chaos_fast),
     pytest.param(_sigkill("api"), id="sigkill-api"),
     pytest.param(_restart("kafka"), id="restart-kafka", marks=pytest.mark.chaos_fast),
-    pytest.param(_restart("mosquitto"), id="restart-mosquitto", marks=pytest.mark.chaos_fast),
+    # Ingest's shared subscription loses what is published between the broker's restart and
+    # ingest's reconnection (Mosquitto 2.0.11; see test_broker_persistence.py).
+    pytest.param(_restart("mosquitto"), id="restart-mosquitto", marks=[pytest.mark.chaos_fast, pytest.mark.xfail(
+        strict=True, reason="Mosquitto 2.0.11 drops shared-subscription messages until ingest reconnects")]),
     pytest.param(_restart("postgres"), id="restart-postgres", marks=pytest.mark.chaos_fast),
 ]
 
