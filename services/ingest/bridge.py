@@ -38,6 +38,7 @@ class _Pending:
     mid: int
     qos: int
     outstanding: int
+    connection: int  # which MQTT connection delivered the message (see _on_connect)
     failed: bool = False
 
 
@@ -50,6 +51,7 @@ class IngestBridge:
         self._client: mqtt.Client | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        self._connection = 0
         self.fatal: str | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -110,6 +112,11 @@ class IngestBridge:
         if reason.is_failure:
             log.error("MQTT connection refused: %s", reason)
             return
+        # A packet id is only valid on the connection it came with: after a reconnect the broker
+        # sends every unacknowledged message again (persistent session) and may reuse an old id
+        # for a new message, so a late PUBACK from before would acknowledge the wrong one.
+        with self._lock:
+            self._connection += 1
         topic = f"$share/{self.settings.ingest_share_group}/{MQTT_SUBSCRIPTION}"
         client.subscribe(topic, qos=1)
         log.info("subscribed to %s", topic)
@@ -128,7 +135,7 @@ class IngestBridge:
         if not records:
             client.ack(message.mid, message.qos)
             return
-        pending = _Pending(message.mid, message.qos, len(records))
+        pending = _Pending(message.mid, message.qos, len(records), self._connection)
         for topic, key, value in records:
             self._produce(topic, key, value, pending)
 
@@ -158,7 +165,7 @@ class IngestBridge:
         self.metrics.produced.labels(message.topic()).inc()
         with self._lock:
             pending.outstanding -= 1
-            done = pending.outstanding == 0 and not pending.failed
+            done = pending.outstanding == 0 and not pending.failed and pending.connection == self._connection
         if done and self._client is not None:
             self._client.ack(pending.mid, pending.qos)
 

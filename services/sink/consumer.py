@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import psycopg
-from confluent_kafka import Consumer, KafkaError, Message
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from pydantic import BaseModel, ValidationError
 
@@ -63,10 +63,7 @@ class Sink:
         self._conn: psycopg.Connection | None = None
 
     def start(self) -> None:
-        self._conn = psycopg.connect(self.settings.dsn)
-        for route in self.routes.values():
-            route.writer.prepare(self._conn)
-        self._conn.commit()
+        self._connect()
         self._consumer = Consumer(self.settings.kafka_client_config(**{
             "group.id": self.settings.sink_group_id,
             "enable.auto.commit": False,
@@ -88,11 +85,52 @@ class Sink:
             while not self._stop.is_set():
                 batch = self._consumer.consume(self.settings.sink_batch_size, self.settings.sink_batch_wait_s)
                 if batch:
-                    self._store(batch)
-                    self._consumer.commit(asynchronous=False)
+                    self._store_until_stored(batch)
+                    self._commit()
         finally:
             self._consumer.close()
+            if self._conn is not None:
+                self._conn.close()
+
+    def _connect(self) -> None:
+        self._conn = psycopg.connect(self.settings.dsn)
+        for route in self.routes.values():
+            route.writer.prepare(self._conn)  # session-local staging tables: again on every connection
+        self._conn.commit()
+
+    def _store_until_stored(self, batch: list[Message]) -> None:
+        """A lost database connection (a restart, a failover) is waited out: the batch is
+        written again on a new connection. Its transaction either committed or not, and the
+        writers are idempotent, so writing it again is safe either way."""
+        while True:
+            try:
+                self._store(batch)
+                return
+            except psycopg.OperationalError as exc:
+                log.warning("database connection lost (%s); reconnecting to write the batch again", exc)
+                self._reconnect()
+
+    def _reconnect(self) -> None:
+        if self._conn is not None:
             self._conn.close()
+            self._conn = None
+        while not self._stop.is_set():
+            try:
+                self._connect()
+                return
+            except psycopg.OperationalError as exc:
+                log.warning("database not reachable yet (%s)", exc)
+                self._stop.wait(1.0)
+        raise SystemExit("stopped while waiting for the database")
+
+    def _commit(self) -> None:
+        """Offsets not committed now (the broker restarting, a rebalance) go with the next
+        batch's commit; a batch read again meanwhile is written again, which changes nothing."""
+        assert self._consumer is not None
+        try:
+            self._consumer.commit(asynchronous=False)
+        except KafkaException as exc:
+            log.warning("offset commit failed (%s); the next commit carries it", exc)
 
     def _store(self, batch: list[Message]) -> None:
         assert self._conn is not None

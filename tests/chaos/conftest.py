@@ -22,9 +22,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
-from confluent_kafka import Consumer, TopicPartition
 
-from schemas.topics import ALL_KAFKA_TOPICS
 from services.api.tokens import create_token
 from services.ingest.session import end_session
 from services.kafka.topics import ensure_topics
@@ -32,6 +30,7 @@ from services.stack.layout import StackLayout, default_root
 from services.stack.native import NativeStack
 from tests.component.alerts.local_servers import SmtpInbox, free_port
 from tests.conftest import ARTIFACTS
+from tests.harness.kafka_groups import commit_log_end
 from tests.harness.processes import ServiceProcess, wait_for, wait_for_http
 from tests.harness.stack import StackEndpoints
 
@@ -53,20 +52,6 @@ def native(stack: StackEndpoints) -> NativeStack:
         pytest.skip(f"the fault suite stops and starts Kafka, Mosquitto and PostgreSQL itself: it needs the "
                     f"native stack (`coldchain stack up`), not {stack.kind}")
     return NativeStack(StackLayout(default_root()))
-
-
-def commit_log_end(bootstrap: str, group: str) -> None:
-    """A new (or long idle) group would replay whole topics: start it where they end now."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
-    try:
-        offsets = []
-        for topic in ALL_KAFKA_TOPICS:
-            for partition in consumer.list_topics(topic.name, timeout=10).topics[topic.name].partitions:
-                _, high = consumer.get_watermark_offsets(TopicPartition(topic.name, partition), timeout=10)
-                offsets.append(TopicPartition(topic.name, partition, high))
-        consumer.commit(offsets=offsets, asynchronous=False)
-    finally:
-        consumer.close()
 
 
 @dataclass

@@ -70,6 +70,15 @@ def plan_traffic(devices: list[str], per_device: int, seed: int) -> Traffic:
     return Traffic(messages, unique, start)
 
 
+def _acknowledged(info: mqtt.MQTTMessageInfo) -> bool:
+    # A message handed over while the client was disconnected is queued, but its info
+    # carries MQTT_ERR_NO_CONN and is_published() raises: count it as not acknowledged.
+    try:
+        return info.is_published()
+    except RuntimeError:
+        return False
+
+
 @dataclass
 class Published:
     messages: int = 0
@@ -116,15 +125,15 @@ def _publish(url: str, messages: list[tuple[str, bytes, int]], readings_per_s: f
         progress.value += 1
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
-        waiting = [n for n, info in enumerate(infos) if not info.is_published()]
+        waiting = [n for n, info in enumerate(infos) if not _acknowledged(info)]
         if not waiting:
             break
         time.sleep(10)  # give the client's own retransmission its chance first
         for n in waiting:
-            if not infos[n].is_published() and client.is_connected():
+            if not _acknowledged(infos[n]) and client.is_connected():
                 topic, payload, _ = messages[n]
                 infos[n] = client.publish(topic, payload, qos=1)
                 outcome.resent += 1
-    outcome.acknowledged = sum(1 for info in infos if info.is_published())
+    outcome.acknowledged = sum(1 for info in infos if _acknowledged(info))
     client.disconnect()
     client.loop_stop()
