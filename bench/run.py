@@ -137,7 +137,8 @@ def _keep_earlier_sections(path: Path, results: dict[str, Any]) -> None:
     if not path.exists():
         return
     earlier = json.loads(path.read_text(encoding="utf-8"))
-    kept = [key for key, value in earlier.items() if key not in ("errors", "when", "run_id") and not results.get(key)]
+    kept = [key for key, value in earlier.items()
+            if key not in ("errors", "when", "run_id", "earlier_sections") and value and not results.get(key)]
     for key in kept:
         results[key] = earlier[key]
     if kept:
