@@ -101,6 +101,12 @@ class PhaseLatency:
     both_p50_ms: float  # until the second recipient's email was accepted too
     both_p99_ms: float
     first_ms: float  # the phase's first alert
+    # Where the time went (p50 / p99 over the alerts): publish -> ingest received it,
+    # ingest -> the alert service stored the alert (Kafka, the excursion processor, Kafka,
+    # the alert consumer), stored -> SMTP accepted (the dispatcher and the SMTP exchange).
+    to_ingest_ms: tuple[float, float]
+    ingest_to_alert_ms: tuple[float, float]
+    alert_to_smtp_ms: tuple[float, float]
     samples_ms: list[float]
 
     def as_dict(self) -> dict[str, Any]:
@@ -270,11 +276,13 @@ class AlertBench:
         """One alert per device, one after the other, each from a quiet start."""
         first_ms: list[float] = []
         both_ms: list[float] = []
+        timings: list[tuple[str, str, float, float]] = []  # device, shipment, published, accepted
         for device, shipment_id in zip(devices, shipments, strict=True):
             topic = f"coldchain/v1/devices/{device}/telemetry"
             now = time.time()
             publisher.publish(topic, _reading(device, now - CRITICAL_DELAY_S - 60), qos=1)
             published = time.time()
+            published = round(published, 3)  # as it goes in the payload, so the row's time matches
             publisher.publish(topic, _reading(device, published), qos=1)  # the offending reading
             deadline = published + timeout_s
             while time.time() < deadline and len(self.stopwatch.times(shipment_id)) < 2:
@@ -282,14 +290,42 @@ class AlertBench:
             accepted = self.stopwatch.times(shipment_id)
             if accepted:
                 first_ms.append((accepted[0] - published) * 1000)
+                timings.append((device, shipment_id, published, accepted[0]))
             if len(accepted) >= 2:
                 both_ms.append((accepted[1] - published) * 1000)
             time.sleep(0.3)
+        hops = self._hops(timings)
         return PhaseLatency(
             label=label, alerts=len(devices), received=len(first_ms), background_readings_per_s=background_rate,
             p50_ms=percentile(first_ms, 50), p99_ms=percentile(first_ms, 99), max_ms=max(first_ms, default=0.0),
             both_p50_ms=percentile(both_ms, 50), both_p99_ms=percentile(both_ms, 99),
-            first_ms=first_ms[0] if first_ms else 0.0, samples_ms=first_ms)
+            first_ms=first_ms[0] if first_ms else 0.0,
+            to_ingest_ms=_p50_p99([h[0] for h in hops]), ingest_to_alert_ms=_p50_p99([h[1] for h in hops]),
+            alert_to_smtp_ms=_p50_p99([h[2] for h in hops]), samples_ms=first_ms)
+
+    def _hops(self, timings: list[tuple[str, str, float, float]]) -> list[tuple[float, float, float]]:
+        """Per alert: (publish -> ingest, ingest -> alert stored, alert stored -> SMTP), ms.
+        The reading's ``received_at`` and the alert's ``raised_at`` are stamped by the
+        services on the same machine's clock."""
+        hops = []
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            for device, shipment_id, published, accepted in timings:
+                received = conn.execute(
+                    "SELECT extract(epoch FROM received_at) FROM readings WHERE device_id = %s"
+                    " AND time = to_timestamp(%s)", [device, published]).fetchone()
+                raised = conn.execute(
+                    SQL("SELECT extract(epoch FROM raised_at) FROM {}.alerts WHERE shipment_id = %s"
+                        " AND kind = 'temp_high' AND step = 'opened'").format(Identifier(self.schema)),
+                    [shipment_id]).fetchone()
+                if received and raised:
+                    at_ingest, at_alert = float(received[0]), float(raised[0])
+                    hops.append(((at_ingest - published) * 1000, (at_alert - at_ingest) * 1000,
+                                 (accepted - at_alert) * 1000))
+        return hops
+
+
+def _p50_p99(values: list[float]) -> tuple[float, float]:
+    return round(percentile(values, 50), 1), round(percentile(values, 99), 1)
 
 
 def _shipment(shipment_id: str, device: str, packed: datetime) -> dict[str, Any]:
