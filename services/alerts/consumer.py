@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, KafkaException, Message, TopicPartition
 from pydantic import BaseModel, ValidationError
 
 from schemas.alert import AlertEvent
@@ -179,15 +179,19 @@ class AlertConsumer:
 
     def _orphan(self, message: Message, shipment_id: str) -> bool:
         # The registry commits a shipment before the processors learn of it, so this is a
-        # lagging replica or a record for a shipment that was never registered.
+        # lagging replica or a record for a shipment that was never registered (or was
+        # removed). The grace runs from when the record was written, not from when it is
+        # read: a replayed backlog of old orphans is skipped at once instead of holding its
+        # partition for the grace period each.
         first = self._waiting.setdefault(_record_key(message), time.monotonic())
-        if time.monotonic() - first < self._config.unknown_shipment_grace_s:
+        waited = max(time.monotonic() - first, _age_s(message))
+        if waited < self._config.unknown_shipment_grace_s:
             self.counts.retries += 1
             return False
         self._waiting.pop(_record_key(message), None)
         self.counts.orphans_skipped += 1
-        log.warning("no shipment %r after %.0f s: %s[%s]@%s skipped", shipment_id,
-                    self._config.unknown_shipment_grace_s, message.topic(), message.partition(), message.offset())
+        log.warning("no shipment %r %.0f s after the record was written: %s[%s]@%s skipped", shipment_id,
+                    waited, message.topic(), message.partition(), message.offset())
         return True
 
     def _hold(self, consumer: Consumer, message: Message, partition: Partition) -> None:
@@ -241,6 +245,14 @@ def _fetch(consumer: Consumer, batch: int, timeout_s: float) -> list[Message]:
     if first is None:
         return []
     return [first, *consumer.consume(batch - 1, 0)] if batch > 1 else [first]
+
+
+def _age_s(message: Message) -> float:
+    """Seconds since the record was written (its Kafka timestamp); 0 when it has none."""
+    kind, millis = message.timestamp()
+    if kind == TIMESTAMP_NOT_AVAILABLE or millis <= 0:
+        return 0.0
+    return max(0.0, time.time() - millis / 1000)
 
 
 def _record_key(message: Message) -> tuple[str, int, int]:
