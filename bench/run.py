@@ -142,7 +142,8 @@ def _keep_earlier_sections(path: Path, results: dict[str, Any]) -> None:
     if not path.exists():
         return
     earlier = json.loads(path.read_text(encoding="utf-8"))
-    kept = [key for key, value in earlier.items() if key not in ("errors", "when", "run_id") and not results.get(key)]
+    kept = [key for key, value in earlier.items()
+            if key not in ("errors", "when", "run_id", "earlier_sections") and value and not results.get(key)]
     for key in kept:
         results[key] = earlier[key]
     if kept:
@@ -155,7 +156,9 @@ def _alert_latency(settings: BenchSettings, run_id: str, args: argparse.Namespac
                                default_root() / "logs" / "bench", alerts=args.alerts, idle_minutes=args.idle_minutes)
     for phase in phases:
         print(f"   alert {phase.label}: p50 {phase.p50_ms:.0f} ms, p99 {phase.p99_ms:.0f} ms "
-              f"({phase.received}/{phase.alerts} alerts)", flush=True)
+              f"({phase.received}/{phase.alerts} alerts); p50/p99 publish->ingest {phase.to_ingest_ms}, "
+              f"ingest->alert stored {phase.ingest_to_alert_ms}, stored->SMTP {phase.alert_to_smtp_ms} ms",
+              flush=True)
     results["alert_latency"] = [phase.as_dict() for phase in phases]
 
 

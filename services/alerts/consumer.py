@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, KafkaException, Message, TopicPartition
 from pydantic import BaseModel, ValidationError
 
 from schemas.alert import AlertEvent
@@ -44,7 +44,7 @@ class ConsumerConfig:
     batch: int = 100
     poll_timeout_s: float = 0.5
     retry_after_s: float = 2.0
-    unknown_shipment_grace_s: float = 120.0
+    unknown_shipment_grace_s: float = 30.0
     session_timeout_ms: int = 10_000
 
 
@@ -94,7 +94,9 @@ class AlertConsumer:
         }
         self._consumer: Consumer | None = None
         self._paused: dict[Partition, float] = {}  # partition -> monotonic time to resume
-        self._waiting: dict[tuple[str, int, int], float] = {}  # record -> first seen orphaned
+        # shipment id -> when it was first found missing (monotonic), so that once its grace
+        # has run out, its further records are skipped at once instead of each waiting again
+        self._missing: dict[str, float] = {}
         self.counts = ConsumerCounts()
 
     def start(self) -> None:
@@ -170,7 +172,7 @@ class AlertConsumer:
             self.counts.handler_failures += 1
             log.exception("alert handler failed on %s[%s]@%s; skipped", topic, message.partition(), message.offset())
             return True
-        self._waiting.pop(_record_key(message), None)
+        self._missing.pop(shipment_id, None)
         self.counts.alerts_raised += len(raised)
         if raised:
             self._feed.publish(raised)
@@ -179,15 +181,21 @@ class AlertConsumer:
 
     def _orphan(self, message: Message, shipment_id: str) -> bool:
         # The registry commits a shipment before the processors learn of it, so this is a
-        # lagging replica or a record for a shipment that was never registered.
-        first = self._waiting.setdefault(_record_key(message), time.monotonic())
-        if time.monotonic() - first < self._config.unknown_shipment_grace_s:
+        # lagging replica or a record for a shipment that was never registered (or was
+        # removed). The grace runs from when the record was written, not from when it is
+        # read: a replayed backlog of old orphans is skipped at once instead of holding its
+        # partition for the grace period each.
+        now = time.monotonic()
+        if len(self._missing) > 10_000:  # bounded: forget shipments missing for long
+            self._missing = {k: v for k, v in self._missing.items() if now - v < 3600}
+        first = self._missing.setdefault(shipment_id, now - _age_s(message))
+        waited = now - first
+        if waited < self._config.unknown_shipment_grace_s:
             self.counts.retries += 1
             return False
-        self._waiting.pop(_record_key(message), None)
         self.counts.orphans_skipped += 1
-        log.warning("no shipment %r after %.0f s: %s[%s]@%s skipped", shipment_id,
-                    self._config.unknown_shipment_grace_s, message.topic(), message.partition(), message.offset())
+        log.warning("no shipment %r %.0f s after the record was written: %s[%s]@%s skipped", shipment_id,
+                    waited, message.topic(), message.partition(), message.offset())
         return True
 
     def _hold(self, consumer: Consumer, message: Message, partition: Partition) -> None:
@@ -221,8 +229,6 @@ class AlertConsumer:
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
             self._paused.pop((tp.topic, tp.partition), None)
-        self._waiting = {k: v for k, v in self._waiting.items() if (k[0], k[1]) not in {
-            (tp.topic, tp.partition) for tp in partitions}}
         log.info("partitions revoked: %s", _names(partitions))
 
     def _require(self) -> Consumer:
@@ -243,8 +249,12 @@ def _fetch(consumer: Consumer, batch: int, timeout_s: float) -> list[Message]:
     return [first, *consumer.consume(batch - 1, 0)] if batch > 1 else [first]
 
 
-def _record_key(message: Message) -> tuple[str, int, int]:
-    return (str(message.topic()), int(message.partition() or 0), int(message.offset() or 0))
+def _age_s(message: Message) -> float:
+    """Seconds since the record was written (its Kafka timestamp); 0 when it has none."""
+    kind, millis = message.timestamp()
+    if kind == TIMESTAMP_NOT_AVAILABLE or millis <= 0:
+        return 0.0
+    return max(0.0, time.time() - millis / 1000)
 
 
 def _names(partitions: list[TopicPartition]) -> str:

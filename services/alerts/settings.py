@@ -55,9 +55,11 @@ class AlertSettings(KafkaSettings, DatabaseSettings):
 
     # Consumer of coldchain.excursions / coldchain.eta.
     alert_consume_batch: int = Field(default=100, ge=1)
-    # A record whose shipment is not in the registry yet is retried this long, then
-    # skipped (logged and counted) so one orphan record cannot stall its partition.
-    alert_unknown_shipment_grace_s: float = Field(default=120.0, ge=0)
+    # A record whose shipment is not in the registry yet is retried this long (from when
+    # the record was written), then skipped (logged and counted), with the shipment's later
+    # records, so orphans cannot stall their partition. The API commits a shipment before
+    # any processor hears of it: only a lagging replica needs a grace at all.
+    alert_unknown_shipment_grace_s: float = Field(default=30.0, ge=0)
     alert_record_retry_s: float = Field(default=2.0, gt=0)  # pause before retrying a record
     # A crashed instance's partitions move to a restarted one after this long.
     alert_kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000)

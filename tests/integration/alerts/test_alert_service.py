@@ -96,13 +96,15 @@ class AlertRig:
             self.produce_raw(event.shipment_id, event.model_dump_json().encode(), partition)
         assert self.producer.flush(10) == 0
 
-    def produce_raw(self, key: str, value: bytes, partition: int | None = None) -> None:
+    def produce_raw(self, key: str, value: bytes, partition: int | None = None, written_at: datetime | None = None
+                    ) -> None:
         def delivered(error: Any, message: Any) -> None:
             assert error is None, error
             self.produced[message.partition()] = max(self.produced.get(message.partition(), -1), message.offset())
 
         self.producer.produce(EXCURSIONS.name, key=key.encode(), value=value, on_delivery=delivered,
-                              partition=-1 if partition is None else partition)  # -1: by key
+                              partition=-1 if partition is None else partition,  # -1: by key
+                              timestamp=int(written_at.timestamp() * 1000) if written_at else 0)
 
     def wait_consumed(self, timeout_s: float = 20) -> None:
         """Until the service has committed past every record this test produced."""
@@ -376,6 +378,7 @@ def test_records_wait_for_a_late_shipment_and_orphans_do_not_block_their_partiti
     rig: AlertRig, unique: Callable[[str], str]
 ) -> None:
     late, known, never = unique("SHP-ALERT-LATE"), unique("SHP-ALERT-KNOWN"), unique("SHP-ALERT-NEVER")
+    gone = unique("SHP-ALERT-GONE")
     rig.register(known)
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
     # All on one partition, in this order: an event whose shipment is registered a moment
@@ -383,6 +386,11 @@ def test_records_wait_for_a_late_shipment_and_orphans_do_not_block_their_partiti
     rig.produce(excursion(late, "temp_high", "warning", t0), partition=0)
     rig.produce_raw(known, b"{not json", partition=0)
     rig.produce(excursion(never, "temp_high", "warning", t0), partition=0)
+    # A record written an hour ago for a shipment no longer there (a replayed backlog): its
+    # grace ran out long ago, so it is skipped at once.
+    old = excursion(gone, "temp_high", "warning", t0)
+    rig.produce_raw(gone, old.model_dump_json().encode(), partition=0, written_at=t0)
+    assert rig.producer.flush(10) == 0
     rig.produce(excursion(known, "temp_low", "warning", t0), partition=0)
     rig.register(late)  # within the grace (3 s in this rig): its alert is raised, not lost
 
@@ -393,3 +401,5 @@ def test_records_wait_for_a_late_shipment_and_orphans_do_not_block_their_partiti
     assert rig.smtp.mails_for(never) == [] and rig.deliveries(shipment_id=never) == []
     log = rig.service.log_tail(400)
     assert f"no shipment {never!r}" in log and "unreadable record on coldchain.excursions[0]" in log
+    gone_line = next(line for line in log.splitlines() if f"no shipment {gone!r}" in line)
+    assert int(gone_line.split(f"{gone!r} ")[1].split(" s after")[0]) >= 3 * 3600 - 60  # its age, not a wait
