@@ -79,6 +79,10 @@ class DemoSession:
             "COLDCHAIN_HTTP_PORT": str(settings.http_port),
             "COLDCHAIN_PUBLIC_URL": settings.api_url,
             "COLDCHAIN_SMTP_URL": self.mail.url,
+            # A group of this run's own, from the log's end: the stack may hold earlier runs'
+            # and tests' excursions, which are not this demo's to announce.
+            "COLDCHAIN_ALERT_GROUP_ID": f"coldchain-alerts-{self.prefix.lower()}",
+            "COLDCHAIN_ALERT_NEW_GROUP_FROM": "latest",
             "COLDCHAIN_SMS_URL": self.sms.url,
             # A demo shows alerts as they happen, whatever the hour at the recipients.
             "COLDCHAIN_ALERT_QUIET_CHANNELS": "[]",

@@ -117,7 +117,8 @@ class IngestBridge:
         # for a new message, so a late PUBACK from before would acknowledge the wrong one.
         with self._lock:
             self._connection += 1
-        topic = f"$share/{self.settings.ingest_share_group}/{MQTT_SUBSCRIPTION}"
+        group = self.settings.ingest_share_group
+        topic = f"$share/{group}/{MQTT_SUBSCRIPTION}" if group else MQTT_SUBSCRIPTION
         client.subscribe(topic, qos=1)
         log.info("subscribed to %s", topic)
 

@@ -9,8 +9,11 @@ class IngestSettings(MqttSettings, KafkaSettings, DatabaseSettings):
     model_config = settings_config()
 
     ingest_client_id: str = "coldchain-ingest-1"
-    # MQTT 5 shared subscription: every ingest instance in the group gets a share of the load.
-    ingest_share_group: str = "coldchain-ingest"
+    # Empty: one instance with a plain subscription. A group name: an MQTT 5 shared
+    # subscription, every instance in the group gets a share of the load. Plain is the
+    # default because Mosquitto 2.0.11 (Debian 12) drops a shared subscription's messages
+    # after a broker restart until the subscriber reconnects (tests/chaos).
+    ingest_share_group: str = ""
     ingest_max_inflight: int = 1000
     # How long the broker keeps this instance's session (and queues its share of messages)
     # while it is away. An instance removed for good keeps its share until then.

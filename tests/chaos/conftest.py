@@ -106,7 +106,7 @@ def chaos(native: NativeStack, stack: StackEndpoints) -> Iterator[ChaosPipeline]
         "COLDCHAIN_HTTP_PORT": str(api_port),
         "COLDCHAIN_PUBLIC_URL": api_url,
         "COLDCHAIN_INGEST_CLIENT_ID": f"chaos-ingest-{run}",
-        "COLDCHAIN_INGEST_SHARE_GROUP": f"chaos-ingest-{run}",
+        "COLDCHAIN_INGEST_SHARE_GROUP": "",  # the default: one ingest, a plain subscription
         "COLDCHAIN_INGEST_SESSION_EXPIRY_S": "600",
         "COLDCHAIN_INGEST_METRICS_PORT": "0",
         "COLDCHAIN_SINK_METRICS_PORT": "0",
