@@ -18,6 +18,7 @@ from schemas.excursion import ExcursionEvent, ExcursionLimits, ProfileOverride
 from schemas.reading import Reading
 from schemas.shipment import Shipment
 from services.excursions.flight import likely_in_air
+from services.excursions.journey import journey_over
 from services.excursions.limits import limits_for
 from services.excursions.scoring import DEFAULT_CONFIG, ScoringConfig, apply_readings, check_silence, new_state
 from services.excursions.state import ShipmentState
@@ -118,6 +119,9 @@ class ExcursionProcessor:
             self._decoded[shipment_id] = (stored_raw, stored)
             return None
         shipment = self.decode_shipment(shipment_raw)
+        if shipment is not None and journey_over(shipment, stored.state, now):
+            self._decoded[shipment_id] = (stored_raw, stored)
+            return Step(stored_raw, [])
         in_air = shipment is not None and likely_in_air(shipment, stored.state)
         stored.state, events = check_silence(stored.state, now, in_air, self.limits(shipment))
         if not events:  # check_silence changes the state only when it opens a silence

@@ -25,6 +25,7 @@ from services.excursions.settings import ExcursionSettings
 T0 = datetime(2026, 11, 9, 18, 0, tzinfo=UTC)
 HANGZHOU = (30.2741, 120.1551)
 HALIFAX_AIRPORT = (44.8808, -63.5086)
+ON_THE_ROAD = (30.7522, 120.7585)  # Jiaxing, between PVG and the buyer: not yet arrived
 
 SHIPMENT = Shipment.model_validate(
     {
@@ -110,7 +111,7 @@ def test_a_tarmac_delay_becomes_opened_and_closed_events_and_state_in_the_table(
 def test_the_silence_timer_opens_sensor_silent_on_the_ground_only(tmp_path: Path) -> None:
     async def scenario() -> None:
         on_ground = create_app(_settings(tmp_path))
-        await _feed(on_ground, [3.0] * 10, HANGZHOU)  # last reading at minute 9
+        await _feed(on_ground, [3.0] * 10, ON_THE_ROAD)  # last reading at minute 9
         late_enough = T0 + timedelta(minutes=40)
 
         assert await _tick(on_ground, late_enough, partition=0) == []  # another partition's shipment
@@ -124,6 +125,10 @@ def test_the_silence_timer_opens_sensor_silent_on_the_ground_only(tmp_path: Path
         at_the_airport = create_app(_settings(tmp_path / "air"))
         await _feed(at_the_airport, [3.0] * 10, HALIFAX_AIRPORT)  # switched off for the flight
         assert await _tick(at_the_airport, late_enough, partition=2) == []
+
+        delivered = create_app(_settings(tmp_path / "delivered"))
+        await _feed(delivered, [3.0] * 10, HANGZHOU)  # switched off at the buyer's warehouse
+        assert await _tick(delivered, late_enough, partition=2) == []
 
     asyncio.run(scenario())
 
