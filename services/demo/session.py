@@ -22,6 +22,7 @@ from services.api.tokens import create_token
 from services.db.migrate import migrate
 from services.demo.mailbox import Delivered, MailCatcher, SmsCatcher
 from services.demo.settings import DemoSettings
+from services.kafka.groups import commit_log_end
 from services.kafka.topics import ensure_topics
 from services.simulate.fleet import FleetOptions, plan_fleet
 from services.stack.native import NativeStack
@@ -62,12 +63,20 @@ class DemoSession:
         self.mail.start()
         self.sms.start()
         self.console.print(f"mail catcher {self.mail.url} -> {settings.mail_dir}; SMS gateway {self.sms.url}")
+        for group in self._own_groups().values():
+            commit_log_end(settings.kafka_client_config(), group)
         self._services = self._spawn("services", [sys.executable, "-m", "services.cli", "run", "all"])
         self._wait_for_api()
         self.token = create_token(settings.dsn, "ops", None)
         credentials = self._provision_devices()
         self._simulator = self._spawn("simulate", self._simulate_command(credentials),
                                       extra_env={"COLDCHAIN_API_TOKEN": self.token})
+
+    def _own_groups(self) -> dict[str, str]:
+        run = self.prefix.lower()
+        return {"COLDCHAIN_ALERT_GROUP_ID": f"coldchain-alerts-{run}",
+                "COLDCHAIN_EXCURSIONS_APP_ID": f"coldchain-excursions-{run}",
+                "COLDCHAIN_ETA_APP_ID": f"coldchain-eta-{run}"}
 
     def _service_env(self) -> dict[str, str]:
         settings = self.settings
@@ -79,9 +88,9 @@ class DemoSession:
             "COLDCHAIN_HTTP_PORT": str(settings.http_port),
             "COLDCHAIN_PUBLIC_URL": settings.api_url,
             "COLDCHAIN_SMTP_URL": self.mail.url,
-            # A group of this run's own, from the log's end: the stack may hold earlier runs'
-            # and tests' excursions, which are not this demo's to announce.
-            "COLDCHAIN_ALERT_GROUP_ID": f"coldchain-alerts-{self.prefix.lower()}",
+            # Groups and processor state of this run's own, from the log's end: the stack may
+            # hold earlier runs' and tests' shipments, which are not this demo's to announce.
+            **{name: group for name, group in self._own_groups().items()},
             "COLDCHAIN_ALERT_NEW_GROUP_FROM": "latest",
             "COLDCHAIN_SMS_URL": self.sms.url,
             # A demo shows alerts as they happen, whatever the hour at the recipients.

@@ -17,8 +17,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from services.api.tokens import create_token
 from services.connections import parse_mqtt_url
 from services.ingest.session import end_session
+from services.kafka.groups import commit_log_end
 from tests.conftest import ARTIFACTS
-from tests.harness.kafka_groups import commit_log_end
 from tests.harness.processes import ServiceProcess, free_port, wait_for, wait_for_http
 from tests.harness.stack import StackEndpoints
 
