@@ -48,18 +48,19 @@ import psycopg
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
-from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from paho.mqtt.enums import CallbackAPIVersion
 from psycopg.conninfo import make_conninfo
 from psycopg.sql import SQL, Identifier
 
 from bench.ceilings import SPAWN
+from bench.children import stop_all, wait_for_log
 from bench.loadgen import PublishPlan, publish
 from schemas.topics import ETA, EXCURSIONS, READINGS
 from services.api.tokens import create_token
 from services.connections import parse_mqtt_url
 from services.ingest.session import end_session
+from services.kafka.groups import commit_log_end
 from services.kafka.topics import ensure_topics
 
 CRITICAL_C = 11.0  # above live-lobster's 10 C critical limit
@@ -153,7 +154,7 @@ class AlertBench:
         names = self.names
         for group, topics in ((names["excursions"], [READINGS.name]), (names["eta"], [READINGS.name]),
                               (names["sink"], [READINGS.name]), (names["alerts"], [EXCURSIONS.name, ETA.name])):
-            _commit_log_end(kafka, group, topics)
+            commit_log_end(kafka, group, topics)
         outbox = self._create_outbox_schema()
         common = {**os.environ, **self.env, "COLDCHAIN_INGEST_METRICS_PORT": "0", "COLDCHAIN_SINK_METRICS_PORT": "0"}
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -179,16 +180,11 @@ class AlertBench:
         for name in ("excursions", "eta"):
             self._wait_for_log(name, "ready", 120)
 
+    def _wait_for_log(self, name: str, text: str, timeout_s: float) -> None:
+        wait_for_log(name, self.processes[name], self.log_dir / f"alert-{name}.log", text, timeout_s)
+
     def stop(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes.values():
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+        stop_all(self.processes.values())
         end_session(self.env["COLDCHAIN_MQTT_URL"], self.names["ingest"])
 
     def clean_up(self) -> None:
@@ -233,17 +229,6 @@ class AlertBench:
         log = (self.log_dir / f"alert-{name}.log").open("wb")
         self.processes[name] = subprocess.Popen([sys.executable, "-m", module], env=env, stdout=log,
                                                 stderr=subprocess.STDOUT)
-
-    def _wait_for_log(self, name: str, text: str, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        log = self.log_dir / f"alert-{name}.log"
-        while time.monotonic() < deadline:
-            if self.processes[name].poll() is not None:
-                raise RuntimeError(f"{name} exited:\n{log.read_text(errors='replace')[-2000:]}")
-            if text.lower() in log.read_text(errors="replace").lower():  # faust: "Worker ready"
-                return
-            time.sleep(0.2)
-        raise TimeoutError(f"{name} did not log {text!r} within {timeout_s}s")
 
     # --- shipments and measurement ---------------------------------------------------
 
@@ -341,19 +326,6 @@ def _shipment(shipment_id: str, device: str, packed: datetime) -> dict[str, Any]
 
 def _reading(device: str, ts: float) -> str:
     return json.dumps({"device_id": device, "ts": round(ts, 3), "temp_c": CRITICAL_C, "humidity_pct": 90.0})
-
-
-def _commit_log_end(kafka: dict[str, Any], group: str, topics: list[str]) -> None:
-    consumer = Consumer({**kafka, "group.id": group, "enable.auto.commit": False})
-    try:
-        offsets = []
-        for topic in topics:
-            for partition in consumer.list_topics(topic, timeout=10).topics[topic].partitions:
-                _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
-                offsets.append(TopicPartition(topic, partition, high))
-        consumer.commit(offsets=offsets, asynchronous=False)
-    finally:
-        consumer.close()
 
 
 def _publisher(url: str) -> mqtt.Client:

@@ -33,15 +33,15 @@ import httpx
 import paho.mqtt.client as mqtt
 import psycopg
 from aiosmtpd.controller import Controller
-from confluent_kafka import Consumer, TopicPartition
 from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.ceilings import SPAWN
+from bench.children import stop_all, wait_for_log
 from bench.procstat import rss_bytes
-from schemas.topics import ALL_KAFKA_TOPICS
 from services.api.tokens import create_token
 from services.connections import parse_mqtt_url
 from services.ingest.session import end_session
+from services.kafka.groups import commit_log_end
 from services.kafka.topics import ensure_topics
 from services.stack.layout import default_root
 
@@ -110,19 +110,6 @@ def steady_publisher(load: Load, results: Any) -> None:
         results.put((0, f"{type(exc).__name__}: {exc}"))
 
 
-def _commit_log_end(bootstrap: str, group: str) -> None:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
-    try:
-        offsets = []
-        for topic in ALL_KAFKA_TOPICS:
-            for partition in consumer.list_topics(topic.name, timeout=10).topics[topic.name].partitions:
-                _, high = consumer.get_watermark_offsets(TopicPartition(topic.name, partition), timeout=10)
-                offsets.append(TopicPartition(topic.name, partition, high))
-        consumer.commit(offsets=offsets, asynchronous=False)
-    finally:
-        consumer.close()
-
-
 @dataclass
 class ServiceSet:
     """The six services as child processes of the bench."""
@@ -149,27 +136,11 @@ class ServiceSet:
             found[name] = round(rss / 2**20, 1) if rss is not None else None
         return found
 
-    def stop(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes.values():
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
-
     def _wait_for_log(self, name: str, text: str, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        log = self.log_dir / f"{name}.log"
-        while time.monotonic() < deadline:
-            if self.processes[name].poll() is not None:
-                raise RuntimeError(f"{name} exited:\n{log.read_text(errors='replace')[-2000:]}")
-            if text.lower() in log.read_text(errors="replace").lower():
-                return
-            time.sleep(0.2)
-        raise TimeoutError(f"{name} did not log {text!r} within {timeout_s}s")
+        wait_for_log(name, self.processes[name], self.log_dir / f"{name}.log", text, timeout_s)
+
+    def stop(self) -> None:
+        stop_all(self.processes.values())
 
 
 def _register(api_url: str, token: str, load: Load) -> None:
@@ -213,7 +184,7 @@ def measure(env: dict[str, str], minutes: float, rate: float = 200.0, devices: i
     bootstrap = env["COLDCHAIN_KAFKA_BOOTSTRAP"]
     ensure_topics({"bootstrap.servers": bootstrap})
     for group in groups.values():
-        _commit_log_end(bootstrap, group)
+        commit_log_end(bootstrap, group)
     data = default_root() / "data" / "bench-memory"
     data.mkdir(parents=True, exist_ok=True)
     client_id = f"bench-mem-ingest-{run}"

@@ -18,14 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from bench.ceilings import SPAWN
+from bench.children import stop_all, wait_for_log
 from bench.loadgen import PublishPlan, PublishResult, publish
 from bench.procstat import ProcessSampler, stack_pids
 from schemas.topics import DEADLETTER, READINGS
 from services.ingest.session import end_session
+from services.kafka.groups import commit_log_end
 from services.kafka.topics import ensure_topics
 
 
@@ -57,7 +58,7 @@ class BenchPipeline:
     def start(self) -> None:
         kafka = {"bootstrap.servers": self.env["COLDCHAIN_KAFKA_BOOTSTRAP"]}
         ensure_topics(kafka)
-        _commit_log_end(kafka, self.sink_group, [READINGS.name, DEADLETTER.name])
+        commit_log_end(kafka, self.sink_group, [READINGS.name, DEADLETTER.name])
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for name in ("sink", "ingest"):
             log = (self.log_dir / f"{name}.log").open("wb")
@@ -69,16 +70,11 @@ class BenchPipeline:
         process = self.processes.get(name)
         return [process.pid] if process is not None and process.poll() is None else []
 
+    def _wait_for_log(self, name: str, text: str, timeout_s: float) -> None:
+        wait_for_log(name, self.processes[name], self.log_dir / f"{name}.log", text, timeout_s)
+
     def stop(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes.values():
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+        stop_all(self.processes.values())
         end_session(self.env["COLDCHAIN_MQTT_URL"], self.client_id)
         admin = AdminClient({"bootstrap.servers": self.env["COLDCHAIN_KAFKA_BOOTSTRAP"]})
         for future in admin.delete_consumer_groups([self.sink_group], request_timeout=10).values():
@@ -86,34 +82,6 @@ class BenchPipeline:
                 future.result()
             except Exception as exc:  # a leftover empty group is harmless; say so and go on
                 print(f"note: consumer group {self.sink_group} not deleted: {exc}", file=sys.stderr)
-
-    def _wait_for_log(self, name: str, text: str, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        log = self.log_dir / f"{name}.log"
-        while time.monotonic() < deadline:
-            if self.processes[name].poll() is not None:
-                raise RuntimeError(f"{name} exited:\n{log.read_text(errors='replace')[-2000:]}")
-            if text in log.read_text(errors="replace"):
-                return
-            time.sleep(0.1)
-        raise TimeoutError(f"{name} did not log {text!r} within {timeout_s}s")
-
-
-def _commit_log_end(kafka: dict[str, Any], group: str, topics: list[str]) -> None:
-    """A new consumer group would start at the earliest offset and replay the whole topic:
-    commit the current log end for it first."""
-    consumer = Consumer({**kafka, "group.id": group, "enable.auto.commit": False})
-    try:
-        offsets = []
-        for topic in topics:
-            metadata = consumer.list_topics(topic, timeout=10).topics[topic]
-            for partition in metadata.partitions:
-                _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
-                offsets.append(TopicPartition(topic, partition, high))
-        consumer.commit(offsets=offsets, asynchronous=False)
-    finally:
-        consumer.close()
-
 
 @dataclass(frozen=True)
 class Throughput:

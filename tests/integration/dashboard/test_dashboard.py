@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from confluent_kafka import Consumer, TopicPartition
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from schemas.topics import ETA, EXCURSIONS
+from services.kafka.groups import commit_log_end
 from tests.component.alerts.local_servers import HttpScript, SmtpInbox, free_port, http_server
 from tests.conftest import ARTIFACTS
 from tests.harness.processes import ServiceProcess, wait_for
@@ -34,7 +34,8 @@ def alert_service(pipeline: Pipeline) -> Iterator[tuple[SmtpInbox, HttpScript]]:
     controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
     controller.start()
     group_id = f"coldchain-alerts-dashboard-{uuid.uuid4().hex[:8]}"
-    _commit_log_ends(pipeline.stack.kafka_bootstrap, group_id)
+    # The service then handles only what is produced from now on, not the topics' history.
+    commit_log_end(pipeline.stack.kafka_bootstrap, group_id, [EXCURSIONS.name, ETA.name])
     with http_server(sms) as sms_base:
         service = ServiceProcess("services.alerts.main", {
             **pipeline.stack.env,
@@ -55,20 +56,6 @@ def alert_service(pipeline: Pipeline) -> Iterator[tuple[SmtpInbox, HttpScript]]:
         finally:
             service.stop()
             controller.stop()
-
-
-def _commit_log_ends(bootstrap: str, group_id: str) -> None:
-    """The service then handles only what is produced from now on, not the topics' history."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group_id, "enable.auto.commit": False})
-    try:
-        ends = []
-        for topic in (EXCURSIONS.name, ETA.name):
-            for partition in consumer.list_topics(topic, timeout=10).topics[topic].partitions:
-                high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[1]
-                ends.append(TopicPartition(topic, partition, high))
-        consumer.commit(offsets=ends, asynchronous=False)
-    finally:
-        consumer.close()
 
 
 @pytest.fixture(scope="module")
