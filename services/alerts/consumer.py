@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import psycopg
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -46,9 +46,6 @@ class ConsumerConfig:
     retry_after_s: float = 2.0
     unknown_shipment_grace_s: float = 30.0
     session_timeout_ms: int = 10_000
-    # Where a group with no committed offsets starts. "earliest" loses nothing; "latest" is for
-    # a throwaway group (the demo) that must not alert on a shared stack's history.
-    new_group_from: Literal["earliest", "latest"] = "earliest"
 
 
 @dataclass
@@ -108,7 +105,7 @@ class AlertConsumer:
                 **self._client_config,
                 "group.id": self._config.group_id,
                 "enable.auto.commit": False,
-                "auto.offset.reset": self._config.new_group_from,
+                "auto.offset.reset": "earliest",  # a new group must not miss what came before it
                 "session.timeout.ms": self._config.session_timeout_ms,
             }
         )

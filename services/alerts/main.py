@@ -96,7 +96,6 @@ def build_service(settings: AlertSettings) -> AlertService:
             retry_after_s=settings.alert_record_retry_s,
             unknown_shipment_grace_s=settings.alert_unknown_shipment_grace_s,
             session_timeout_ms=settings.alert_kafka_session_timeout_ms,
-            new_group_from=settings.alert_new_group_from,
         ),
         # The intake wakes the dispatcher as soon as it stores new deliveries.
         AlertIntake(outbox, policy, ops, on_deliveries=dispatcher.wake),

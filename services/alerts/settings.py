@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import time, timedelta
-from typing import Literal
 
 from pydantic import Field, SecretStr
 
@@ -22,7 +21,6 @@ class AlertSettings(KafkaSettings, DatabaseSettings):
     model_config = settings_config()
 
     alert_group_id: str = "coldchain-alerts"
-    alert_new_group_from: Literal["earliest", "latest"] = "earliest"  # see ConsumerConfig
     public_url: str = "http://127.0.0.1:8000"  # base of links in emails
 
     smtp_url: str = "smtp://127.0.0.1:1025"

@@ -91,7 +91,6 @@ class DemoSession:
             # Groups and processor state of this run's own, from the log's end: the stack may
             # hold earlier runs' and tests' shipments, which are not this demo's to announce.
             **{name: group for name, group in self._own_groups().items()},
-            "COLDCHAIN_ALERT_NEW_GROUP_FROM": "latest",
             "COLDCHAIN_SMS_URL": self.sms.url,
             # A demo shows alerts as they happen, whatever the hour at the recipients.
             "COLDCHAIN_ALERT_QUIET_CHANNELS": "[]",
