@@ -6,9 +6,10 @@ all with concurrency 1 (faust-streaming#606):
 - ``excursions-shipments`` copies the compacted ``coldchain.shipments`` topic into the
   ``excursions-shipments`` table (raw JSON, for the product profile and override);
 - ``excursions-score`` loads a shipment's state from the ``excursions-state`` table
-  (JSON, changelogged), scores each reading of ``coldchain.readings`` with the pure core,
-  stores the state and publishes the events on ``coldchain.excursions`` keyed by
-  shipment id;
+  (changelogged; a header per shipment and its history in segments beside it, see
+  ``storage``), scores each reading of ``coldchain.readings`` with the pure core,
+  applies the processor's writes and publishes the events on ``coldchain.excursions``
+  keyed by shipment id;
 - ``excursions-silence`` runs the silence check. A timer on the leader sends a tick to every
   partition of an internal topic co-partitioned with the readings; the tick for partition p
   checks the shipments whose readings come from p, so each table write lands in the
@@ -29,7 +30,7 @@ import faust
 
 from schemas.excursion import ExcursionEvent
 from schemas.topics import EXCURSIONS, PARTITIONS, READINGS, SHIPMENTS
-from services.excursions.processor import ExcursionProcessor
+from services.excursions.processor import ExcursionProcessor, Step
 from services.excursions.settings import ExcursionSettings
 from services.kafka.faust_app import new_faust_app
 from services.profiles.catalog import load_profiles
@@ -63,6 +64,12 @@ def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfil
     shipment_table = app.Table(SHIPMENTS_TABLE, partitions=PARTITIONS, value_type=bytes)
     state_table = app.Table(STATE_TABLE, partitions=PARTITIONS, value_type=bytes)
 
+    def apply(step: Step) -> None:
+        for key, value in step.puts:
+            state_table[key] = value
+        for key in step.deletes:
+            state_table.pop(key, None)
+
     async def publish(events: list[ExcursionEvent]) -> None:
         for event in events:
             await excursions.send(key=event.shipment_id.encode(), value=event.model_dump_json().encode())
@@ -76,7 +83,8 @@ def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfil
             shipment = processor.decode_shipment(event.value)
             if shipment is None:  # deleted (tombstone): its excursion state goes too
                 shipment_table.pop(key, None)
-                state_table.pop(key, None)
+                for state_key in processor.keys_to_delete(key, state_table.get(key), state_table.get):
+                    state_table.pop(state_key, None)
             else:
                 shipment_table[key] = shipment.model_dump_json().encode()
             yield key
@@ -89,11 +97,13 @@ def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfil
                 yield []
                 continue
             key = reading.shipment_id
-            step = processor.on_reading(reading, shipment_table.get(key), state_table.get(key), event.message.partition)
+            step = processor.on_reading(
+                reading, shipment_table.get(key), state_table.get(key), event.message.partition, state_table.get
+            )
             if step is None:
                 yield []
                 continue
-            state_table[key] = step.stored
+            apply(step)
             yield step.events
 
     @app.agent(ticks, name=SILENCE_AGENT, concurrency=1, sink=[publish])
@@ -103,9 +113,11 @@ def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfil
             partition = event.message.partition
             found: list[ExcursionEvent] = []
             for key, stored in list(state_table.items()):
-                step = processor.on_tick(now, partition, key, shipment_table.get(key), stored)
-                if step is not None and step.events:
-                    state_table[key] = step.stored
+                if not processor.is_state_key(key):
+                    continue
+                step = processor.on_tick(now, partition, key, shipment_table.get(key), stored, state_table.get)
+                if step is not None:
+                    apply(step)
                     found.extend(step.events)
             yield found
 

@@ -1,8 +1,10 @@
 """Glue between the stream and the pure core, with no Kafka or faust in it.
 
 The faust agents in ``services.excursions.app`` hand raw message values and table values
-(bytes) to ``ExcursionProcessor`` and store or send what comes back; this module decodes,
-picks the shipment's limits, calls ``scoring`` and encodes the state again.
+(bytes) to ``ExcursionProcessor`` and apply or send what comes back; this module decodes,
+picks the shipment's limits, calls ``scoring`` and lays the state out again (``storage``).
+The silence timer's tick for partition p only touches shipments stored from p, so every
+table write goes to the changelog partition that owns the key.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from schemas.excursion import ExcursionEvent, ExcursionLimits, ProfileOverride
 from schemas.reading import Reading
@@ -21,30 +23,26 @@ from services.excursions.flight import likely_in_air
 from services.excursions.journey import journey_over
 from services.excursions.limits import limits_for
 from services.excursions.scoring import DEFAULT_CONFIG, ScoringConfig, apply_readings, check_silence, new_state
-from services.excursions.state import ShipmentState
+from services.excursions.storage import (
+    MissingSegment,
+    ReadValue,
+    StoredState,
+    is_header_key,
+    keys_of,
+    read_state,
+    write,
+)
 from services.profiles.model import ProductProfile
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(slots=True)
-class StoredState:
-    """The table value: the core's state and the source partition its readings came from.
-
-    The silence timer's tick for partition p only touches shipments stored from p, so
-    every table write goes to the changelog partition that owns the key.
-    """
-
-    partition: int
-    state: ShipmentState
-
-
-_STORED = TypeAdapter(StoredState)
-
-
 @dataclass(frozen=True, slots=True)
 class Step:
-    stored: bytes
+    """What to apply to the state table, in order, and the events to publish."""
+
+    puts: list[tuple[str, bytes]]
+    deletes: list[str]
     events: list[ExcursionEvent]
 
 
@@ -60,8 +58,9 @@ class ExcursionProcessor:
         self.profiles = profiles
         self.default_product = default_product
         self.config = config
-        # The last state decoded or encoded per shipment, with the bytes it came from: when the
-        # table hands back those very bytes, parsing them again would rebuild the same state.
+        # The last state decoded or encoded per shipment, with the header bytes it came from:
+        # when the table hands back those very bytes, parsing them again would rebuild the
+        # same state. Sealed segments' bodies are not held (storage.write unloads them).
         self._decoded: dict[str, tuple[bytes, StoredState]] = {}
 
     def decode_reading(self, raw: bytes) -> Reading | None:
@@ -96,40 +95,68 @@ class ExcursionProcessor:
             return limits_for(profile)
 
     def on_reading(
-        self, reading: Reading, shipment_raw: bytes | None, stored_raw: bytes | None, partition: int
+        self,
+        reading: Reading,
+        shipment_raw: bytes | None,
+        stored_raw: bytes | None,
+        partition: int,
+        read: ReadValue,
     ) -> Step | None:
-        """Scores one reading of a bound device; None for an unbound one."""
+        """Scores one reading of a bound device; None for an unbound one or lost history.
+
+        ``read`` gets a table value by key: the state's segments, when late data needs them.
+        """
         if reading.shipment_id is None:
             return None
         shipment_id = reading.shipment_id
-        stored = self._load(shipment_id, stored_raw) or StoredState(partition, new_state(shipment_id))
+        stored = self._load(shipment_id, stored_raw, read) or StoredState(partition, new_state(shipment_id))
         limits = self.limits(self.decode_shipment(shipment_raw))
-        stored.state, events = apply_readings(stored.state, [reading], limits, self.config)
+        try:
+            stored.state, events = apply_readings(stored.state, [reading], limits, self.config)
+        except MissingSegment as exc:  # the readings sink still stores the reading
+            log.error("not scoring a reading of shipment %s: %s", shipment_id, exc)
+            return None
         stored.partition = partition
-        return self._step(shipment_id, stored, events)
+        return self._step(stored, events, read)
 
     def on_tick(
-        self, now: datetime, partition: int, shipment_id: str, shipment_raw: bytes | None, stored_raw: bytes
+        self,
+        now: datetime,
+        partition: int,
+        shipment_id: str,
+        shipment_raw: bytes | None,
+        stored_raw: bytes,
+        read: ReadValue,
     ) -> Step | None:
-        """Checks the shipment's devices for silence at ``now``; None unless it is stored from ``partition``."""
-        stored = self._load(shipment_id, stored_raw)
+        """Checks the shipment's devices for silence at ``now``; None unless that changes the state.
+
+        Only shipments stored from ``partition`` are checked.
+        """
+        stored = self._load(shipment_id, stored_raw, read)
         if stored is None:
             return None
-        if stored.partition != partition:
-            self._decoded[shipment_id] = (stored_raw, stored)
-            return None
         shipment = self.decode_shipment(shipment_raw)
-        if shipment is not None and journey_over(shipment, stored.state, now):
-            self._decoded[shipment_id] = (stored_raw, stored)
-            return Step(stored_raw, [])
-        in_air = shipment is not None and likely_in_air(shipment, stored.state)
-        stored.state, events = check_silence(stored.state, now, in_air, self.limits(shipment))
+        quiet = stored.partition != partition or (shipment is not None and journey_over(shipment, stored.state, now))
+        events: list[ExcursionEvent] = []
+        if not quiet:
+            in_air = shipment is not None and likely_in_air(shipment, stored.state)
+            stored.state, events = check_silence(stored.state, now, in_air, self.limits(shipment))
         if not events:  # check_silence changes the state only when it opens a silence
             self._decoded[shipment_id] = (stored_raw, stored)
-            return Step(stored_raw, events)
-        return self._step(shipment_id, stored, events)
+            return None
+        return self._step(stored, events, read)
 
-    def _load(self, shipment_id: str, raw: bytes | None) -> StoredState | None:
+    def keys_to_delete(self, shipment_id: str, stored_raw: bytes | None, read: ReadValue) -> list[str]:
+        """Every key of the shipment's state: for a shipment that was deleted."""
+        stored = self._load(shipment_id, stored_raw, read)
+        return keys_of(stored) if stored is not None else []
+
+    @staticmethod
+    def is_state_key(key: str) -> bool:
+        """True for a shipment's header, false for the segments stored beside it."""
+        return is_header_key(key)
+
+    def _load(self, shipment_id: str, raw: bytes | None, read: ReadValue) -> StoredState | None:
         if raw is None:
             return None
         # Taken out of the cache: the core updates it in place, and until the new bytes are
@@ -137,12 +164,12 @@ class ExcursionProcessor:
         cached = self._decoded.pop(shipment_id, None)
         if cached is not None and cached[0] is raw:
             return cached[1]
-        return _STORED.validate_json(raw)
+        return read_state(raw, read)
 
-    def _step(self, shipment_id: str, stored: StoredState, events: list[ExcursionEvent]) -> Step:
-        raw = _STORED.dump_json(stored)
-        self._decoded[shipment_id] = (raw, stored)
-        return Step(raw, events)
+    def _step(self, stored: StoredState, events: list[ExcursionEvent], read: ReadValue) -> Step:
+        writes = write(stored, read)
+        self._decoded[stored.state.shipment_id] = (writes.puts[-1][1], stored)
+        return Step(writes.puts, writes.deletes, events)
 
 
 def shipment_override(shipment: Shipment | None) -> ProfileOverride | None:

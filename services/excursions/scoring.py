@@ -31,7 +31,7 @@ needs the old state must not pass it in (the faust agent loads a fresh copy each
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,12 +42,13 @@ from schemas.reading import Reading
 from services.excursions.mkt import mkt_from
 from services.excursions.state import (
     BEGINNING,
-    Checkpoint,
     ClosedExcursion,
     DeviceState,
     Published,
     Run,
     Sample,
+    Segment,
+    SegmentBody,
     ShipmentState,
     Silence,
 )
@@ -63,7 +64,7 @@ from services.excursions.tracker import (
 _SEVERITY = {1: "warning", 2: "critical"}
 _SEVERITY_RANK = {"warning": 1, "critical": 2}
 _SAMPLE_TIME = itemgetter(0)
-_CHECKPOINT_TIME = attrgetter("t")
+_SEGMENT_TIME = attrgetter("t")
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +233,6 @@ class _DeviceScorer:
         if fresh:
             if fresh[0][0] > self.device.run.last_t:
                 for sample in fresh:
-                    self.device.samples.append(sample)
                     self._score(sample)
                 events.extend(self._diff(self.touched, found_late=False))
             else:
@@ -302,10 +302,10 @@ class _DeviceScorer:
             episodes[index] = after
             if change:
                 self._note_change(change, rule, before, after)
-        device.since_checkpoint += 1
-        if device.since_checkpoint >= self.config.checkpoint_every:
-            device.checkpoints.append(Checkpoint(t, run.copy()))
-            device.since_checkpoint = 0
+        filling = device.segments[-1].body.samples
+        filling.append(sample)
+        if len(filling) >= self.config.checkpoint_every:
+            device.segments.append(Segment(t, SegmentBody(run.copy(), [])))
 
     def _note_change(self, change: int, rule: Rule, before: Episode | None, after: Episode | None) -> None:
         if change == OPENED and after is not None:
@@ -328,20 +328,26 @@ class _DeviceScorer:
         return abs(episode.peak - published.peak) >= threshold
 
     def _rescore(self, fresh: list[Sample]) -> list[ExcursionEvent]:
-        """Merges late samples and re-scores from the checkpoint before the earliest."""
+        """Merges late samples and re-scores from the checkpoint before the earliest.
+
+        Only the segments from that checkpoint on are read (and loaded, when stored
+        elsewhere); they are replaced by new ones, never edited in place.
+        """
         device = self.device
-        base_t = device.checkpoints[0].t
-        known = {s[0] for s in device.samples}
+        segments = device.segments
+        base_t = segments[0].t
+        index = max(bisect_left(segments, fresh[0][0], key=_SEGMENT_TIME) - 1, 0)
+        known = {s[0] for segment in segments[index:] for s in segment.body.samples}
         late = [s for s in fresh if s[0] not in known]
         kept = [s for s in late if s[0] > base_t]
         device.too_late += len(late) - len(kept)
         if not kept:
             return []
-        device.samples = sorted(device.samples + kept, key=_SAMPLE_TIME)
-        checkpoints = device.checkpoints
-        index = bisect_left(checkpoints, kept[0][0], key=_CHECKPOINT_TIME) - 1
-        resume = checkpoints[index]
-        del checkpoints[index + 1 :]
+        index = bisect_left(segments, kept[0][0], key=_SEGMENT_TIME) - 1
+        resume = segments[index]
+        merged = sorted([s for segment in segments[index:] for s in segment.body.samples] + kept, key=_SAMPLE_TIME)
+        del segments[index:]
+        segments.append(Segment(resume.t, SegmentBody(resume.body.run, [])))
         affected = {
             excursion
             for excursion, seen in device.published.items()
@@ -349,10 +355,8 @@ class _DeviceScorer:
         }
         for excursion in [x for x, c in device.closed.items() if c.confirmed_at > resume.t]:
             del device.closed[excursion]
-        device.run = resume.run.copy()
-        device.since_checkpoint = 0
-        start = bisect_right(device.samples, resume.t, key=_SAMPLE_TIME)
-        for sample in device.samples[start:]:
+        device.run = resume.body.run.copy()
+        for sample in merged:
             self._score(sample)
         open_now = {e.id for e in device.run.episodes if e is not None and e.id is not None}
         return self._diff(affected | self.touched | open_now, found_late=True)
@@ -360,16 +364,15 @@ class _DeviceScorer:
     def _compact(self) -> None:
         """Folds history older than the horizon into the base checkpoint (bounded state)."""
         device = self.device
-        checkpoints = device.checkpoints
+        segments = device.segments
         oldest_kept = device.run.last_t - self.config.horizon_h * 3600
         drop = 0
-        while drop + 1 < len(checkpoints) and checkpoints[drop + 1].t <= oldest_kept:
+        while drop + 1 < len(segments) and segments[drop + 1].t <= oldest_kept:
             drop += 1
         if not drop:
             return
-        del checkpoints[:drop]
-        base_t = checkpoints[0].t
-        del device.samples[: bisect_right(device.samples, base_t, key=_SAMPLE_TIME)]
+        del segments[:drop]
+        base_t = segments[0].t
         for excursion in [x for x, c in device.closed.items() if c.confirmed_at <= base_t]:
             del device.closed[excursion]
         for excursion, seen in list(device.published.items()):
@@ -578,12 +581,7 @@ def _silence_event(
 
 def _new_device(device_id: str) -> DeviceState:
     run = Run(episodes=[None, None, None])
-    return DeviceState(
-        device_id=device_id,
-        samples=[],
-        checkpoints=[Checkpoint(BEGINNING, run.copy())],
-        run=run,
-    )
+    return DeviceState(device_id=device_id, segments=[Segment(BEGINNING, SegmentBody(run.copy(), []))], run=run)
 
 
 def _with_mkt(state: ShipmentState, events: list[ExcursionEvent]) -> list[ExcursionEvent]:

@@ -1,29 +1,29 @@
-"""The excursion processor's state per shipment: plain dataclasses, JSON via pydantic.
+"""The excursion processor's state per shipment: plain dataclasses (``storage`` encodes them).
 
 Per device it keeps:
 
-- ``samples``: the readings since the base checkpoint, sorted by device time, as
-  ``(epoch seconds, temp_c, humidity_pct)`` tuples; a reading's time is its identity,
-  so a duplicate ``(device_id, time)`` is recognised and counted once;
-- ``checkpoints``: the scoring state (``Run``) after every ``checkpoint_every``
-  readings; a late reading is merged into ``samples`` and scoring resumes from the
-  last checkpoint before it, never from the beginning of time;
+- ``segments``: the history since the base checkpoint, cut every ``checkpoint_every``
+  readings. A segment holds a checkpoint (the scoring state, ``Run``, over every
+  reading up to its time) and the readings after it up to the next segment's
+  checkpoint, sorted by device time, as ``(epoch seconds, temp_c, humidity_pct)``
+  tuples. A reading's time is its identity, so a duplicate ``(device_id, time)`` is
+  recognised and counted once. A late reading is merged into its segment and scoring
+  resumes from that segment's checkpoint, never from the beginning of time;
 - ``closed``: excursions closed since the base checkpoint (late data may still change
   them) and ``published``: what consumers were last told about each excursion, so the
   processor emits only differences.
 
 State size is bounded: readings older than ``horizon_h`` (device time, behind the
 device's newest reading) are folded into the base checkpoint and dropped with the
-checkpoints before it, with the excursions that closed before it (already
+segments before it, with the excursions that closed before it (already
 published, and settled). A reading older than the base is counted in ``too_late``
 and ignored (it still reaches the database through the readings sink).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-
-from pydantic import TypeAdapter
 
 from services.excursions.mkt import MktAccumulator
 from services.excursions.tracker import Episode
@@ -50,9 +50,51 @@ class Run:
 
 
 @dataclass(slots=True)
-class Checkpoint:
-    t: float  # the run includes every reading with time <= t
-    run: Run
+class SegmentBody:
+    run: Run  # the scoring state over every reading up to the segment's time
+    samples: list[Sample]  # the readings after it, up to the next segment's time, sorted
+
+
+class Segment:
+    """A checkpoint and the readings after it; its body may be loaded only when needed.
+
+    Scoring appends to a device's last segment only. Every other segment is sealed and
+    never edited in place: re-scoring replaces it with a new object. So ``stored_as``,
+    the storage slot a persistence layer wrote this object to (None until it does),
+    stays true for as long as the object lives, and the body of a stored segment can be
+    dropped from memory and read back from its slot when late data needs it.
+    """
+
+    __slots__ = ("t", "stored_as", "_body", "_load")
+
+    def __init__(
+        self,
+        t: float,
+        body: SegmentBody | None = None,
+        stored_as: int | None = None,
+        load: Callable[[], SegmentBody] | None = None,
+    ) -> None:
+        if body is None and load is None:
+            raise ValueError("a segment needs a body or a way to load it")
+        self.t = t  # the checkpoint's time: its run includes every reading with time <= t
+        self.stored_as = stored_as
+        self._body = body
+        self._load = load
+
+    @property
+    def body(self) -> SegmentBody:
+        if self._body is None:
+            assert self._load is not None
+            self._body = self._load()
+        return self._body
+
+    @property
+    def loaded(self) -> bool:
+        return self._body is not None
+
+    def unload(self, load: Callable[[], SegmentBody]) -> None:
+        """Drops the body from memory; ``load`` reads it back from where it was stored."""
+        self._body, self._load = None, load
 
 
 @dataclass(slots=True)
@@ -97,10 +139,8 @@ class Silence:
 @dataclass(slots=True)
 class DeviceState:
     device_id: str
-    samples: list[Sample]
-    checkpoints: list[Checkpoint]
+    segments: list[Segment]  # never empty: the first is the base, the last is being filled
     run: Run
-    since_checkpoint: int = 0
     closed: dict[str, ClosedExcursion] = field(default_factory=dict)
     published: dict[str, Published] = field(default_factory=dict)
     last_received_at: float | None = None  # arrival clock (Reading.received_at)
@@ -109,19 +149,13 @@ class DeviceState:
     silence: Silence | None = None
     too_late: int = 0
 
+    @property
+    def samples(self) -> list[Sample]:
+        """Every reading held, in time order (loads every segment: for tests and tools)."""
+        return [sample for segment in self.segments for sample in segment.body.samples]
+
 
 @dataclass(slots=True)
 class ShipmentState:
     shipment_id: str
     devices: dict[str, DeviceState] = field(default_factory=dict)
-
-
-_ADAPTER = TypeAdapter(ShipmentState)
-
-
-def dump_state(state: ShipmentState) -> bytes:
-    return _ADAPTER.dump_json(state)
-
-
-def load_state(data: bytes | str) -> ShipmentState:
-    return _ADAPTER.validate_json(data)

@@ -21,6 +21,7 @@ from services.excursions.app import (
     create_app,
 )
 from services.excursions.settings import ExcursionSettings
+from services.excursions.storage import read_state, segment_key
 
 T0 = datetime(2026, 11, 9, 18, 0, tzinfo=UTC)
 HANGZHOU = (30.2741, 120.1551)
@@ -44,9 +45,14 @@ SHIPMENT = Shipment.model_validate(
 )
 
 
-def _settings(tmp_path: Path) -> ExcursionSettings:
+def _settings(tmp_path: Path, checkpoint_every: int = 64) -> ExcursionSettings:
     # The bootstrap is never contacted: test_context() feeds the agents directly.
-    return ExcursionSettings(kafka_bootstrap="127.0.0.1:1", excursions_store="memory://", excursions_data_dir=tmp_path)
+    return ExcursionSettings(
+        kafka_bootstrap="127.0.0.1:1",
+        excursions_store="memory://",
+        excursions_data_dir=tmp_path,
+        excursions_checkpoint_every=checkpoint_every,
+    )
 
 
 def _reading(minute: int, temp_c: float, where: tuple[float, float]) -> Reading:
@@ -77,6 +83,14 @@ async def _feed(app: faust.App, temps: list[float], where: tuple[float, float]) 
     return events
 
 
+async def _score(app: faust.App, readings: list[Reading]) -> list[ExcursionEvent]:
+    events: list[ExcursionEvent] = []
+    async with app.agents[SCORE_AGENT].test_context(sink=[events.extend]) as score:
+        for reading in readings:
+            await score.put(key=SHIPMENT.id.encode(), value=reading.model_dump_json().encode(), partition=2)
+    return events
+
+
 async def _tick(app: faust.App, now: datetime, partition: int) -> list[ExcursionEvent]:
     events: list[ExcursionEvent] = []
     async with app.agents[SILENCE_AGENT].test_context(sink=[events.extend]) as silence:
@@ -101,9 +115,9 @@ def test_a_tarmac_delay_becomes_opened_and_closed_events_and_state_in_the_table(
         state_table, shipment_table = app.tables[STATE_TABLE], app.tables[SHIPMENTS_TABLE]
         assert isinstance(state_table, faust.Table) and isinstance(shipment_table, faust.Table)
         assert Shipment.model_validate_json(shipment_table[SHIPMENT.id]) == SHIPMENT
-        stored = json.loads(state_table[SHIPMENT.id])
-        assert stored["partition"] == 2
-        assert len(stored["state"]["devices"]["TRK-0001"]["samples"]) == 60
+        stored = read_state(state_table[SHIPMENT.id], state_table.get)
+        assert stored.partition == 2
+        assert len(stored.state.devices["TRK-0001"].samples) == 60
 
     asyncio.run(scenario())
 
@@ -143,5 +157,42 @@ def test_a_deleted_shipment_takes_its_excursion_state_with_it(tmp_path: Path) ->
         async with app.agents[SHIPMENTS_AGENT].test_context() as shipments:
             await shipments.put(key=SHIPMENT.id.encode(), value=None)
         assert SHIPMENT.id not in state_table and SHIPMENT.id not in shipment_table
+
+    asyncio.run(scenario())
+
+
+def test_history_lives_in_segments_beside_a_small_header_and_late_data_rescores_from_them(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        app = create_app(_settings(tmp_path, checkpoint_every=8))
+        state_table = app.tables[STATE_TABLE]
+        assert isinstance(state_table, faust.Table)
+        await _feed(app, [3.0] * 20, HANGZHOU)
+        small_history = len(state_table[SHIPMENT.id])
+        # minutes 20-39 missing (in flight), then 80 more readings on the ground
+        assert await _score(app, [_reading(minute, 3.0, HANGZHOU) for minute in range(40, 120)]) == []
+        header = state_table[SHIPMENT.id]
+        assert len(header) < 2 * small_history  # 100 readings held, the header does not grow with them
+
+        stored = read_state(header, state_table.get)
+        segments = {segment_key(SHIPMENT.id, slot) for slot in stored.slots}
+        assert len(segments) == 100 // 8 and set(state_table.keys()) == {SHIPMENT.id} | segments
+
+        # The backlog of the flight: warm, found late, re-scored from the stored segments.
+        late = await _score(app, [_reading(minute, 9.0, HANGZHOU) for minute in range(20, 40)])
+        # One reading at a time: the first closes the excursion (back in range at minute 40),
+        # the rest of the backlog only updates its figures.
+        assert late[0].step == "closed" and {e.step for e in late[1:]} == {"updated"}
+        assert {(e.id, e.kind, e.found_late) for e in late} == {(late[0].id, "temp_high", True)}
+        assert (late[-1].started_at, late[-1].ended_at) == (T0 + timedelta(minutes=20), T0 + timedelta(minutes=40))
+
+        stored = read_state(state_table[SHIPMENT.id], state_table.get)
+        device = stored.state.devices["TRK-0001"]
+        assert [t for t, _, _ in device.samples] == [(T0 + timedelta(minutes=m)).timestamp() for m in range(120)]
+        segments = {segment_key(SHIPMENT.id, slot) for slot in stored.slots}
+        assert set(state_table.keys()) == {SHIPMENT.id} | segments  # replaced segments were deleted
+
+        async with app.agents[SHIPMENTS_AGENT].test_context() as shipments:
+            await shipments.put(key=SHIPMENT.id.encode(), value=None)
+        assert list(state_table.keys()) == []
 
     asyncio.run(scenario())

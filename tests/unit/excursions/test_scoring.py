@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from schemas.excursion import ExcursionEvent, excursion_id
 from services.excursions.scoring import ScoringConfig, apply_readings, excursions, new_state
-from services.excursions.state import dump_state, load_state
+from services.excursions.storage import StoredState, read_state, write
 from tests.unit.excursions.scenarios import (
     DEVICE,
     SHIPMENT,
@@ -173,11 +173,15 @@ def test_late_in_range_readings_split_an_excursion() -> None:
 
 def test_state_survives_json_and_scoring_continues_identically() -> None:
     readings = series(0, [3.0] * 5 + [9.0] * 30 + [3.0] * 10)
-    _, straight = run_one_by_one(readings)
+    config = ScoringConfig(checkpoint_every=8)  # sealed segments in the stored state
+    _, straight = run_one_by_one(readings, config=config)
 
-    state, first_half = run_one_by_one(readings[:20])
-    restored = load_state(dump_state(state))
-    _, second_half = run_one_by_one(readings[20:], state=restored)
+    state, first_half = run_one_by_one(readings[:20], config=config)
+    table: dict[str, bytes] = {}
+    writes = write(StoredState(0, state), table.get)
+    table.update(writes.puts)
+    restored = read_state(table[state.shipment_id], table.get).state
+    _, second_half = run_one_by_one(readings[20:], state=restored, config=config)
     assert first_half + second_half == straight
 
 
@@ -187,7 +191,7 @@ def test_state_is_bounded_by_the_horizon_and_older_readings_are_ignored() -> Non
     state, _ = run_one_by_one(readings, config=config)
     device = state.devices[DEVICE]
     assert len(device.samples) <= 60 + 2 * 16
-    assert len(device.checkpoints) <= 60 / 16 + 3
+    assert len(device.segments) <= 60 / 16 + 3
 
     state, events = apply_readings(state, series(100, [12.0] * 30), lobster_limits(), config)
     assert events == [] and device.too_late == 30
