@@ -136,8 +136,10 @@ class Postgres:
         log = self.layout.log_file("postgres")
         log.touch()
         chown_to(OS_USER, log, self.layout.run)
+        # -p: the port of this run's offset, not the one written into postgresql.conf at initdb
         run(as_user(OS_USER, [str(PG_BIN / "pg_ctl"), "-D", str(self.data_dir), "-l", str(log),
-                              "-w", "-t", "60", "start"]), "pg_ctl start", log=self.layout.log_file("pg_ctl"))
+                              "-o", f"-p {self.ports.postgres}", "-w", "-t", "60", "start"]),
+            "pg_ctl start", log=self.layout.log_file("pg_ctl"))
         wait_until(self.answers, "PostgreSQL", 30, log)
         self._create_database()
         return True
