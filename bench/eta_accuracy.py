@@ -8,7 +8,12 @@ mean absolute error in hours, and as a percentage of the time then remaining.
 
 The truth is drawn around, not at, the model's priors (see ``TRUTH`` in the output), so
 the error measures how fast tracking corrects the plan, for this simulator only: it is
-not a claim about real carriers. Run ``python -m bench.eta_accuracy``; writes
+not a claim about real carriers. Each arrival airport has a clearance range of its own
+(``ARRIVAL_DWELL_BY_AIRPORT_H``; together they span the pooled range). The headline
+figures use parameters calibrated (``services.eta.calibration``, as ``coldchain eta
+calibrate`` does) on a training history drawn with another seed, never on the trips
+evaluated; the priors-only figures and the earlier pooled-clearance truths are reported
+beside them on the same trips. Run ``python -m bench.eta_accuracy``; writes
 ``bench/results/eta_accuracy.json``.
 """
 
@@ -350,7 +355,7 @@ def _print(result: dict[str, Any]) -> None:
     print(f"{'at':>4} {'MAE h':>7} {'remaining h':>12} {'MAE % rem':>10} {'median %':>9} "
           f"{'p90 %':>7} {'plan-only MAE h':>16}")
     _print_rows(result["overall"])
-    print("the same trips with no flight bookings (priors only until the backlog lands):")
+    print("the same trips with no flight bookings (no schedule to follow until the backlog lands):")
     _print_rows(result["without_bookings"])
     print("MAE % of remaining at 50 %, priors only vs calibrated, on the same truths:")
     for truths, row in result["pct_at_50_by_truths"].items():
