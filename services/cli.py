@@ -12,6 +12,7 @@ from rich.table import Table
 
 from services.connections import DatabaseSettings
 from services.db.migrate import migrate
+from services.eta.calibrate_command import app as eta_app
 from services.integrity.verify_command import verify_command
 from services.reports.report_command import report_command
 from services.runner import SERVICES, run_all, run_one
@@ -23,6 +24,7 @@ app = typer.Typer(help="coldchain: cold-chain tracking for live-seafood exports.
 app.add_typer(stack_app, name="stack")
 app.add_typer(device_app, name="device")
 app.add_typer(simulate_app, name="simulate")
+app.add_typer(eta_app, name="eta")
 token_app = typer.Typer(help="API bearer tokens.")
 app.add_typer(token_app, name="token")
 err = Console(stderr=True)

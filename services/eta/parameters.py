@@ -15,6 +15,25 @@ Hours = Annotated[float, Field(ge=0)]
 Positive = Annotated[float, Field(gt=0)]
 
 
+class LegTiming(BaseModel):
+    """What history says about one leg (``coldchain eta calibrate`` learns it), by the
+    times the tracker shows: the last fix inside the leg's start and the first inside its end.
+
+    A silent air leg is seen from the last fix at the departure airport (the tracker goes
+    quiet at loading, before wheels-off) to the first fix after landing (it wakes up some
+    minutes later), so these offsets also carry the tracker's habits, not just the carrier's.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Added to the leg's planned time: without a booking (distance over the speed prior) ...
+    extra_h: float = 0.0
+    # ... and with one (the booked block time, STA minus STD).
+    booked_extra_h: float = 0.0
+    # A booked leg: its last fix at the start, relative to the STD (negative: before it).
+    departure_offset_h: float = 0.0
+
+
 class EtaParameters(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -37,6 +56,11 @@ class EtaParameters(BaseModel):
     air_transit_h: Hours = 1.5
     sea_transit_h: Hours = 12.0
     road_stop_h: Hours = 0.5
+    # Learned per place and per leg (``coldchain eta calibrate``): a named place's planned
+    # dwell (first fix inside to last fix inside; at the origin, from packed_at) replaces
+    # the mode-based one above; a leg named "Start -> End" gets its timing.
+    place_dwell_h: dict[str, Hours] = {}
+    leg_timing: dict[str, LegTiming] = {}
     # Cargo must reach the start of a booked leg this long before its scheduled departure
     # (airline acceptance cut-off for live animals; a booked truck waits a little).
     air_booking_cutoff_h: Hours = 2.0

@@ -11,7 +11,12 @@ from datetime import datetime, timedelta
 
 from schemas.shipment import LegMode, ShipmentIn, Stop
 from services.eta.geo import great_circle_km
-from services.eta.parameters import EtaParameters
+from services.eta.parameters import EtaParameters, LegTiming
+
+
+def leg_name(start: str, end: str) -> str:
+    """How a leg is named in updates and in ``EtaParameters.leg_timing``."""
+    return f"{start} -> {end}"
 
 
 @dataclass(frozen=True)
@@ -36,10 +41,11 @@ class RouteLeg:
     scheduled_departure: datetime | None = None  # booked, e.g. a flight's STD
     scheduled_arrival: datetime | None = None
     booking_cutoff_h: float = 0.0  # arriving later than this before the STD misses the booking
+    departure_offset_h: float = 0.0  # learned: when a booked leg really leaves, from its STD
 
     @property
     def name(self) -> str:
-        return f"{self.start.name} -> {self.end.name}"
+        return leg_name(self.start.name, self.end.name)
 
     def departure_after(self, ready_at: datetime) -> datetime:
         """When the leg leaves, for cargo that reached its start at ``ready_at``.
@@ -49,7 +55,7 @@ class RouteLeg:
         """
         scheduled = self.scheduled_departure
         if scheduled is not None and ready_at <= scheduled - timedelta(hours=self.booking_cutoff_h):
-            return scheduled
+            return scheduled + timedelta(hours=self.departure_offset_h)
         return ready_at + timedelta(hours=self.start.dwell_h)
 
 
@@ -75,9 +81,13 @@ class Route:
         return sum(leg.distance_km for leg in self.legs[leg_index + 1 :])
 
 
-def _dwell_h(params: EtaParameters, arriving: LegMode | None, leaving: LegMode | None) -> float:
+def _dwell_h(
+    params: EtaParameters, name: str, arriving: LegMode | None, leaving: LegMode | None
+) -> float:
     if leaving is None:
         return 0.0
+    if name in params.place_dwell_h:
+        return params.place_dwell_h[name]
     if arriving is None:
         return params.origin_loading_h + _departure_handling_h(params, leaving)
     if arriving == leaving:
@@ -124,7 +134,7 @@ def build_route(shipment: ShipmentIn, params: EtaParameters) -> Route:
                 lat=place.lat,
                 lon=place.lon,
                 radius_km=_radius_km(params, place.name, adjacent),
-                dwell_h=_dwell_h(params, arriving, leaving),
+                dwell_h=_dwell_h(params, place.name, arriving, leaving),
             )
         )
     legs = []
@@ -135,11 +145,11 @@ def build_route(shipment: ShipmentIn, params: EtaParameters) -> Route:
         booked = places[index + 1]
         assert isinstance(booked, Stop)
         departure, arrival = booked.scheduled_departure, booked.scheduled_arrival
-        planned_h = (
-            (arrival - departure).total_seconds() / 3600
-            if departure is not None and arrival is not None
-            else distance / params.speed_kmh(mode)
-        )
+        timing = params.leg_timing.get(leg_name(start.name, end.name), LegTiming())
+        if departure is not None and arrival is not None:
+            planned_h = (arrival - departure).total_seconds() / 3600 + timing.booked_extra_h
+        else:
+            planned_h = distance / params.speed_kmh(mode) + timing.extra_h
         legs.append(
             RouteLeg(
                 index=index,
@@ -148,10 +158,11 @@ def build_route(shipment: ShipmentIn, params: EtaParameters) -> Route:
                 mode=mode,
                 great_circle_km=gc_km,
                 distance_km=distance,
-                planned_h=planned_h,
+                planned_h=max(0.0, planned_h),
                 scheduled_departure=departure,
                 scheduled_arrival=arrival,
                 booking_cutoff_h=params.booking_cutoff_h(mode),
+                departure_offset_h=timing.departure_offset_h,
             )
         )
     return Route(stops=tuple(stops), legs=tuple(legs))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings
 
 from services.connections import KafkaSettings, settings_config
@@ -17,9 +18,11 @@ class EtaSettings(KafkaSettings, BaseSettings):
     """Kafka connection (``COLDCHAIN_KAFKA_BOOTSTRAP``/``_CONFIG``), faust worker settings
     and the ETA model.
 
-    The model is ``COLDCHAIN_ETA_MODEL`` (a JSON object of ``EtaParameters`` fields); the
-    two most tuned values also have their own variables, which win over the JSON:
-    ``COLDCHAIN_ETA_THRESHOLD_MIN`` and ``COLDCHAIN_ETA_ROAD_FACTOR``.
+    The model is, each layer winning over the one before: the defaults; the JSON file at
+    ``COLDCHAIN_ETA_MODEL_FILE`` (what ``coldchain eta calibrate`` learned from history);
+    ``COLDCHAIN_ETA_MODEL`` (a JSON object of ``EtaParameters`` fields); and the two most
+    tuned values' own variables, ``COLDCHAIN_ETA_THRESHOLD_MIN`` and
+    ``COLDCHAIN_ETA_ROAD_FACTOR``.
     """
 
     model_config = settings_config()
@@ -30,6 +33,7 @@ class EtaSettings(KafkaSettings, BaseSettings):
     eta_data_dir: Path = Field(default_factory=lambda: default_root() / "data" / "faust-eta")
     eta_replication: Annotated[int, Field(ge=1)] = 1  # of the changelog topics
     eta_profile_files: list[Path] = []  # extra product profiles (TOML)
+    eta_model_file: Path | None = None
     eta_model: EtaParameters = EtaParameters()
     eta_threshold_min: Annotated[float, Field(ge=0)] | None = None
     eta_road_factor: Annotated[float, Field(ge=1)] | None = None
@@ -41,4 +45,23 @@ class EtaSettings(KafkaSettings, BaseSettings):
             overrides["eta_threshold_min"] = self.eta_threshold_min
         if self.eta_road_factor is not None:
             overrides["road_factor"] = self.eta_road_factor
-        return EtaParameters.model_validate({**self.eta_model.model_dump(), **overrides})
+        learned = read_parameters_file(self.eta_model_file) if self.eta_model_file else {}
+        return EtaParameters.model_validate(
+            {**learned, **self.eta_model.model_dump(exclude_unset=True), **overrides}
+        )
+
+
+def read_parameters_file(path: Path) -> dict[str, Any]:
+    """The ``EtaParameters`` fields in a JSON file, checked; a clear error naming the file."""
+    try:
+        fields = json.loads(path.read_text(encoding="utf-8"))
+        EtaParameters.model_validate(fields)
+    except OSError as exc:
+        raise ValueError(f"COLDCHAIN_ETA_MODEL_FILE {path}: cannot read it: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"COLDCHAIN_ETA_MODEL_FILE {path}: not JSON: {exc}") from exc
+    except ValidationError as exc:
+        raise ValueError(f"COLDCHAIN_ETA_MODEL_FILE {path}: not ETA parameters: {exc}") from exc
+    if not isinstance(fields, dict):
+        raise ValueError(f"COLDCHAIN_ETA_MODEL_FILE {path}: not a JSON object")
+    return fields

@@ -21,6 +21,9 @@ from pydantic import BaseModel, ConfigDict
 from services.profiles.model import ViabilityModel
 
 REFERENCE_RATE = 1.0  # assumed before any temperature is known: the reference temperature
+# Rates are kept to 1e-4 budget-hours per hour (a 36 h ledger errs by under 10 s of budget):
+# the ledger is most of the state written to the changelog on every reading.
+RATE_DECIMALS = 4
 
 
 def consumption_rate(model: ViabilityModel, temp_c: float) -> float:
@@ -55,6 +58,7 @@ def record(
     """The ledger with one more reading; readings before packing or settled are ignored."""
     if time < packed_at:
         return ledger
+    rate = round(rate, RATE_DECIMALS)
     bucket = _bucket(time, bucket_min)
     if ledger.settled_until is not None and bucket < ledger.settled_until:
         return ledger
