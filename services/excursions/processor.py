@@ -10,6 +10,7 @@ table write goes to the changelog partition that owns the key.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +36,8 @@ from services.excursions.storage import (
 from services.profiles.model import ProductProfile
 
 log = logging.getLogger(__name__)
+
+SHIPMENT_CACHE_SIZE = 10_000  # shipments kept decoded; a miss only costs decoding one again
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,9 @@ class ExcursionProcessor:
         # when the table hands back those very bytes, parsing them again would rebuild the
         # same state. Sealed segments' bodies are not held (storage.write unloads them).
         self._decoded: dict[str, tuple[bytes, StoredState]] = {}
+        # Each shipment's record as last decoded, with its limits: validating a shipment
+        # (e-mail addresses and all) for every reading was a fifth of the worker's time.
+        self._shipments: OrderedDict[str, tuple[bytes, Shipment | None, ExcursionLimits]] = OrderedDict()
 
     def decode_reading(self, raw: bytes) -> Reading | None:
         try:
@@ -110,7 +116,7 @@ class ExcursionProcessor:
             return None
         shipment_id = reading.shipment_id
         stored = self._load(shipment_id, stored_raw, read) or StoredState(partition, new_state(shipment_id))
-        limits = self.limits(self.decode_shipment(shipment_raw))
+        _, limits = self._shipment(shipment_id, shipment_raw)
         try:
             stored.state, events = apply_readings(stored.state, [reading], limits, self.config)
         except MissingSegment as exc:  # the readings sink still stores the reading
@@ -135,12 +141,12 @@ class ExcursionProcessor:
         stored = self._load(shipment_id, stored_raw, read)
         if stored is None:
             return None
-        shipment = self.decode_shipment(shipment_raw)
+        shipment, limits = self._shipment(shipment_id, shipment_raw)
         quiet = stored.partition != partition or (shipment is not None and journey_over(shipment, stored.state, now))
         events: list[ExcursionEvent] = []
         if not quiet:
             in_air = shipment is not None and likely_in_air(shipment, stored.state)
-            stored.state, events = check_silence(stored.state, now, in_air, self.limits(shipment))
+            stored.state, events = check_silence(stored.state, now, in_air, limits)
         if not events:  # check_silence changes the state only when it opens a silence
             self._decoded[shipment_id] = (stored_raw, stored)
             return None
@@ -155,6 +161,20 @@ class ExcursionProcessor:
     def is_state_key(key: str) -> bool:
         """True for a shipment's header, false for the segments stored beside it."""
         return is_header_key(key)
+
+    def _shipment(self, shipment_id: str, raw: bytes | None) -> tuple[Shipment | None, ExcursionLimits]:
+        if raw is None:
+            return None, self.limits(None)
+        cached = self._shipments.get(shipment_id)
+        if cached is not None and cached[0] == raw:
+            self._shipments.move_to_end(shipment_id)
+            return cached[1], cached[2]
+        shipment = self.decode_shipment(raw)
+        limits = self.limits(shipment)
+        self._shipments[shipment_id] = (raw, shipment, limits)
+        if len(self._shipments) > SHIPMENT_CACHE_SIZE:
+            self._shipments.popitem(last=False)
+        return shipment, limits
 
     def _load(self, shipment_id: str, raw: bytes | None, read: ReadValue) -> StoredState | None:
         if raw is None:
