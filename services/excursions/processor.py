@@ -141,12 +141,12 @@ class ExcursionProcessor:
         stored = self._load(shipment_id, stored_raw, read)
         if stored is None:
             return None
-        shipment, limits = self._shipment(shipment_id, shipment_raw)
-        quiet = stored.partition != partition or (shipment is not None and journey_over(shipment, stored.state, now))
         events: list[ExcursionEvent] = []
-        if not quiet:
-            in_air = shipment is not None and likely_in_air(shipment, stored.state)
-            stored.state, events = check_silence(stored.state, now, in_air, limits)
+        if stored.partition == partition:
+            shipment, limits = self._shipment(shipment_id, shipment_raw)
+            if shipment is None or not journey_over(shipment, stored.state, now):
+                in_air = shipment is not None and likely_in_air(shipment, stored.state)
+                stored.state, events = check_silence(stored.state, now, in_air, limits)
         if not events:  # check_silence changes the state only when it opens a silence
             self._decoded[shipment_id] = (stored_raw, stored)
             return None

@@ -82,7 +82,6 @@ class Writes:
 
 @dataclass(slots=True)
 class _StoredDevice:
-    device_id: str
     run: Run
     sealed: list[tuple[float, int]]  # (checkpoint time, slot) of every segment but the last
     tail_t: float
@@ -188,7 +187,6 @@ def encode_header(stored: StoredState) -> bytes:
     for device_id, device in stored.state.devices.items():
         tail = device.segments[-1]
         devices[device_id] = _StoredDevice(
-            device_id=device_id,
             run=device.run,
             sealed=[(segment.t, _slot(segment)) for segment in device.segments[:-1]],
             tail_t=tail.t,
