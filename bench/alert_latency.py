@@ -56,11 +56,11 @@ from psycopg.sql import SQL, Identifier
 from bench.ceilings import SPAWN
 from bench.children import stop_all, wait_for_log
 from bench.loadgen import PublishPlan, publish
-from schemas.topics import ETA, EXCURSIONS, READINGS
+from schemas.topics import ETA, EXCURSIONS, READINGS, SHIPMENTS
 from services.api.tokens import create_token
 from services.connections import parse_mqtt_url
 from services.ingest.session import end_session
-from services.kafka.groups import commit_log_end
+from services.kafka.groups import commit_log_end, group_lag
 from services.kafka.topics import ensure_topics
 
 CRITICAL_C = 11.0  # above live-lobster's 10 C critical limit
@@ -180,6 +180,17 @@ class AlertBench:
         self._wait_for_log("alerts", "partitions assigned: coldchain", 60)
         for name in ("excursions", "eta"):
             self._wait_for_log(name, "ready", 120)
+
+    def wait_for_shipments_loaded(self, say: Callable[[str], None], timeout_s: float = 900.0) -> None:
+        """Until both processors have read the whole shipments topic: on a long-lived stack it
+        holds every earlier run's shipments, and loading them is start-up work, not latency."""
+        kafka = self.env["COLDCHAIN_KAFKA_BOOTSTRAP"]
+        deadline = time.monotonic() + timeout_s
+        while (lag := sum(group_lag(kafka, self.names[n], SHIPMENTS.name) for n in ("excursions", "eta"))) > 0:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the processors are still {lag:,} shipment records behind")
+            say(f"   processors loading shipments: {lag:,} records to go")
+            time.sleep(10)
 
     def _wait_for_log(self, name: str, text: str, timeout_s: float) -> None:
         wait_for_log(name, self.processes[name], self.log_dir / f"alert-{name}.log", text, timeout_s)
@@ -375,6 +386,7 @@ def run(env: dict[str, str], admin_url: str, dsn: str, run_id: str, log_dir: Pat
             say(f"   registering {len(loaded) + 2 * alerts} shipments")
             bench.register(api_url, loaded)
             shipments = {phase: bench.register(api_url, devices) for phase, devices in measured.items()}
+            bench.wait_for_shipments_loaded(say)
             publisher = _publisher(admin_url)
 
             seconds = 3600.0  # far more than needed: it is stopped once the phase is measured

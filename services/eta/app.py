@@ -91,10 +91,12 @@ def _text(key: bytes | str | None) -> str | None:
 
 
 def main() -> int:
+    from services.cpu_priority import yield_cpu
     from services.kafka.topics import ensure_topics
 
     logging.basicConfig(level=logging.INFO)
     settings = EtaSettings()
+    yield_cpu(settings.eta_nice)
     ensure_topics(settings.kafka_client_config(), replication=settings.eta_replication)
     app = create_app(settings)
     worker = faust.Worker(app, loglevel="INFO")

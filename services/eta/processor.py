@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 JsonObject = dict[str, Any]
 CONTEXT_CACHE_SIZE = 10_000  # routes kept built; a miss only costs rebuilding one
+STATE_CACHE_SIZE = 2_000  # states kept parsed (the busiest shipments); a miss only costs parsing one
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,11 @@ class EtaProcessor:
         self._params = params
         self._profiles = profiles
         self._contexts: OrderedDict[str, tuple[JsonObject, EtaContext]] = OrderedDict()
+        # The state last handed out per shipment, with the very JSON object it was dumped to:
+        # when the table gives that object back, validating it again would rebuild the same
+        # (frozen) state. Checked by identity, so a value recovered from the changelog or
+        # written by another worker is always validated.
+        self._states: OrderedDict[str, tuple[JsonObject, EtaState]] = OrderedDict()
 
     @staticmethod
     def decode_shipment(raw: bytes | None) -> JsonObject | None:
@@ -90,6 +96,17 @@ class EtaProcessor:
         context = self.context(shipment)
         if context is None:
             return None
-        current = EtaState.model_validate(state) if state is not None else None
-        new, updates = apply_reading(current, reading, context)
-        return Step(state=new.model_dump(mode="json"), updates=updates)
+        new, updates = apply_reading(self._state(reading.shipment_id, state), reading, context)
+        stored = new.model_dump(mode="json")
+        self._states[reading.shipment_id] = (stored, new)
+        if len(self._states) > STATE_CACHE_SIZE:
+            self._states.popitem(last=False)
+        return Step(state=stored, updates=updates)
+
+    def _state(self, shipment_id: str, stored: JsonObject | None) -> EtaState | None:
+        cached = self._states.pop(shipment_id, None)
+        if stored is None:
+            return None
+        if cached is not None and cached[0] is stored:
+            return cached[1]
+        return EtaState.model_validate(stored)

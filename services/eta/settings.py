@@ -33,6 +33,7 @@ class EtaSettings(KafkaSettings, BaseSettings):
     eta_data_dir: Path = Field(default_factory=lambda: default_root() / "data" / "faust-eta")
     eta_replication: Annotated[int, Field(ge=1)] = 1  # of the changelog topics
     eta_profile_files: list[Path] = []  # extra product profiles (TOML)
+    eta_nice: Annotated[int, Field(ge=0, le=19)] = 10  # gives way to the alert path (services.cpu_priority)
     eta_model_file: Path | None = None
     eta_model: EtaParameters = EtaParameters()
     eta_threshold_min: Annotated[float, Field(ge=0)] | None = None

@@ -25,3 +25,20 @@ def commit_log_end(client_config: dict[str, Any] | str, group: str, topics: Iter
         consumer.commit(offsets=offsets, asynchronous=False)
     finally:
         consumer.close()
+
+
+def group_lag(client_config: dict[str, Any] | str, group: str, topic: str) -> int:
+    """Records of ``topic`` the group has not committed yet (a partition it never committed
+    counts from the log's start)."""
+    config = {"bootstrap.servers": client_config} if isinstance(client_config, str) else client_config
+    consumer = Consumer({**config, "group.id": group, "enable.auto.commit": False})
+    try:
+        numbers = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        partitions = [TopicPartition(topic, number) for number in numbers]
+        lag = 0
+        for committed in consumer.committed(partitions, timeout=10):
+            low, high = consumer.get_watermark_offsets(committed, timeout=10)
+            lag += high - (committed.offset if committed.offset >= 0 else low)
+        return lag
+    finally:
+        consumer.close()

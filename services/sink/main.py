@@ -13,6 +13,7 @@ from schemas.eta import EtaUpdate
 from schemas.excursion import ExcursionEvent
 from schemas.reading import Reading
 from schemas.topics import DEADLETTER, ETA, EXCURSIONS, READINGS
+from services.cpu_priority import yield_cpu
 from services.db.migrate import migrate
 from services.sink.consumer import Route, Sink, SinkMetrics
 from services.sink.settings import SinkSettings
@@ -31,6 +32,7 @@ def routes() -> dict[str, Route]:
 def main(settings: SinkSettings | None = None) -> int:
     settings = settings or SinkSettings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s sink %(levelname)s %(message)s")
+    yield_cpu(settings.sink_nice)
     migrate(settings.dsn)
     metrics = SinkMetrics()
     if settings.sink_metrics_port:

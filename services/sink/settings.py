@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import Field
+
 from services.connections import DatabaseSettings, KafkaSettings, settings_config
 
 
@@ -10,3 +14,4 @@ class SinkSettings(KafkaSettings, DatabaseSettings):
     sink_batch_size: int = 5000
     sink_batch_wait_s: float = 0.05
     sink_metrics_port: int = 9102  # 0 = no /metrics endpoint
+    sink_nice: Annotated[int, Field(ge=0, le=19)] = 10  # gives way to the alert path (services.cpu_priority)
