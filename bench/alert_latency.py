@@ -48,6 +48,7 @@ import psycopg
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
+from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from paho.mqtt.enums import CallbackAPIVersion
 from psycopg.conninfo import make_conninfo
@@ -103,10 +104,12 @@ class PhaseLatency:
     both_p99_ms: float
     first_ms: float  # the phase's first alert
     # Where the time went (p50 / p99 over the alerts): publish -> ingest received it,
-    # ingest -> the alert service stored the alert (Kafka, the excursion processor, Kafka,
-    # the alert consumer), stored -> SMTP accepted (the dispatcher and the SMTP exchange).
+    # ingest -> the excursion processor produced the "opened" event (its Kafka timestamp),
+    # that -> the alert service stored the alert (the alert consumer and the outbox),
+    # stored -> SMTP accepted (the dispatcher and the SMTP exchange).
     to_ingest_ms: tuple[float, float]
-    ingest_to_alert_ms: tuple[float, float]
+    ingest_to_excursion_ms: tuple[float, float]
+    excursion_to_alert_ms: tuple[float, float]
     alert_to_smtp_ms: tuple[float, float]
     samples_ms: list[float]
 
@@ -290,18 +293,50 @@ class AlertBench:
                 timings.append((device, shipment_id, published, accepted[0]))
             if len(accepted) >= 2:
                 both_ms.append((accepted[1] - published) * 1000)
-        hops = self._hops(timings)
+        hops = self._hops(timings, self.opened_at(set(shipments), published_at[0] - 60))
         return PhaseLatency(
             label=label, alerts=len(devices), received=len(first_ms), background_readings_per_s=background_rate,
             p50_ms=percentile(first_ms, 50), p99_ms=percentile(first_ms, 99), max_ms=max(first_ms, default=0.0),
             both_p50_ms=percentile(both_ms, 50), both_p99_ms=percentile(both_ms, 99),
             first_ms=next(((t[3] - t[2]) * 1000 for t in timings if t[0] == devices[0]), 0.0),
-            to_ingest_ms=_p50_p99([h[0] for h in hops]), ingest_to_alert_ms=_p50_p99([h[1] for h in hops]),
-            alert_to_smtp_ms=_p50_p99([h[2] for h in hops]), samples_ms=first_ms)
+            to_ingest_ms=_p50_p99([h[0] for h in hops]), ingest_to_excursion_ms=_p50_p99([h[1] for h in hops]),
+            excursion_to_alert_ms=_p50_p99([h[2] for h in hops]), alert_to_smtp_ms=_p50_p99([h[3] for h in hops]),
+            samples_ms=first_ms)
 
-    def _hops(self, timings: list[tuple[str, str, float, float]]) -> list[tuple[float, float, float]]:
-        """Per alert: (publish -> ingest, ingest -> alert stored, alert stored -> SMTP), ms.
-        The reading's ``received_at`` and the alert's ``raised_at`` are stamped by the
+    def opened_at(self, shipments: set[str], since: float) -> dict[str, float]:
+        """When the excursion processor produced each shipment's critical "opened" event:
+        the record's Kafka timestamp, read back from ``coldchain.excursions``."""
+        consumer = Consumer({"bootstrap.servers": self.env["COLDCHAIN_KAFKA_BOOTSTRAP"],
+                             "group.id": f"bench-probe-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False})
+        try:
+            numbers = consumer.list_topics(EXCURSIONS.name, timeout=10).topics[EXCURSIONS.name].partitions
+            wanted = [TopicPartition(EXCURSIONS.name, n, int(since * 1000)) for n in numbers]
+            starts = [tp for tp in consumer.offsets_for_times(wanted, timeout=10) if tp.offset >= 0]
+            ends = {tp.partition: consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in starts}
+            consumer.assign(starts)
+            pending = {tp.partition for tp in starts if tp.offset < ends[tp.partition]}
+            found: dict[str, float] = {}
+            deadline = time.monotonic() + 60
+            while pending and time.monotonic() < deadline:
+                message = consumer.poll(1.0)
+                if message is None or message.error():
+                    continue
+                partition, offset = message.partition() or 0, message.offset() or 0
+                if offset + 1 >= ends[partition]:
+                    pending.discard(partition)
+                event = json.loads(message.value() or b"null") or {}
+                if (event.get("shipment_id") in shipments and event.get("step") == "opened"
+                        and event.get("kind") == "temp_high"):
+                    found.setdefault(event["shipment_id"], message.timestamp()[1] / 1000)
+            return found
+        finally:
+            consumer.close()
+
+    def _hops(self, timings: list[tuple[str, str, float, float]],
+              opened: dict[str, float]) -> list[tuple[float, float, float, float]]:
+        """Per alert: (publish -> ingest, ingest -> excursion event, excursion event -> alert
+        stored, alert stored -> SMTP), ms. The reading's ``received_at``, the event's Kafka
+        timestamp (set by the producer) and the alert's ``raised_at`` are stamped by the
         services on the same machine's clock."""
         hops = []
         with psycopg.connect(self.dsn, autocommit=True) as conn:
@@ -313,10 +348,10 @@ class AlertBench:
                     SQL("SELECT extract(epoch FROM raised_at) FROM {}.alerts WHERE shipment_id = %s"
                         " AND kind = 'temp_high' AND step = 'opened'").format(Identifier(self.schema)),
                     [shipment_id]).fetchone()
-                if received and raised:
-                    at_ingest, at_alert = float(received[0]), float(raised[0])
-                    hops.append(((at_ingest - published) * 1000, (at_alert - at_ingest) * 1000,
-                                 (accepted - at_alert) * 1000))
+                if received and raised and shipment_id in opened:
+                    at_ingest, at_event, at_alert = float(received[0]), opened[shipment_id], float(raised[0])
+                    hops.append(((at_ingest - published) * 1000, (at_event - at_ingest) * 1000,
+                                 (at_alert - at_event) * 1000, (accepted - at_alert) * 1000))
         return hops
 
 

@@ -157,7 +157,8 @@ def _alert_latency(settings: BenchSettings, run_id: str, args: argparse.Namespac
     for phase in phases:
         print(f"   alert {phase.label}: p50 {phase.p50_ms:.0f} ms, p99 {phase.p99_ms:.0f} ms "
               f"({phase.received}/{phase.alerts} alerts); p50/p99 publish->ingest {phase.to_ingest_ms}, "
-              f"ingest->alert stored {phase.ingest_to_alert_ms}, stored->SMTP {phase.alert_to_smtp_ms} ms",
+              f"ingest->excursion event {phase.ingest_to_excursion_ms}, "
+              f"event->alert stored {phase.excursion_to_alert_ms}, stored->SMTP {phase.alert_to_smtp_ms} ms",
               flush=True)
     results["alert_latency"] = [phase.as_dict() for phase in phases]
 

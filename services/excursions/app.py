@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 import faust
 
 from schemas.excursion import ExcursionEvent
+from schemas.reading import Reading
 from schemas.topics import EXCURSIONS, PARTITIONS, READINGS, SHIPMENTS
 from services.excursions.processor import ExcursionProcessor, Step
 from services.excursions.settings import ExcursionSettings
@@ -43,6 +44,7 @@ STATE_TABLE = "excursions-state"
 SCORE_AGENT = "excursions-score"
 SHIPMENTS_AGENT = "excursions-shipments"
 SILENCE_AGENT = "excursions-silence"
+SCORE_BATCH_MAX = 1_000  # readings taken at once (or fewer, after excursions_batch_s)
 
 
 def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfile] | None = None) -> faust.App:
@@ -91,20 +93,28 @@ def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfil
 
     @app.agent(readings, name=SCORE_AGENT, concurrency=1, sink=[publish])
     async def score(stream: faust.StreamT[bytes]) -> AsyncIterator[list[ExcursionEvent]]:
-        async for event in stream.events():
-            reading = processor.decode_reading(event.value)
-            if reading is None or reading.shipment_id is None:
-                yield []
-                continue
-            key = reading.shipment_id
-            step = processor.on_reading(
-                reading, shipment_table.get(key), state_table.get(key), event.message.partition, state_table.get
-            )
-            if step is None:
-                yield []
-                continue
-            apply(step)
-            yield step.events
+        # Batches, not one event at a time: faust's per-event work (the agent's yield, a
+        # changelog record per table write) was most of the worker's CPU under load, and a
+        # shipment with several readings in a batch has its state written once.
+        batches = stream.take_events(SCORE_BATCH_MAX, within=settings.excursions_batch_s)  # type: ignore[attr-defined]
+        async for batch in batches:
+            by_shipment: dict[str, tuple[faust.EventT, list[Reading]]] = {}
+            for event in batch:
+                reading = processor.decode_reading(event.value)
+                if reading is not None and reading.shipment_id is not None:
+                    by_shipment.setdefault(reading.shipment_id, (event, []))[1].append(reading)
+            found: list[ExcursionEvent] = []
+            for key, (event, readings) in by_shipment.items():
+                step = processor.on_readings(
+                    readings, shipment_table.get(key), state_table.get(key), event.message.partition, state_table.get
+                )
+                if step is not None:
+                    # A table write goes to the changelog partition of the current event, which
+                    # take_events leaves unset: the shipment's own (its readings share one).
+                    stream._set_current_event(event)  # type: ignore[attr-defined]
+                    apply(step)
+                    found.extend(step.events)
+            yield found
 
     @app.agent(ticks, name=SILENCE_AGENT, concurrency=1, sink=[publish])
     async def watch_silence(stream: faust.StreamT[bytes]) -> AsyncIterator[list[ExcursionEvent]]:

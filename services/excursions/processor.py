@@ -100,6 +100,32 @@ class ExcursionProcessor:
             log.warning("ignoring the override of shipment %s: %s", shipment.id if shipment else "?", exc)
             return limits_for(profile)
 
+    def on_readings(
+        self,
+        readings: list[Reading],
+        shipment_raw: bytes | None,
+        stored_raw: bytes | None,
+        partition: int,
+        read: ReadValue,
+    ) -> Step | None:
+        """Scores a batch of one shipment's readings (bound devices); None for lost history.
+
+        One step, so the state is written once for the batch. ``read`` gets a table value by
+        key: the state's segments, when late data needs them.
+        """
+        if not readings or readings[0].shipment_id is None:
+            return None
+        shipment_id = readings[0].shipment_id
+        stored = self._load(shipment_id, stored_raw, read) or StoredState(partition, new_state(shipment_id))
+        _, limits = self._shipment(shipment_id, shipment_raw)
+        try:
+            stored.state, events = apply_readings(stored.state, readings, limits, self.config)
+        except MissingSegment as exc:  # the readings sink still stores the readings
+            log.error("not scoring %d reading(s) of shipment %s: %s", len(readings), shipment_id, exc)
+            return None
+        stored.partition = partition
+        return self._step(stored, events, read)
+
     def on_reading(
         self,
         reading: Reading,
@@ -108,22 +134,8 @@ class ExcursionProcessor:
         partition: int,
         read: ReadValue,
     ) -> Step | None:
-        """Scores one reading of a bound device; None for an unbound one or lost history.
-
-        ``read`` gets a table value by key: the state's segments, when late data needs them.
-        """
-        if reading.shipment_id is None:
-            return None
-        shipment_id = reading.shipment_id
-        stored = self._load(shipment_id, stored_raw, read) or StoredState(partition, new_state(shipment_id))
-        _, limits = self._shipment(shipment_id, shipment_raw)
-        try:
-            stored.state, events = apply_readings(stored.state, [reading], limits, self.config)
-        except MissingSegment as exc:  # the readings sink still stores the reading
-            log.error("not scoring a reading of shipment %s: %s", shipment_id, exc)
-            return None
-        stored.partition = partition
-        return self._step(stored, events, read)
+        """``on_readings`` of one reading; None for an unbound one too."""
+        return self.on_readings([reading], shipment_raw, stored_raw, partition, read)
 
     def on_tick(
         self,
