@@ -1,11 +1,14 @@
-"""The ETA processor and the sink give way to the alert path: their whole process, threads
-started later included, runs at the configured nice value, which is never raised back."""
+"""The ETA processor and the sink give way to the alert path; the excursion worker claims a
+higher priority when it may. Set before any thread starts: the whole process, threads
+started later included, runs at the value; a lowered one is never raised back."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+
+import pytest
 
 PROBE = """
 import os, threading
@@ -41,3 +44,38 @@ def test_settings_default_to_giving_way() -> None:
 
     assert EtaSettings().eta_nice > 0
     assert SinkSettings().sink_nice > 0
+
+
+CLAIM = """
+import logging, os
+logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+from services.cpu_priority import claim_cpu
+if {drop}:
+    os.setuid(65534)  # nobody: no CAP_SYS_NICE
+print(claim_cpu(-3, "COLDCHAIN_EXCURSIONS_NICE"), os.getpriority(os.PRIO_PROCESS, 0))
+"""
+
+
+def _claim(drop: bool) -> tuple[str, str]:
+    done = subprocess.run([sys.executable, "-c", CLAIM.format(drop=drop)], capture_output=True, text=True, check=True)
+    return done.stdout.strip(), done.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="raising a priority needs CAP_SYS_NICE (CI runs as root)")
+def test_the_excursion_worker_raises_its_priority_when_it_may() -> None:
+    out, err = _claim(drop=False)
+    assert out == "True -3"
+    assert "raised to nice -3" in err
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to an unprivileged user")
+def test_without_the_capability_it_says_which_setting_and_runs_on() -> None:
+    out, err = _claim(drop=True)
+    assert out == f"False {os.getpriority(os.PRIO_PROCESS, 0)}"
+    assert "WARNING" in err and "COLDCHAIN_EXCURSIONS_NICE" in err and "CAP_SYS_NICE" in err
+
+
+def test_the_excursion_worker_asks_for_a_higher_priority_by_default() -> None:
+    from services.excursions.settings import ExcursionSettings
+
+    assert ExcursionSettings().excursions_nice < 0

@@ -1,0 +1,63 @@
+"""The stream's glue scores a batch of one shipment's readings in one step: the same events
+and the same stored state as one reading at a time, with the header written once."""
+
+from __future__ import annotations
+
+from services.excursions.processor import ExcursionProcessor, Step
+from services.excursions.storage import is_header_key
+from services.profiles.catalog import load_profiles
+from tests.unit.excursions.scenarios import SHIPMENT, series
+
+# 20 min in range, 40 min at 11 C (critical after 5 min), then back in range for good.
+TEMPS = [3.0] * 20 + [11.0] * 40 + [3.0] * 60
+
+
+class _Table(dict[str, bytes]):
+    def apply(self, step: Step) -> None:
+        for key, value in step.puts:
+            self[key] = value
+        for key in step.deletes:
+            self.pop(key, None)
+
+
+def _one_by_one() -> tuple[list[tuple[str, str, str]], _Table, int]:
+    processor, table, header_writes = ExcursionProcessor(load_profiles()), _Table(), 0
+    events = []
+    for reading in series(0, TEMPS):
+        step = processor.on_reading(reading, None, table.get(SHIPMENT), 3, table.get)
+        assert step is not None
+        header_writes += sum(is_header_key(key) for key, _ in step.puts)
+        table.apply(step)
+        events += [(e.kind, e.step, e.severity) for e in step.events]
+    return events, table, header_writes
+
+
+def _in_batches(size: int) -> tuple[list[tuple[str, str, str]], _Table, int]:
+    processor, table, header_writes = ExcursionProcessor(load_profiles()), _Table(), 0
+    readings = series(0, TEMPS)
+    events = []
+    for start in range(0, len(readings), size):
+        step = processor.on_readings(readings[start:start + size], None, table.get(SHIPMENT), 3, table.get)
+        assert step is not None
+        header_writes += sum(is_header_key(key) for key, _ in step.puts)
+        table.apply(step)
+        events += [(e.kind, e.step, e.severity) for e in step.events]
+    return events, table, header_writes
+
+
+def test_a_batch_scores_like_its_readings_one_at_a_time_and_writes_the_header_once() -> None:
+    events, table, writes = _one_by_one()
+    batched_events, batched_table, batched_writes = _in_batches(25)
+
+    assert ("temp_high", "opened", "critical") in events
+    assert ("temp_high", "closed", "critical") in events
+    assert batched_events == events
+    assert batched_table[SHIPMENT] == table[SHIPMENT]
+    assert writes == len(TEMPS)
+    assert batched_writes == -(-len(TEMPS) // 25)
+
+
+def test_an_unbound_batch_is_not_scored() -> None:
+    reading = series(0, [3.0])[0].model_copy(update={"shipment_id": None})
+    assert ExcursionProcessor(load_profiles()).on_readings([reading], None, None, 0, lambda key: None) is None
+    assert ExcursionProcessor(load_profiles()).on_readings([], None, None, 0, lambda key: None) is None
