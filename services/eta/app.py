@@ -35,6 +35,7 @@ def create_app(
 ) -> faust.App:
     app = new_faust_app(
         settings.eta_app_id, settings, settings.eta_store, settings.eta_data_dir, settings.eta_replication,
+        fetch_wait_s=settings.eta_fetch_wait_s,
         table_value_serializer="json",  # the state is a JSON object (EtaState.model_dump)
     )
     processor = EtaProcessor(

@@ -34,6 +34,8 @@ class EtaSettings(KafkaSettings, BaseSettings):
     eta_replication: Annotated[int, Field(ge=1)] = 1  # of the changelog topics
     eta_profile_files: list[Path] = []  # extra product profiles (TOML)
     eta_nice: Annotated[int, Field(ge=0, le=19)] = 10  # gives way to the alert path (services.cpu_priority)
+    # How long the broker may hold a fetch for more readings (services.kafka.faust_app).
+    eta_fetch_wait_s: Annotated[float, Field(gt=0, le=5)] = 0.1
     eta_model_file: Path | None = None
     eta_model: EtaParameters = EtaParameters()
     eta_threshold_min: Annotated[float, Field(ge=0)] | None = None

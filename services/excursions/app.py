@@ -51,6 +51,7 @@ def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfil
     app = new_faust_app(
         settings.excursions_app_id, settings, settings.excursions_store, settings.excursions_data_dir,
         settings.excursions_replication,
+        fetch_wait_s=settings.excursions_fetch_wait_s,
         table_value_serializer="raw",  # values are JSON bytes made by pydantic
     )
     processor = ExcursionProcessor(
