@@ -118,8 +118,14 @@ class ExcursionProcessor:
         shipment_id = readings[0].shipment_id
         stored = self._load(shipment_id, stored_raw, read) or StoredState(partition, new_state(shipment_id))
         _, limits = self._shipment(shipment_id, shipment_raw)
+        events: list[ExcursionEvent] = []
         try:
-            stored.state, events = apply_readings(stored.state, readings, limits, self.config)
+            # Reading by reading, as they arrived: scored together, an excursion that opens
+            # and closes within the batch would be told only as closed (the core reports the
+            # state a batch leaves), and nobody would hear that it opened.
+            for reading in readings:
+                stored.state, found = apply_readings(stored.state, [reading], limits, self.config)
+                events.extend(found)
         except MissingSegment as exc:  # the readings sink still stores the readings
             log.error("not scoring %d reading(s) of shipment %s: %s", len(readings), shipment_id, exc)
             return None

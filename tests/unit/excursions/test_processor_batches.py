@@ -57,6 +57,15 @@ def test_a_batch_scores_like_its_readings_one_at_a_time_and_writes_the_header_on
     assert batched_writes == -(-len(TEMPS) // 25)
 
 
+def test_an_excursion_that_opens_and_closes_within_one_batch_is_told_both_steps() -> None:
+    events, table, _ = _one_by_one()
+    batched_events, batched_table, batched_writes = _in_batches(len(TEMPS))
+
+    assert batched_events == events
+    assert batched_table[SHIPMENT] == table[SHIPMENT]
+    assert batched_writes == 1
+
+
 def test_an_unbound_batch_is_not_scored() -> None:
     reading = series(0, [3.0])[0].model_copy(update={"shipment_id": None})
     assert ExcursionProcessor(load_profiles()).on_readings([reading], None, None, 0, lambda key: None) is None
