@@ -108,7 +108,8 @@ class ExcursionProcessor:
         partition: int,
         read: ReadValue,
     ) -> Step | None:
-        """Scores a batch of one shipment's readings (bound devices); None for lost history.
+        """Scores a batch of one shipment's readings; None for an unbound batch or when lost
+        history left none of them scored.
 
         One step, so the state is written once for the batch. ``read`` gets a table value by
         key: the state's segments, when late data needs them.
@@ -119,29 +120,22 @@ class ExcursionProcessor:
         stored = self._load(shipment_id, stored_raw, read) or StoredState(partition, new_state(shipment_id))
         _, limits = self._shipment(shipment_id, shipment_raw)
         events: list[ExcursionEvent] = []
-        try:
-            # Reading by reading, as they arrived: scored together, an excursion that opens
-            # and closes within the batch would be told only as closed (the core reports the
-            # state a batch leaves), and nobody would hear that it opened.
-            for reading in readings:
+        scored = 0
+        # Reading by reading, as they arrived: scored together, an excursion that opens and
+        # closes within the batch would be told only as closed (the core reports the state a
+        # batch leaves), and nobody would hear that it opened.
+        for reading in readings:
+            try:
                 stored.state, found = apply_readings(stored.state, [reading], limits, self.config)
-                events.extend(found)
-        except MissingSegment as exc:  # the readings sink still stores the readings
-            log.error("not scoring %d reading(s) of shipment %s: %s", len(readings), shipment_id, exc)
+            except MissingSegment as exc:  # raised before any re-scoring; the sink still stores it
+                log.error("not scoring a reading of shipment %s: %s", shipment_id, exc)
+                continue
+            events.extend(found)
+            scored += 1
+        if not scored:
             return None
         stored.partition = partition
         return self._step(stored, events, read)
-
-    def on_reading(
-        self,
-        reading: Reading,
-        shipment_raw: bytes | None,
-        stored_raw: bytes | None,
-        partition: int,
-        read: ReadValue,
-    ) -> Step | None:
-        """``on_readings`` of one reading; None for an unbound one too."""
-        return self.on_readings([reading], shipment_raw, stored_raw, partition, read)
 
     def on_tick(
         self,

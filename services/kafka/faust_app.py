@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -40,8 +40,8 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         consumer = super()._create_worker_consumer(transport)
         # Read by AIOKafkaConsumer.start() when it builds its fetcher (a test checks them).
         consumer._fetch_min_bytes = FETCH_MIN_BYTES
-        wait_s = self.app.fetch_wait_s if isinstance(self.app, StreamApp) else 0.5
-        consumer._fetch_max_wait_ms = max(1, round(wait_s * 1000))
+        # Only StreamApp builds this transport.
+        consumer._fetch_max_wait_ms = max(1, round(cast(StreamApp, self.app).fetch_wait_s * 1000))
         return consumer
 
 

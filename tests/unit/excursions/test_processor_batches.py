@@ -4,9 +4,10 @@ and the same stored state as one reading at a time, with the header written once
 from __future__ import annotations
 
 from services.excursions.processor import ExcursionProcessor, Step
+from services.excursions.scoring import ScoringConfig
 from services.excursions.storage import is_header_key
 from services.profiles.catalog import load_profiles
-from tests.unit.excursions.scenarios import SHIPMENT, series
+from tests.unit.excursions.scenarios import SHIPMENT, reading, series
 
 # 20 min in range, 40 min at 11 C (critical after 5 min), then back in range for good.
 TEMPS = [3.0] * 20 + [11.0] * 40 + [3.0] * 60
@@ -24,7 +25,7 @@ def _one_by_one() -> tuple[list[tuple[str, str, str]], _Table, int]:
     processor, table, header_writes = ExcursionProcessor(load_profiles()), _Table(), 0
     events = []
     for reading in series(0, TEMPS):
-        step = processor.on_reading(reading, None, table.get(SHIPMENT), 3, table.get)
+        step = processor.on_readings([reading], None, table.get(SHIPMENT), 3, table.get)
         assert step is not None
         header_writes += sum(is_header_key(key) for key, _ in step.puts)
         table.apply(step)
@@ -70,3 +71,28 @@ def test_an_unbound_batch_is_not_scored() -> None:
     reading = series(0, [3.0])[0].model_copy(update={"shipment_id": None})
     assert ExcursionProcessor(load_profiles()).on_readings([reading], None, None, 0, lambda key: None) is None
     assert ExcursionProcessor(load_profiles()).on_readings([], None, None, 0, lambda key: None) is None
+
+
+def test_a_reading_whose_history_is_lost_is_skipped_and_the_rest_of_its_batch_scored() -> None:
+    config = ScoringConfig(checkpoint_every=4)
+    table = _Table()
+    processor = ExcursionProcessor(load_profiles(), config=config)
+    for step in (processor.on_readings([r], None, table.get(SHIPMENT), 3, table.get) for r in series(0, [3.0] * 20)):
+        assert step is not None
+        table.apply(step)
+    for key in [key for key in table if not is_header_key(key)]:
+        del table[key]  # the sealed segments are gone: a late reading cannot be re-scored
+    late, live = reading(1.5, 11.0, received_minute=20.5), reading(20, 3.0, received_minute=21)
+
+    one_by_one, alone = _Table(table), ExcursionProcessor(load_profiles(), config=config)
+    assert alone.on_readings([late], None, one_by_one.get(SHIPMENT), 3, one_by_one.get) is None
+    expected = alone.on_readings([live], None, one_by_one.get(SHIPMENT), 3, one_by_one.get)
+    assert expected is not None
+    one_by_one.apply(expected)
+
+    batched = ExcursionProcessor(load_profiles(), config=config).on_readings(
+        [late, live], None, table.get(SHIPMENT), 3, table.get)
+    assert batched is not None
+    table.apply(batched)
+    assert batched.events == expected.events
+    assert table[SHIPMENT] == one_by_one[SHIPMENT]
