@@ -7,7 +7,8 @@ from services.excursions.processor import ExcursionProcessor, Step
 from services.excursions.scoring import ScoringConfig
 from services.excursions.storage import is_header_key
 from services.profiles.catalog import load_profiles
-from tests.unit.excursions.scenarios import SHIPMENT, reading, series
+from tests.unit.excursions.scenarios import SHIPMENT, series
+from tests.unit.excursions.scenarios import reading as reading_at
 
 # 20 min in range, 40 min at 11 C (critical after 5 min), then back in range for good.
 TEMPS = [3.0] * 20 + [11.0] * 40 + [3.0] * 60
@@ -23,7 +24,7 @@ class _Table(dict[str, bytes]):
 
 def _one_by_one() -> tuple[list[tuple[str, str, str]], _Table, int]:
     processor, table, header_writes = ExcursionProcessor(load_profiles()), _Table(), 0
-    events = []
+    events: list[tuple[str, str, str]] = []
     for reading in series(0, TEMPS):
         step = processor.on_readings([reading], None, table.get(SHIPMENT), 3, table.get)
         assert step is not None
@@ -36,7 +37,7 @@ def _one_by_one() -> tuple[list[tuple[str, str, str]], _Table, int]:
 def _in_batches(size: int) -> tuple[list[tuple[str, str, str]], _Table, int]:
     processor, table, header_writes = ExcursionProcessor(load_profiles()), _Table(), 0
     readings = series(0, TEMPS)
-    events = []
+    events: list[tuple[str, str, str]] = []
     for start in range(0, len(readings), size):
         step = processor.on_readings(readings[start:start + size], None, table.get(SHIPMENT), 3, table.get)
         assert step is not None
@@ -82,7 +83,7 @@ def test_a_reading_whose_history_is_lost_is_skipped_and_the_rest_of_its_batch_sc
         table.apply(step)
     for key in [key for key in table if not is_header_key(key)]:
         del table[key]  # the sealed segments are gone: a late reading cannot be re-scored
-    late, live = reading(1.5, 11.0, received_minute=20.5), reading(20, 3.0, received_minute=21)
+    late, live = reading_at(1.5, 11.0, received_minute=20.5), reading_at(20, 3.0, received_minute=21)
 
     one_by_one, alone = _Table(table), ExcursionProcessor(load_profiles(), config=config)
     assert alone.on_readings([late], None, one_by_one.get(SHIPMENT), 3, one_by_one.get) is None
