@@ -5,19 +5,29 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint test test-unit bench demo stack-up stack-down chaos schemas clean chromium
+.PHONY: install lock lint test test-unit bench demo stack-up stack-down chaos schemas clean chromium
 
-$(STAMP): pyproject.toml
+# The whole dependency tree comes from the hashed lock, so a fresh clone gets CI's versions.
+$(STAMP): pyproject.toml requirements/dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --require-hashes -r requirements/dev.lock
+	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
 
+# Re-resolve the locks after a change to pyproject.toml's dependencies.
+lock: $(STAMP)
+	$(BIN)/pip install -q uv==0.13.8
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra demo --generate-hashes --python-version 3.11 \
+	  --python-platform linux -q -o requirements/dev.lock
+	$(BIN)/uv pip compile pyproject.toml --extra demo --generate-hashes --python-version 3.11 \
+	  --python-platform linux -q -o requirements/runtime.lock
+
 lint: $(STAMP)
 	$(BIN)/ruff check services schemas tests bench
 	$(BIN)/mypy
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec deploy/compose.yaml
 
 schemas: $(STAMP)
 	$(BIN)/python -m schemas.generate

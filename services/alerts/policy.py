@@ -323,8 +323,9 @@ def _party(role: Role, party: Party) -> Recipient:
 
 
 def overrides_quiet_hours(alert: Alert) -> bool:
-    """Critical news wakes people; a closing ("it is over") can wait for the morning."""
-    return alert.severity == "critical" and alert.step != "closed"
+    """Every step of critical news wakes people, its end too: an excursion found only in a
+    landed backlog may be told first as ended, and a freeze that is over still killed."""
+    return alert.severity == "critical"
 
 
 def plan_deliveries(

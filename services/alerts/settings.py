@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import time, timedelta
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from schemas.alert import ChannelName
 from services.alerts.backoff import Backoff
@@ -13,6 +13,9 @@ from services.alerts.channels.twilio import TWILIO_API
 from services.alerts.formatting import LinkConfig
 from services.alerts.policy import DEFAULT_ROUTES, PolicyConfig, QuietHours, Recipient, Route
 from services.connections import DatabaseSettings, KafkaSettings, settings_config
+
+# Defaults earlier versions shipped: refused, since anyone can read them.
+PUBLISHED_SECRETS = frozenset({"coldchain-development-ack-secret"})
 
 
 class AlertSettings(KafkaSettings, DatabaseSettings):
@@ -31,8 +34,9 @@ class AlertSettings(KafkaSettings, DatabaseSettings):
     twilio_from: str | None = None
     twilio_base_url: str = TWILIO_API
 
-    # Keys the SMS reply codes and email acknowledgement links; set it in production.
-    alert_ack_secret: SecretStr = SecretStr("coldchain-development-ack-secret")
+    # Keys the SMS reply codes and acknowledgement links. There is no default: a built-in
+    # value would let anyone forge an acknowledgement. The local stack generates one.
+    alert_ack_secret: SecretStr = Field(min_length=16)
     alert_routes: tuple[Route, ...] = DEFAULT_ROUTES
     alert_quiet_start: time = time(22, 0)
     alert_quiet_end: time = time(7, 0)
@@ -63,6 +67,14 @@ class AlertSettings(KafkaSettings, DatabaseSettings):
     alert_record_retry_s: float = Field(default=2.0, gt=0)  # pause before retrying a record
     # A crashed instance's partitions move to a restarted one after this long.
     alert_kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000)
+
+    @field_validator("alert_ack_secret")
+    @classmethod
+    def _not_a_published_secret(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value() in PUBLISHED_SECRETS:
+            raise ValueError("COLDCHAIN_ALERT_ACK_SECRET is a value published in coldchain's history; "
+                             "generate your own (32+ random characters)")
+        return value
 
     def policy_config(self) -> PolicyConfig:
         return PolicyConfig(

@@ -6,6 +6,8 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -17,6 +19,7 @@ from services.stack.docker import DockerStack
 from services.stack.layout import StackLayout, default_root
 from services.stack.native import NativeStack
 from services.stack.process import StackError
+from services.stack.sources_check import check_sources
 
 app = typer.Typer(help="Start, stop and inspect the local Kafka, Mosquitto and TimescaleDB.")
 console = Console(stderr=True)
@@ -38,11 +41,26 @@ def up(docker: Annotated[bool, typer.Option("--docker", help="use deploy/compose
         if docker:
             DockerStack(StackLayout(default_root())).up()
             return
-        with console.status("starting the native stack (first run installs, a few minutes)"):
-            started = _native().up()
+        started = _native().up()
     except StackError as exc:
         _fail(exc)
     console.print(f"started: {', '.join(started) or 'nothing (all running)'}")
+
+
+@app.command("check-sources")
+def check_sources_command(
+    scratch: Annotated[Path | None, typer.Option(help="keep the downloads here (default: a temporary folder)")] = None,
+) -> None:
+    """Resolve and download every install source (Debian source and binary packages, Kafka's
+    Maven jars) into a scratch folder, as a fresh machine would: nothing is built or installed."""
+    try:
+        if scratch is not None:
+            check_sources(scratch)
+            return
+        with tempfile.TemporaryDirectory(prefix="coldchain-sources-") as folder:
+            check_sources(Path(folder))
+    except StackError as exc:
+        _fail(exc)
 
 
 @app.command()

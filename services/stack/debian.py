@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 
-from services.stack.process import StackError, run
+from services.stack.process import StackError, run, step
 
 RUNTIME_PACKAGES = ("mosquitto", "mosquitto-clients", "postgresql-15")
 BUILD_PACKAGES = ("postgresql-server-dev-15", "cmake", "gcc", "make", "libssl-dev")
+# The dashboard's browser tests drive Debian's Chromium (`make chromium`).
+BROWSER_PACKAGES = ("chromium",)
 
 
 def missing(packages: tuple[str, ...]) -> list[str]:
@@ -29,6 +31,7 @@ def ensure_installed(packages: tuple[str, ...]) -> list[str]:
     if os.geteuid() != 0:
         raise StackError(f"missing Debian packages {absent}: run `sudo apt-get install {' '.join(absent)}`")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    step(f"apt-get install {' '.join(absent)}")
     run(["apt-get", "update", "-q"], "apt-get update", env=env)
     run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *absent], "apt-get install", env=env)
     return absent

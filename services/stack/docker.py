@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
 from services.stack.layout import StackLayout
 from services.stack.process import StackError, run
+from services.stack.secrets import StackSecrets
 
 COMPOSE_FILE = Path(__file__).resolve().parents[2] / "deploy" / "compose.yaml"
 
@@ -26,7 +28,13 @@ class DockerStack:
     def _compose(self, *args: str) -> None:
         if not docker_engine_answers():
             raise StackError("no Docker engine answers; use `coldchain stack up` (native) instead")
-        run(["docker", "compose", "-f", str(COMPOSE_FILE), *args], f"docker compose {' '.join(args)}")
+        # The containers get the native stack's own passwords, so `coldchain stack env` fits both.
+        secrets = StackSecrets.load_or_create(self.layout.secrets_file)
+        env = {**os.environ,
+               "COLDCHAIN_POSTGRES_PASSWORD": secrets.postgres_password,
+               "COLDCHAIN_MQTT_INGEST_PASSWORD": secrets.mqtt_ingest_password,
+               "COLDCHAIN_MQTT_ADMIN_PASSWORD": secrets.mqtt_admin_password}
+        run(["docker", "compose", "-f", str(COMPOSE_FILE), *args], f"docker compose {' '.join(args)}", env=env)
 
     def up(self) -> None:
         self._compose("up", "-d", "--wait", "kafka", "mosquitto", "timescaledb")

@@ -12,7 +12,7 @@ from confluent_kafka.admin import AdminClient
 from services.kafka.topics import ensure_topics
 from services.stack.layout import StackLayout
 from services.stack.ports import StackPorts
-from services.stack.process import StackError, port_open, read_pid, run, spawn, terminate, wait_until
+from services.stack.process import StackError, port_open, read_pid, run, spawn, step, terminate, wait_until
 
 POM = Path(__file__).resolve().parents[2] / "deploy" / "native" / "kafka-pom.xml"
 KAFKA_VERSION = "3.9.1"
@@ -54,6 +54,7 @@ class Kafka:
         if not shutil.which("mvn") or not shutil.which("java"):
             raise StackError("Kafka needs Java 17+ and Maven (`apt-get install openjdk-17-jre-headless maven`)")
         shutil.rmtree(self.libs, ignore_errors=True)
+        step(f"Kafka {KAFKA_VERSION}: fetching its jars from Maven Central (about a minute)")
         run(["mvn", "-q", "-B", "-f", str(POM), f"-Dmaven.repo.local={self.layout.downloads / 'm2'}",
              "dependency:copy-dependencies", f"-DoutputDirectory={self.libs}", "-DincludeScope=runtime"],
             "mvn dependency:copy-dependencies (Kafka jars)", log=self.layout.log_file("kafka-install"))

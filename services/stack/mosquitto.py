@@ -10,6 +10,7 @@ import getpass
 import os
 import secrets
 import signal
+from pathlib import Path
 
 from services.stack.debian import ensure_installed
 from services.stack.layout import StackLayout
@@ -22,17 +23,11 @@ ADMIN_USER = "coldchain-admin"
 MOSQUITTO = "/usr/sbin/mosquitto"
 MOSQUITTO_PASSWD = "/usr/bin/mosquitto_passwd"
 
-ACL = f"""# coldchain: written by `coldchain stack up`
-user {INGEST_USER}
-topic read coldchain/v1/devices/#
-
-user {ADMIN_USER}
-topic readwrite coldchain/#
-
-# Every device (username = device id) may publish only under its own id.
-pattern write coldchain/v1/devices/%u/telemetry
-pattern write coldchain/v1/devices/%u/senml
-"""
+# The same ACL file serves deploy/compose.yaml.
+ACL_FILE = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "acl"
+# A device's largest payload is a store-and-forward batch; bigger packets are refused by the
+# broker before ingest reads them (the decoder's own limit is lower still).
+MAX_PACKET_BYTES = 1_048_576
 
 
 class Mosquitto:
@@ -82,11 +77,12 @@ class Mosquitto:
             "max_inflight_messages 1000\n"
             "max_queued_messages 1000000\n"
             "max_queued_bytes 0\n"
+            f"max_packet_size {MAX_PACKET_BYTES}\n"
             "log_dest stdout\n"
             "log_type error\nlog_type warning\nlog_type notice\n"
             f"user {getpass.getuser()}\n"
         )
-        self.acl_file.write_text(ACL)
+        self.acl_file.write_text(ACL_FILE.read_text())
         if not self.password_file.exists():
             self.password_file.touch(mode=0o600)
         self.set_password(INGEST_USER, self.secrets.mqtt_ingest_password, reload=False)

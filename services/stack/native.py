@@ -10,6 +10,7 @@ from services.stack.layout import StackLayout
 from services.stack.mosquitto import Mosquitto
 from services.stack.ports import StackPorts
 from services.stack.postgres import Postgres
+from services.stack.process import step
 from services.stack.secrets import StackSecrets
 
 
@@ -54,6 +55,7 @@ class NativeStack:
             "COLDCHAIN_MQTT_ADMIN_URL": self.mosquitto.admin_url,
             "COLDCHAIN_KAFKA_BOOTSTRAP": self.kafka.bootstrap,
             "COLDCHAIN_DATABASE_URL": self.postgres.url,
+            "COLDCHAIN_ALERT_ACK_SECRET": self.secrets.alert_ack_secret,
         }
 
     def install(self) -> None:
@@ -64,7 +66,11 @@ class NativeStack:
     def up(self) -> list[str]:
         """Starts what is not running; returns the names it started."""
         self.install()
-        started = [c.name for c in self.components if c.start()]
+        started = []
+        for component in self.components:
+            if component.start():
+                step(f"{component.name}: up at {component.endpoint}")
+                started.append(component.name)
         self.layout.env_file.write_text("".join(f"{k}={v}\n" for k, v in self.env().items()))
         self.layout.env_file.chmod(0o600)
         return started

@@ -1,9 +1,10 @@
-"""PostgreSQL 15 with TimescaleDB 2.19.3 built from Debian's source package, in a cluster of
+"""PostgreSQL 15 with TimescaleDB (2.19 or a later 2.x) built from Debian's source package, in a cluster of
 the project's own on its own port."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -12,11 +13,11 @@ from pathlib import Path
 from services.stack.debian import BUILD_PACKAGES, ensure_installed
 from services.stack.layout import StackLayout
 from services.stack.ports import StackPorts
-from services.stack.process import StackError, as_user, chown_to, port_open, run, wait_until
+from services.stack.process import StackError, as_user, chown_to, port_open, run, step, wait_until
 from services.stack.secrets import StackSecrets
+from services.stack.timescaledb import SUITE, SourceVersion, TrixieSources, debian_mirror, supported_range
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
-TIMESCALEDB_VERSION = "2.19.3"
 DB_USER = "coldchain"
 DB_NAME = "coldchain"
 OS_USER = "postgres"
@@ -26,56 +27,48 @@ def _pg_config_value(flag: str) -> Path:
     return Path(run([str(PG_BIN / "pg_config"), flag], "pg_config").strip())
 
 
-def timescaledb_installed() -> bool:
+def installed_timescaledb() -> SourceVersion | None:
+    """The TimescaleDB build PostgreSQL 15 would load, if any: its control file's default."""
     if not (PG_BIN / "pg_config").exists():
-        return False
-    sharedir = _pg_config_value("--sharedir")
-    return (sharedir / "extension" / f"timescaledb--{TIMESCALEDB_VERSION}.sql").exists()
-
-
-def _debian_mirror() -> str:
-    """The Debian mirror this machine already uses, for a private deb-src list."""
-    for source in (Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list")):
-        if not source.exists():
-            continue
-        for line in source.read_text().splitlines():
-            words = line.split()
-            if line.startswith("URIs:") and len(words) > 1:
-                return words[1]
-            if words[:1] == ["deb"] and "debian" in line:
-                return next(w for w in words[1:] if "://" in w)
-    raise StackError("no Debian mirror found in /etc/apt/sources.list(.d)")
+        return None
+    extension = _pg_config_value("--sharedir") / "extension"
+    control = extension / "timescaledb.control"
+    library = _pg_config_value("--pkglibdir") / "timescaledb.so"
+    if not control.exists() or not library.exists():
+        return None
+    match = re.search(r"default_version\s*=\s*'([^']+)'", control.read_text())
+    if not match or not (extension / f"timescaledb--{match.group(1)}.sql").exists():
+        return None
+    return SourceVersion(match.group(1))
 
 
 def build_timescaledb(layout: StackLayout) -> None:
-    """``apt-get source`` from trixie with a private list (the system's lists stay as they
-    are), then the Apache-only cmake build against postgresql-server-dev-15."""
+    """Trixie's source package (the version it serves now, if supported; a cached tarball is
+    reused), then the Apache-only cmake build against postgresql-server-dev-15."""
     ensure_installed(BUILD_PACKAGES)
     work = layout.downloads / "timescaledb"
-    lists = work / "lists"
-    (lists / "partial").mkdir(parents=True, exist_ok=True)
-    sources = work / "sources.list"
-    keyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
-    sources.write_text(f"deb-src [signed-by={keyring}] {_debian_mirror()} trixie main\n")
-    apt = ["apt-get", "-q", f"-o=Dir::Etc::sourcelist={sources}",
-           "-o=Dir::Etc::sourceparts=/dev/null", f"-o=Dir::State::Lists={lists}"]
-    tarballs = list(work.glob(f"timescaledb_{TIMESCALEDB_VERSION}*.orig.tar.*"))
-    if not tarballs:
-        run([*apt, "update"], "apt-get update (trixie deb-src)")
-        run([*apt, "source", "--download-only", f"timescaledb={TIMESCALEDB_VERSION}*"],
-            "apt-get source timescaledb", cwd=work)
-        tarballs = list(work.glob(f"timescaledb_{TIMESCALEDB_VERSION}*.orig.tar.*"))
-    if not tarballs:
-        raise StackError(f"apt-get source gave no timescaledb {TIMESCALEDB_VERSION} tarball")
-    source_dir = work / f"timescaledb-{TIMESCALEDB_VERSION}"
+    work.mkdir(parents=True, exist_ok=True)
+    tarball = next((t for t in sorted(work.glob("timescaledb_*.orig.tar.*"))
+                    if SourceVersion(t.name.split("_", 1)[1]).supported()), None)
+    if tarball is None:
+        sources = TrixieSources(work, debian_mirror())
+        step(f"TimescaleDB: reading the version Debian {SUITE} serves")
+        version = sources.resolve()
+        step(f"TimescaleDB: {SUITE} serves {version.debian}, supported ({supported_range()}); downloading")
+        tarball = sources.download(version, work)
+    upstream = SourceVersion(tarball.name.split("_", 1)[1]).upstream
+    source_dir = work / f"timescaledb-{upstream}"
     shutil.rmtree(source_dir, ignore_errors=True)
-    with tarfile.open(tarballs[0]) as archive:
+    with tarfile.open(tarball) as archive:
         archive.extractall(work, filter="data")
     log = layout.log_file("timescaledb-build")
+    step(f"TimescaleDB {upstream}: building (Apache-only, cmake; about a minute; log {log})")
     run(["./bootstrap", "-DAPACHE_ONLY=1", "-DREGRESS_CHECKS=OFF", "-DTAP_CHECKS=OFF",
          "-DSEND_TELEMETRY_DEFAULT=OFF", "-DUSE_TELEMETRY=OFF", "-DWARNINGS_AS_ERRORS=OFF",
          f"-DPG_CONFIG={PG_BIN / 'pg_config'}"], "timescaledb bootstrap", log=log, cwd=source_dir)
     run(["make", "-j2", "install"], "timescaledb build", log=log, cwd=source_dir / "build")
+    if installed_timescaledb() is None:
+        raise StackError(f"TimescaleDB {upstream} built but PostgreSQL 15 does not see it (log {log})")
 
 
 class Postgres:
@@ -98,7 +91,8 @@ class Postgres:
 
     def install(self) -> None:
         ensure_installed(("postgresql-15",))
-        if not timescaledb_installed():
+        installed = installed_timescaledb()
+        if installed is None or not installed.supported():
             build_timescaledb(self.layout)
 
     def _init_cluster(self) -> None:

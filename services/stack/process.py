@@ -7,6 +7,7 @@ import pwd
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -14,6 +15,11 @@ from pathlib import Path
 
 class StackError(RuntimeError):
     """A stack step failed; the message says which and where its log is."""
+
+
+def step(message: str) -> None:
+    """One install or start step, told as it begins (a first install takes minutes)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def as_user(user: str | None, argv: Sequence[str]) -> list[str]:

@@ -13,16 +13,16 @@ class StackSecrets:
     postgres_password: str
     mqtt_ingest_password: str
     mqtt_admin_password: str
+    alert_ack_secret: str  # keys acknowledgement links and SMS reply codes
 
     @classmethod
     def load_or_create(cls, path: Path) -> StackSecrets:
-        if path.exists():
-            return cls(**json.loads(path.read_text()))
-        made = cls(
-            postgres_password=secrets.token_urlsafe(18),
-            mqtt_ingest_password=secrets.token_urlsafe(18),
-            mqtt_admin_password=secrets.token_urlsafe(18),
-        )
+        stored = json.loads(path.read_text()) if path.exists() else {}
+        # A stack made before a secret existed gets that one added; the others stay as they are.
+        values = {name: stored.get(name) or secrets.token_urlsafe(24) for name in cls.__dataclass_fields__}
+        made = cls(**values)
+        if values == stored:
+            return made
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(asdict(made), indent=2))
         path.chmod(0o600)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from services.stack.mosquitto import ACL, ADMIN_USER, INGEST_USER
+from services.stack.mosquitto import ACL_FILE, ADMIN_USER, INGEST_USER
 from tests.harness.stack import StackEndpoints
 
 
@@ -24,7 +24,7 @@ def container_stack() -> Iterator[StackEndpoints]:
 
     conf = Path(tempfile.mkdtemp(prefix="coldchain-mosquitto-"))
     passwords = {INGEST_USER: secrets.token_urlsafe(12), ADMIN_USER: secrets.token_urlsafe(12)}
-    (conf / "mosquitto.acl").write_text(ACL)
+    (conf / "mosquitto.acl").write_text(ACL_FILE.read_text())
     (conf / "mosquitto.passwd").touch()
     for user, password in passwords.items():
         subprocess.run(["mosquitto_passwd", "-b", str(conf / "mosquitto.passwd"), user, password], check=True)
@@ -49,6 +49,7 @@ def container_stack() -> Iterator[StackEndpoints]:
                 "COLDCHAIN_DATABASE_URL": url,
                 "COLDCHAIN_MQTT_URL": f"mqtt://{INGEST_USER}:{passwords[INGEST_USER]}@{host}:{port}",
                 "COLDCHAIN_MQTT_ADMIN_URL": f"mqtt://{ADMIN_USER}:{passwords[ADMIN_USER]}@{host}:{port}",
+                "COLDCHAIN_ALERT_ACK_SECRET": secrets.token_urlsafe(24),
             },
             "testcontainers",
             conf / "mosquitto.passwd",

@@ -3,6 +3,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from schemas.alert import Alert
 from services.alerts.ids import alert_id, delivery_id
 from services.alerts.policy import (
@@ -89,13 +91,22 @@ def test_critical_alert_overrides_quiet_hours_on_every_channel() -> None:
     assert all(d.not_before == now for d in planned)
 
 
-def test_closing_of_a_critical_excursion_waits_for_the_morning() -> None:
-    now = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
+@pytest.mark.parametrize("step", ["opened", "escalated", "closed"])
+def test_every_step_of_a_critical_excursion_goes_at_once_at_night(step: str) -> None:
+    now = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai
     planned = _by_role_channel(
-        plan_deliveries(_alert(step="closed", severity="critical"), recipients_for(shipment()), CONFIG, now)
+        plan_deliveries(_alert(step=step, severity="critical"), recipients_for(shipment()), CONFIG, now)
     )
-    assert planned[("buyer", "sms")].astimezone(SHANGHAI).time() == time(7, 0)
+    assert planned[("buyer", "sms")] == now and planned[("buyer", "email")] == now
     assert planned[("seller", "sms")] == now
+
+
+def test_a_warning_at_night_is_deferred_to_the_morning() -> None:
+    now = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai
+    planned = _by_role_channel(
+        plan_deliveries(_alert(step="closed", severity="warning"), recipients_for(shipment()), CONFIG, now)
+    )
+    assert planned[("buyer", "email")].astimezone(SHANGHAI).time() == time(7, 0)
 
 
 def test_quiet_hours_outside_window_and_disabled_window() -> None:

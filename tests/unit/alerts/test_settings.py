@@ -10,6 +10,7 @@ from services.alerts.settings import AlertSettings
 
 
 def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLDCHAIN_ALERT_ACK_SECRET", "a-secret-of-this-deployment-0123")
     monkeypatch.setenv("COLDCHAIN_SMTP_URL", "smtps://bot%40x:p%3Ass@mail.example:2465")
     monkeypatch.setenv("COLDCHAIN_TWILIO_ACCOUNT_SID", "AC123")
     monkeypatch.setenv("COLDCHAIN_TWILIO_AUTH_TOKEN", "tok-secret")
@@ -38,3 +39,15 @@ def test_smtp_url_forms() -> None:
     assert parse_smtp_url("smtp://mail.example").port == 25
     with pytest.raises(ValueError):
         parse_smtp_url("http://mail.example")
+
+
+@pytest.mark.parametrize("secret", [None, "", "short", "coldchain-development-ack-secret"])
+def test_the_service_refuses_to_start_without_an_acknowledgement_secret_of_its_own(
+    monkeypatch: pytest.MonkeyPatch, secret: str | None
+) -> None:
+    if secret is None:
+        monkeypatch.delenv("COLDCHAIN_ALERT_ACK_SECRET", raising=False)
+    else:
+        monkeypatch.setenv("COLDCHAIN_ALERT_ACK_SECRET", secret)
+    with pytest.raises(ValidationError, match="alert_ack_secret"):
+        AlertSettings(_env_file=None)  # type: ignore[call-arg]

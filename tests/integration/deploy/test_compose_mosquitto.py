@@ -1,0 +1,114 @@
+"""What deploy/compose.yaml's Mosquitto container runs, run natively: its entrypoint, its config
+file and the shared ACL, with Debian's Mosquitto (the same 2.0 broker as the image)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from services.stack.mosquitto import ADMIN_USER, INGEST_USER
+from tests.harness.processes import free_port
+
+DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
+PASSWORDS = {INGEST_USER: "ingest-pw-123", ADMIN_USER: "admin-pw-456"}
+
+
+def connect_code(port: int, user: str, password: str) -> int:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"probe-{user}")
+    client.username_pw_set(user, password)
+    codes: list[int] = []
+    client.on_connect = lambda c, u, f, reason, p: codes.append(reason.value)
+    client.connect("127.0.0.1", port)
+    deadline = time.monotonic() + 10
+    while not codes and time.monotonic() < deadline:
+        client.loop(0.1)
+    client.disconnect()
+    assert codes, "no CONNACK"
+    return codes[0]
+
+
+@pytest.fixture
+def container_root(tmp_path: Path) -> Iterator[tuple[Path, int]]:
+    """The container's /mosquitto as a folder, with the compose file's bind mounts copied in."""
+    if not shutil.which("mosquitto_passwd"):
+        pytest.skip("Debian's mosquitto is installed by `coldchain stack up`")
+    port = free_port()
+    config = tmp_path / "config"
+    config.mkdir()
+    conf = (DEPLOY / "mosquitto" / "mosquitto.conf").read_text()
+    conf = conf.replace("/mosquitto/", f"{tmp_path}/").replace("listener 1883", f"listener {port} 127.0.0.1")
+    (config / "mosquitto.conf").write_text(conf + "user root\n")  # tmp_path is root's alone here
+    shutil.copy(DEPLOY / "mosquitto" / "acl", config / "acl")
+    yield tmp_path, port
+
+
+def start(root: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        ["/bin/sh", str(DEPLOY / "mosquitto" / "entrypoint.sh")],
+        env={"PATH": "/usr/sbin:/usr/bin:/bin", "MOSQUITTO_CONF": str(root / "config" / "mosquitto.conf"),
+             "MOSQUITTO_PASSWD_FILE": str(root / "data" / "passwd"), **env},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def wait_listening(port: int, broker: subprocess.Popen[bytes]) -> None:
+    import socket
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        assert broker.poll() is None, broker.stdout.read().decode() if broker.stdout else ""
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("the broker did not listen")
+
+
+def test_the_entrypoint_sets_the_service_accounts_and_keeps_device_accounts(container_root: tuple[Path, int]) -> None:
+    root, port = container_root
+    env = {"COLDCHAIN_MQTT_INGEST_PASSWORD": PASSWORDS[INGEST_USER],
+           "COLDCHAIN_MQTT_ADMIN_PASSWORD": PASSWORDS[ADMIN_USER]}
+    broker = start(root, env)
+    try:
+        wait_listening(port, broker)
+        assert connect_code(port, INGEST_USER, PASSWORDS[INGEST_USER]) == 0
+        assert connect_code(port, INGEST_USER, "wrong") != 0
+        assert connect_code(port, "TRK-ANON", "") != 0  # no anonymous access
+        # A device added as the compose file's header says, then a restart (as `up` after `down`)
+        subprocess.run(["mosquitto_passwd", "-b", str(root / "data" / "passwd"), "TRK-C1", "dev-pw"], check=True)
+    finally:
+        broker.terminate()
+        broker.wait(10)
+    broker = start(root, env)
+    try:
+        wait_listening(port, broker)
+        assert connect_code(port, "TRK-C1", "dev-pw") == 0
+        assert connect_code(port, ADMIN_USER, PASSWORDS[ADMIN_USER]) == 0
+    finally:
+        broker.terminate()
+        broker.wait(10)
+
+
+def test_the_entrypoint_refuses_to_start_without_the_passwords(container_root: tuple[Path, int]) -> None:
+    root, _ = container_root
+    broker = start(root, {})
+    output = broker.communicate(timeout=10)[0].decode()
+    assert broker.returncode != 0
+    assert "COLDCHAIN_MQTT_INGEST_PASSWORD" in output
+
+
+def test_the_compose_file_is_valid_against_the_compose_specification() -> None:
+    checker = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent))
+    assert checker, "check-jsonschema comes with the dev dependencies"
+    result = subprocess.run([checker, "--builtin-schema", "vendor.compose-spec", str(DEPLOY / "compose.yaml")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = (DEPLOY / "compose.yaml").read_text()
+    assert ".stack/" not in text  # standalone: nothing the native stack writes
