@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 SERVICES: dict[str, str] = {
     "api": "services.api.main",
@@ -35,7 +35,11 @@ class _Child:
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     next_start: float = 0.0
-    failures: list[float] = field(default_factory=list)
+    started_at: float = 0.0
+
+
+# A service that ran this long before it exited was healthy: its back-off starts over.
+HEALTHY_RUN_S = 60.0
 
 
 def run_all(names: list[str]) -> int:
@@ -71,9 +75,12 @@ def _supervise(child: _Child) -> None:
     if child.process is not None:
         code = child.process.returncode
         child.process = None
+        if now - child.started_at >= HEALTHY_RUN_S:
+            child.restarts = 0
         child.restarts += 1
         child.next_start = now + min(30.0, 2.0 ** min(child.restarts, 5))
         print(f"coldchain: {child.name} exited ({code}); restarting in {child.next_start - now:.0f}s",
               file=sys.stderr, flush=True)
     if now >= child.next_start:
         child.process = subprocess.Popen([sys.executable, "-m", SERVICES[child.name]])
+        child.started_at = now

@@ -28,6 +28,7 @@ from services.alerts.outbox import AlertOutbox
 from services.alerts.settings import AlertSettings
 from services.alerts.shipment_lookup import ShipmentLookup
 from services.db.migrate import migrate
+from services.thread_deaths import exit_when_a_thread_dies
 
 log = logging.getLogger("services.alerts")
 
@@ -122,6 +123,7 @@ async def serve(settings: AlertSettings) -> None:
 
 
 def main(settings: AlertSettings | None = None) -> int:
+    exit_when_a_thread_dies()
     settings = settings or AlertSettings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s alerts %(levelname)s %(name)s %(message)s")
     migrate(settings.dsn)

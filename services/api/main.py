@@ -7,9 +7,11 @@ import uvicorn
 from services.api.app import create_app
 from services.api.settings import ApiSettings
 from services.db.migrate import migrate
+from services.thread_deaths import exit_when_a_thread_dies
 
 
 def main(settings: ApiSettings | None = None) -> int:
+    exit_when_a_thread_dies()
     settings = settings or ApiSettings()
     migrate(settings.dsn)
     # Live-feed streams never end by themselves: give them a few seconds on shutdown, not forever.

@@ -17,14 +17,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from schemas.deadletter import DeadLetter
 from schemas.reading import Reading
 from schemas.topics import DEADLETTER, MQTT_SUBSCRIPTION, READINGS
-from services.ingest.decoding import decode_message
+from services.ingest.decoding import decode_message, refusal
 from services.ingest.metrics import IngestMetrics
 from services.ingest.settings import IngestSettings
 
@@ -39,7 +40,27 @@ class _Pending:
     qos: int
     outstanding: int
     connection: int  # which MQTT connection delivered the message (see _on_connect)
+    topic: str
+    payload: bytes
+    received_at: datetime
     failed: bool = False
+
+
+@dataclass(frozen=True)
+class _Record:
+    topic: str
+    key: str
+    value: bytes
+    replacement: bool = False  # a dead letter standing in for a record Kafka refused
+
+
+def _dead_letter_record(letter: DeadLetter, replacement: bool = False) -> _Record:
+    return _Record(DEADLETTER.name, letter.mqtt_topic, letter.model_dump_json().encode(), replacement)
+
+
+# Delivery errors that are about the record itself, not the broker: retrying cannot help.
+RECORD_REFUSALS = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.INVALID_MSG_SIZE, KafkaError.INVALID_MSG,
+                             KafkaError.INVALID_RECORD, KafkaError.RECORD_LIST_TOO_LARGE})
 
 
 class IngestBridge:
@@ -69,12 +90,24 @@ class IngestBridge:
         endpoint = self.settings.mqtt
         self._client.connect(endpoint.host, endpoint.port, keepalive=30, clean_start=False,
                              properties=self._connect_properties())
-        self._client.loop_start()
+        self._mqtt_thread = threading.Thread(target=self._run_mqtt, name="mqtt", daemon=True)
+        self._mqtt_thread.start()
+
+    def _run_mqtt(self) -> None:
+        """paho's network loop in a thread of our own: if it ever dies, ingest stops (and its
+        supervisor restarts it) instead of idling with no subscription."""
+        assert self._client is not None
+        try:
+            self._client.loop_forever(retry_first_connection=True)
+        except BaseException as exc:
+            self.fatal = f"MQTT loop died: {type(exc).__name__}: {exc}"
+            log.exception("%s", self.fatal)
+        finally:
+            self._stop.set()
 
     def stop(self) -> None:
         if self._client is not None:
             self._client.disconnect()
-            self._client.loop_stop()
         self._stop.set()
         if self._producer is not None:
             self._producer.flush(10)
@@ -124,38 +157,71 @@ class IngestBridge:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         self.metrics.received.inc()
-        decoded = decode_message(message.topic, bytes(message.payload), datetime.now(UTC))
+        payload = bytes(message.payload)
+        received_at = datetime.now(UTC)
+        try:
+            records = self._records(message.topic, payload, received_at)
+        except Exception as exc:
+            # No payload may stop ingest: whatever went wrong with this one, it is refused
+            # with the reason, acknowledged, and the next message is read.
+            log.exception("message on %s could not be handled", message.topic)
+            letter = refusal(message.topic, payload, received_at, "internal_error",
+                             f"ingest could not handle this payload ({type(exc).__name__})")
+            self.metrics.refused.labels("internal_error").inc()
+            records = [_dead_letter_record(letter)]
+        if not records:
+            client.ack(message.mid, message.qos)
+            return
+        pending = _Pending(message.mid, message.qos, len(records), self._connection,
+                           message.topic, payload, received_at)
+        for record in records:
+            self._produce(record, pending)
+
+    def _records(self, topic: str, payload: bytes, received_at: datetime) -> list[_Record]:
+        decoded = decode_message(topic, payload, received_at)
         bound = [self._bind(r) for r in decoded.readings]
         # Keyed after binding: a shipment's readings, from all its trackers, share a partition.
-        records = [(READINGS.name, r.key, r.model_dump_json().encode()) for r in bound]
-        records += [(DEADLETTER.name, d.mqtt_topic, d.model_dump_json().encode()) for d in decoded.refused]
+        records = [_Record(READINGS.name, r.key, r.model_dump_json().encode()) for r in bound]
+        records += [_dead_letter_record(d) for d in decoded.refused]
         for letter in decoded.refused:
             for error in letter.errors:
                 self.metrics.refused.labels(error.rule).inc()
         self.metrics.accepted.inc(len(decoded.readings))
-        if not records:
-            client.ack(message.mid, message.qos)
-            return
-        pending = _Pending(message.mid, message.qos, len(records), self._connection)
-        for topic, key, value in records:
-            self._produce(topic, key, value, pending)
+        return records
 
     def _bind(self, reading: Reading) -> Reading:
         shipment_id = self.bindings(reading.device_id, reading.time)
         return reading.model_copy(update={"shipment_id": shipment_id}) if shipment_id else reading
 
     # -- Kafka -----------------------------------------------------------------------------
-    def _produce(self, topic: str, key: str, value: bytes, pending: _Pending) -> None:
+    def _produce(self, record: _Record, pending: _Pending) -> None:
         assert self._producer is not None
         while True:
             try:
-                self._producer.produce(topic, value=value, key=key.encode(),
+                self._producer.produce(record.topic, value=record.value, key=record.key.encode(),
                                        on_delivery=lambda err, msg: self._delivered(err, msg, pending))
                 return
             except BufferError:
                 self._producer.poll(0.05)  # local queue full: let deliveries drain
+            except KafkaException as exc:
+                # Kafka refuses this record itself (too large, say): it is replaced by a small
+                # dead letter that names why, so the message is still acknowledged once.
+                if record.topic == DEADLETTER.name and record.replacement:
+                    raise
+                record = self._replacement(pending, exc.args[0] if exc.args else exc)
+
+    def _replacement(self, pending: _Pending, error: object) -> _Record:
+        self.metrics.refused.labels("kafka_refused").inc()
+        log.warning("Kafka refused a record made from a message on %s (%s); kept as a dead letter",
+                    pending.topic, error)
+        letter = refusal(pending.topic, pending.payload, pending.received_at, "kafka_refused",
+                         f"Kafka refused the record made from this payload: {error}")
+        return _dead_letter_record(letter, replacement=True)
 
     def _delivered(self, error: KafkaError | None, message: Message, pending: _Pending) -> None:
+        if error is not None and error.code() in RECORD_REFUSALS and message.topic() != DEADLETTER.name:
+            self._produce(self._replacement(pending, error), pending)
+            return
         if error is not None:
             self.metrics.produce_errors.inc()
             pending.failed = True

@@ -55,6 +55,11 @@ def _dead_letter(topic: str, payload: bytes, received_at: datetime, errors: list
     )
 
 
+def refusal(topic: str, payload: bytes, received_at: datetime, rule: str, message: str) -> DeadLetter:
+    """A dead letter for a payload refused whole by a later stage of ingest (not the decoder)."""
+    return _dead_letter(topic, payload, received_at, [FieldError(field="", rule=rule, message=message)])
+
+
 def _field_errors(exc: ValidationError, index: int | None) -> list[FieldError]:
     found = []
     for error in exc.errors(include_url=False):

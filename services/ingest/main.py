@@ -12,9 +12,11 @@ from services.ingest.binding import BindingCache
 from services.ingest.bridge import IngestBridge
 from services.ingest.metrics import IngestMetrics
 from services.ingest.settings import IngestSettings
+from services.thread_deaths import exit_when_a_thread_dies
 
 
 def main(settings: IngestSettings | None = None) -> int:
+    exit_when_a_thread_dies()
     settings = settings or IngestSettings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s ingest %(levelname)s %(message)s")
     metrics = IngestMetrics()

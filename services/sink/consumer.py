@@ -6,11 +6,14 @@ are idempotent, so the replay changes nothing.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import psycopg
@@ -18,7 +21,9 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from pydantic import BaseModel, ValidationError
 
+from schemas.deadletter import DeadLetter, FieldError
 from services.sink.settings import SinkSettings
+from services.sink.writers import DeadLetterWriter
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +52,48 @@ class SinkMetrics:
                                 registry=self.registry)
         self.unreadable = Counter("coldchain_sink_records_unreadable", "Records that match no schema",
                                   ["topic"], registry=self.registry)
+        self.refused = Counter("coldchain_sink_records_refused", "Records the database refused, kept as dead letters",
+                               ["topic"], registry=self.registry)
         self.lag = Gauge("coldchain_sink_consumer_lag", "Records behind the log end", ["topic", "partition"],
                          registry=self.registry)
+
+
+# A record's own content made the write fail (a value out of a column's range, a broken
+# field); anything else (a lost connection, a missing table) is the database's, not the record's.
+RECORD_ERRORS = (psycopg.DataError, psycopg.IntegrityError, ValueError)
+
+
+@dataclass(frozen=True)
+class _Item:
+    topic: str
+    record: BaseModel
+    message: Message
+
+
+def record_dead_letter(message: Message, rule: str, detail: str) -> DeadLetter:
+    """A Kafka record the sink could not store, kept with the reason (stage: sink)."""
+    raw = message.value() or b""
+    topic = f"kafka:{message.topic()}/{message.partition()}@{message.offset()}"
+    detail = detail.splitlines()[0][:300] if detail else rule
+    digest = hashlib.blake2b(f"{topic}|{rule}".encode() + raw, digest_size=16).hexdigest()
+    return DeadLetter(
+        id=f"dl-sink-{digest}",
+        received_at=datetime.now(UTC),
+        mqtt_topic=topic,
+        payload_b64=base64.b64encode(raw[:DEAD_LETTER_EXCERPT_BYTES]).decode(),
+        reason=f"sink: {detail}",
+        errors=[FieldError(field="", rule=rule, message=detail)],
+    )
+
+
+# How much of a refused record a dead letter keeps (the record itself stays on its topic).
+DEAD_LETTER_EXCERPT_BYTES = 4096
 
 
 class Sink:
     def __init__(self, settings: SinkSettings, routes: Mapping[str, Route], metrics: SinkMetrics,
                  on_written: Callable[[str, int], None] | None = None) -> None:
+        self._dead_letters = DeadLetterWriter()
         self.settings = settings
         self.routes = routes
         self.metrics = metrics
@@ -133,8 +173,8 @@ class Sink:
             log.warning("offset commit failed (%s); the next commit carries it", exc)
 
     def _store(self, batch: list[Message]) -> None:
-        assert self._conn is not None
-        parsed: dict[str, list[BaseModel]] = {topic: [] for topic in self.routes}
+        items: list[_Item] = []
+        refused: list[DeadLetter] = []
         for message in batch:
             error = message.error()
             if error is not None:
@@ -144,19 +184,61 @@ class Sink:
             topic = str(message.topic())
             self.metrics.consumed.labels(topic).inc()
             try:
-                parsed[topic].append(self.routes[topic].model.model_validate_json(message.value() or b""))
+                items.append(_Item(topic, self.routes[topic].model.model_validate_json(message.value() or b""),
+                                   message))
             except ValidationError as exc:
                 # Our own topics carry our own schema: a record that does not parse is a bug
-                # upstream. Skip it loudly rather than stop every other record behind it.
+                # upstream. It is kept as a dead letter rather than stop every record behind it.
                 self.metrics.unreadable.labels(topic).inc()
                 log.error("unreadable record on %s at offset %s: %s", topic, message.offset(), exc)
+                refused.append(record_dead_letter(message, "unreadable", str(exc)))
+        refused += self._write_isolating(items)
+        if refused:
+            self._write_dead_letters(refused)
+
+    def _write_isolating(self, items: list[_Item]) -> list[DeadLetter]:
+        """Writes the items in one transaction; when the database refuses one (a value its
+        column cannot hold, say), halves the batch until the refused records stand alone and
+        returns them as dead letters, so one record never stops the sink. Each transaction is
+        idempotent, so writing the good part again after a refused attempt changes nothing."""
+        if not items:
+            return []
+        try:
+            self._write(items)
+            return []
+        except RECORD_ERRORS as exc:
+            if len(items) == 1:
+                item = items[0]
+                self.metrics.refused.labels(item.topic).inc()
+                log.error("record on %s at offset %s refused by the database: %s",
+                          item.topic, item.message.offset(), exc)
+                return [record_dead_letter(item.message, "refused_by_database", f"{type(exc).__name__}: {exc}")]
+        middle = len(items) // 2
+        return self._write_isolating(items[:middle]) + self._write_isolating(items[middle:])
+
+    def _write(self, items: list[_Item]) -> None:
+        assert self._conn is not None
+        by_topic: dict[str, list[BaseModel]] = {}
+        for item in items:
+            by_topic.setdefault(item.topic, []).append(item.record)
         with self._conn.transaction():
-            written = {topic: self.routes[topic].writer.write(self._conn, items)
-                       for topic, items in parsed.items() if items}
+            written = {topic: self.routes[topic].writer.write(self._conn, records)
+                       for topic, records in by_topic.items()}
         for topic, count in written.items():
             self.metrics.written.labels(topic).inc(count)
             if self.on_written is not None:
                 self.on_written(topic, count)
+
+    def _write_dead_letters(self, letters: list[DeadLetter]) -> None:
+        """The dead-letter table is the last stop: a letter it refuses too is logged and counted."""
+        assert self._conn is not None
+        for letter in letters:
+            try:
+                with self._conn.transaction():
+                    self._dead_letters.write(self._conn, [letter])
+            except RECORD_ERRORS as exc:
+                self.metrics.refused.labels("dead_letters").inc()
+                log.error("dead letter %s could not be stored either: %s", letter.id, exc)
 
     def _record_lag(self, stats_json: str) -> None:
         stats = json.loads(stats_json)

@@ -18,6 +18,7 @@ from services.db.migrate import migrate
 from services.sink.consumer import Route, Sink, SinkMetrics
 from services.sink.settings import SinkSettings
 from services.sink.writers import DeadLetterWriter, EtaWriter, ExcursionWriter, ReadingWriter
+from services.thread_deaths import exit_when_a_thread_dies
 
 
 def routes() -> dict[str, Route]:
@@ -30,6 +31,7 @@ def routes() -> dict[str, Route]:
 
 
 def main(settings: SinkSettings | None = None) -> int:
+    exit_when_a_thread_dies()
     settings = settings or SinkSettings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s sink %(levelname)s %(message)s")
     yield_cpu(settings.sink_nice)

@@ -7,7 +7,7 @@ import subprocess
 
 from services.stack.process import StackError, run, step
 
-RUNTIME_PACKAGES = ("mosquitto", "mosquitto-clients", "postgresql-15")
+RUNTIME_PACKAGES = ("mosquitto", "mosquitto-clients", "postgresql-15", "acl")
 BUILD_PACKAGES = ("postgresql-server-dev-15", "cmake", "gcc", "make", "libssl-dev")
 # The dashboard's browser tests drive Debian's Chromium (`make chromium`).
 BROWSER_PACKAGES = ("chromium",)

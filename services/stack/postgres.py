@@ -71,6 +71,27 @@ def build_timescaledb(layout: StackLayout) -> None:
         raise StackError(f"TimescaleDB {upstream} built but PostgreSQL 15 does not see it (log {log})")
 
 
+def let_reach(user: str, folder: Path) -> None:
+    """PostgreSQL runs as its own account, which must reach the stack folder: a checkout in
+    root's home or in a private temporary folder (mode 0700) is closed to it. Such ancestors
+    get an ACL entry that lets that one account pass through (search, not list), no more."""
+    if os.geteuid() != 0 or _reaches(user, folder):
+        return
+    closed = [p for p in (folder, *folder.parents) if not p.stat().st_mode & 0o001]
+    step(f"letting the {user} account pass through {', '.join(map(str, closed))} (setfacl u:{user}:x)")
+    ensure_installed(("acl",))
+    for path in closed:
+        run(["setfacl", "-m", f"u:{user}:x", str(path)], f"setfacl on {path}")
+    if not _reaches(user, folder):
+        raise StackError(f"the {user} account cannot reach {folder}; move the checkout, or set "
+                         "COLDCHAIN_STACK_DIR to a folder it can reach")
+
+
+def _reaches(user: str, folder: Path) -> bool:
+    probe = subprocess.run(as_user(user, ["test", "-x", str(folder)]), capture_output=True, check=False)
+    return probe.returncode == 0
+
+
 class Postgres:
     name = "timescaledb"
 
@@ -99,6 +120,7 @@ class Postgres:
         if (self.data_dir / "PG_VERSION").exists():
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        let_reach(OS_USER, self.layout.root)
         pwfile = self.layout.run / "pg.pw"
         pwfile.write_text(self.secrets.postgres_password + "\n")
         chown_to(OS_USER, self.data_dir, pwfile)
