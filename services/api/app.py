@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,6 +21,7 @@ from services.api import alert_routes, dashboard_routes, feed_routes, fleet_rout
 from services.api.auth import Caller, Operator
 from services.api.exports import as_csv, as_json
 from services.api.feed import LiveFeed, ShipmentParties
+from services.api.limits import RequestLimits, StreamSlots
 from services.api.registry import ShipmentExists, ShipmentRegistry
 from services.api.settings import ApiSettings
 from services.api.tokens import Principal
@@ -38,7 +40,11 @@ class ShipmentPublisher:
     def start(self) -> None:
         self._producer = Producer(self.settings.kafka_client_config(**{"enable.idempotence": True, "acks": "all"}))
 
-    def publish(self, shipments: list[Shipment]) -> None:
+    async def publish(self, shipments: list[Shipment]) -> None:
+        # flush() blocks until Kafka confirms: in a thread, so the event loop keeps serving.
+        await asyncio.to_thread(self._publish, shipments)
+
+    def _publish(self, shipments: list[Shipment]) -> None:
         assert self._producer is not None
         for shipment in shipments:
             self._producer.produce(SHIPMENTS.name, key=shipment.id.encode(),
@@ -64,7 +70,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         await pool.open(wait=True)
         publisher.start()
         # The topic is compacted: republishing at start heals a record lost on a past crash.
-        publisher.publish(await registry.all())
+        await publisher.publish(await registry.all())
         await feed.start()
         yield
         await feed.stop()
@@ -73,6 +79,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     app = FastAPI(title="coldchain", version="0.1.0", lifespan=lifespan,
                   description="Cold-chain tracking for live-seafood exports.")
+    app.add_middleware(RequestLimits, max_body_bytes=settings.api_max_body_bytes)  # type: ignore[arg-type]
+    slots = StreamSlots(settings.api_streams_per_token, settings.api_streams_total)
     app.state.pool = pool
     app.state.settings = settings
 
@@ -89,15 +97,15 @@ def create_app(settings: ApiSettings) -> FastAPI:
             shipment = await registry.register(body, actor=f"{who.role}:{who.token_id}")
         except ShipmentExists as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, f"shipment {body.id!r} already exists") from exc
-        publisher.publish([shipment])
+        await publisher.publish([shipment])
         return shipment
 
     @app.get("/api/v1/shipments", response_model=list[Shipment])
     async def list_shipments(
         who: Caller,
-        party: str | None = None,
-        product: str | None = None,
-        device: str | None = None,
+        party: Annotated[str | None, Query(max_length=200)] = None,
+        product: Annotated[str | None, Query(max_length=64)] = None,
+        device: Annotated[str | None, Query(max_length=64)] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> list[Shipment]:
@@ -128,7 +136,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         who: Caller,
         start: Annotated[datetime | None, Query(alias="from")] = None,
         end: Annotated[datetime | None, Query(alias="to")] = None,
-        device: str | None = None,
+        device: Annotated[str | None, Query(max_length=64)] = None,
         format: Literal["json", "csv"] = "json",
     ) -> StreamingResponse:
         await visible(shipment_id, who)
@@ -136,13 +144,15 @@ def create_app(settings: ApiSettings) -> FastAPI:
             if value is not None and value.tzinfo is None:
                 raise HTTPException(422, f"{name!r} needs a UTC offset, e.g. 2026-11-09T18:00:00Z")
         if format == "csv":
-            return StreamingResponse(as_csv(pool, shipment_id, start, end, device), media_type="text/csv",
+            return StreamingResponse(slots.stream(who.token_id, as_csv(pool, shipment_id, start, end, device)),
+                                     media_type="text/csv",
                                      headers={"Content-Disposition": f'attachment; filename="{shipment_id}.csv"'})
-        return StreamingResponse(as_json(pool, shipment_id, start, end, device), media_type="application/json")
+        return StreamingResponse(slots.stream(who.token_id, as_json(pool, shipment_id, start, end, device)),
+                                 media_type="application/json")
 
     @app.get("/api/v1/deadletters")
     async def dead_letters(
-        request: Request, who: Caller, device: str | None = None,
+        request: Request, who: Caller, device: Annotated[str | None, Query(max_length=64)] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
         if who.role == "exporter":
@@ -157,8 +167,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
             return {"total": total, "items": await cur.fetchall()}
 
     app.include_router(alert_routes.router(pool))
-    app.include_router(report_routes.router(pool, load_profiles(settings.excursions_profile_files)))
-    app.include_router(feed_routes.router(pool, feed, settings))
+    app.include_router(report_routes.router(pool, load_profiles(settings.excursions_profile_files), slots))
+    app.include_router(feed_routes.router(pool, feed, settings, slots))
     app.include_router(fleet_routes.router(pool))
     dashboard_routes.mount(app)
     return app

@@ -31,6 +31,7 @@ from services.api.auth import Caller, bearer, principal
 from services.api.feed import FeedFilter, LiveFeed
 from services.api.feed_position import EVENT_TYPES, BadPosition, FeedPosition, parse_position, sse_frame
 from services.api.feed_ticket import BadTicket, issue_ticket, verify_ticket
+from services.api.limits import StreamSlots
 from services.api.settings import ApiSettings
 from services.api.tokens import Principal
 
@@ -42,7 +43,7 @@ class TicketOut(BaseModel):
     party: str | None
 
 
-def router(pool: AsyncConnectionPool, feed: LiveFeed, settings: ApiSettings) -> APIRouter:
+def router(pool: AsyncConnectionPool, feed: LiveFeed, settings: ApiSettings, slots: StreamSlots) -> APIRouter:
     routes = APIRouter(tags=["feed"])
     secret = (settings.feed_ticket_secret.get_secret_value().encode() if settings.feed_ticket_secret
               else secrets.token_bytes(32))
@@ -97,7 +98,8 @@ def router(pool: AsyncConnectionPool, feed: LiveFeed, settings: ApiSettings) -> 
                     "loc": ["header", "Last-Event-ID"], "type": "value_error", "msg": str(exc)}]) from exc
         feed_filter = FeedFilter(wanted, shipment, who.party if who.role == "exporter" else None)
         return StreamingResponse(
-            _events(feed, feed_filter, since, settings.feed_keepalive_s), media_type="text/event-stream",
+            slots.stream(who.token_id, _events(feed, feed_filter, since, settings.feed_keepalive_s)),
+            media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     return routes

@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -15,22 +17,28 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from services.api.auth import Caller
+from services.api.limits import StreamSlots
 from services.profiles.model import ProductProfile
-from services.reports.rendering import shipment_by_id, shipment_pdf
+from services.reports.loading import load_report
+from services.reports.pdf import render_pdf
+from services.reports.rendering import shipment_by_id
 
 
-def router(pool: AsyncConnectionPool, profiles: Mapping[str, ProductProfile]) -> APIRouter:
+def router(pool: AsyncConnectionPool, profiles: Mapping[str, ProductProfile], slots: StreamSlots) -> APIRouter:
     routes = APIRouter(tags=["auditors"])
 
     @routes.get("/api/v1/shipments/{shipment_id}/report.pdf", response_class=Response,
                 responses={200: {"content": {"application/pdf": {}}}})
     async def report_pdf(shipment_id: str, who: Caller) -> Response:
-        async with pool.connection() as conn:
-            shipment = await shipment_by_id(conn, shipment_id)
-            # Another party's shipment is "not found", not "forbidden": its existence is private too.
-            if shipment is None or not who.may_see(shipment.seller.name, shipment.buyer.name):
-                raise HTTPException(status.HTTP_404_NOT_FOUND, f"no shipment {shipment_id!r}")
-            pdf = await shipment_pdf(conn, shipment, profiles)
+        async with slots.held(who.token_id):
+            async with pool.connection() as conn:
+                shipment = await shipment_by_id(conn, shipment_id)
+                # Another party's shipment is "not found", not "forbidden": its existence is private too.
+                if shipment is None or not who.may_see(shipment.seller.name, shipment.buyer.name):
+                    raise HTTPException(status.HTTP_404_NOT_FOUND, f"no shipment {shipment_id!r}")
+                report = await load_report(conn, shipment, profiles, datetime.now(UTC))
+            # The connection goes back to the pool before the CPU-bound rendering starts.
+            pdf = await asyncio.to_thread(render_pdf, report)
         return Response(pdf, media_type="application/pdf",
                         headers={"Content-Disposition": f'inline; filename="{shipment_id}.pdf"'})
 

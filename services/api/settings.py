@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from services.connections import DatabaseSettings, KafkaSettings, settings_config
 
@@ -21,3 +21,9 @@ class ApiSettings(KafkaSettings, DatabaseSettings):
     feed_client_queue: int = 1000  # events a client may fall behind before it is let go
     feed_max_replay: int = 50_000  # most records read back for a reconnecting client
     feed_keepalive_s: float = 15.0
+
+    # Limits (services/api/limits.py): a registration is a few KB; 1 MiB leaves room.
+    api_max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # Exports, PDF reports and feeds open at once, per token and in all (the pool holds 10).
+    api_streams_per_token: int = Field(default=2, ge=1)
+    api_streams_total: int = Field(default=5, ge=1)

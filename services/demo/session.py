@@ -138,7 +138,8 @@ class DemoSession:
         for number, device_id in enumerate(self.devices, 1):
             passwords[device_id] = secrets.token_urlsafe(18)
             # One broker reload after the last password, not one per device.
-            self.stack.mosquitto.set_password(device_id, passwords[device_id], reload=number == len(self.devices))
+            self.stack.mosquitto.set_device_password(device_id, passwords[device_id],
+                                                     reload=number == len(self.devices))
         path = settings.demo_dir / f"{self.prefix}-devices.json"
         path.touch(mode=0o600)
         path.write_text(json.dumps(passwords, indent=2) + "\n", encoding="utf-8")

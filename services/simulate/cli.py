@@ -146,7 +146,8 @@ def simulate(
         endpoint = parse_mqtt_url(mqtt_url) if mqtt_url else settings.publisher_endpoint
     except ValueError as exc:
         raise _fail(str(exc)) from exc
-    publisher = MqttFleetPublisher(endpoint, _credentials(credentials), settings.mqtt_ca_file)
+    publisher = MqttFleetPublisher(endpoint, _credentials(credentials), settings.mqtt_ca_file,
+                                   device_endpoint=settings.device_endpoint)
     _publish(fleet, publisher, Pace(sim_start, pace_speed), sim_start + span)
 
 

@@ -37,8 +37,12 @@ class MqttFleetPublisher:
         max_inflight: int = 100,
         max_pending: int = 20_000,
         connect_timeout_s: float = 15.0,
+        device_endpoint: MqttEndpoint | None = None,
     ) -> None:
         self.endpoint = endpoint
+        # Where devices with their own password connect (a broker may give devices a listener
+        # of their own); the shared account's endpoint when None.
+        self.device_endpoint = device_endpoint or endpoint
         self.device_passwords = dict(device_passwords or {})
         self.ca_file = ca_file
         self.max_inflight = max_inflight
@@ -63,7 +67,8 @@ class MqttFleetPublisher:
         failures: dict[str, str] = {}
         for name in names:
             client = self._make_client(name, connected[name], failures)
-            client.connect_async(self.endpoint.host, self.endpoint.port, keepalive=60)
+            where = self.device_endpoint if name else self.endpoint
+            client.connect_async(where.host, where.port, keepalive=60)
             client.loop_start()
             self._clients[name] = client
         deadline = time.monotonic() + self.connect_timeout_s
@@ -71,10 +76,9 @@ class MqttFleetPublisher:
             if not event.wait(max(0.0, deadline - time.monotonic())) or name in failures:
                 who = name or "the shared account"
                 reason = failures.get(name, "no answer")
+                where = self.device_endpoint if name else self.endpoint
                 self.stop()
-                raise PublisherError(
-                    f"MQTT {self.endpoint.host}:{self.endpoint.port} refused {who}: {reason}"
-                )
+                raise PublisherError(f"MQTT {where.host}:{where.port} refused {who}: {reason}")
 
     def publish(self, action: PublishAction) -> None:
         client = self._clients.get(action.device_id) or self._clients.get("")

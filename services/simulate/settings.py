@@ -18,6 +18,9 @@ class SimulateSettings(MqttSettings):
     model_config = settings_config()
 
     mqtt_admin_url: SecretStr | None = None
+    # Where devices with their own password connect (the local stack's device listener);
+    # when unset, the shared account's host and port.
+    mqtt_device_url: str | None = None
     mqtt_ca_file: Path | None = None  # for mqtts:// with a private CA
     http_host: str = "127.0.0.1"
     http_port: int = 8000
@@ -31,6 +34,13 @@ class SimulateSettings(MqttSettings):
             parse_mqtt_url(value.get_secret_value())
         return value
 
+    @field_validator("mqtt_device_url")
+    @classmethod
+    def _valid_device_url(cls, value: str | None) -> str | None:
+        if value:
+            parse_mqtt_url(value)
+        return value
+
     @property
     def publisher_url(self) -> str:
         """The shared account's URL: the admin account if configured, else COLDCHAIN_MQTT_URL."""
@@ -40,6 +50,10 @@ class SimulateSettings(MqttSettings):
     @property
     def publisher_endpoint(self) -> MqttEndpoint:
         return parse_mqtt_url(self.publisher_url)
+
+    @property
+    def device_endpoint(self) -> MqttEndpoint | None:
+        return parse_mqtt_url(self.mqtt_device_url) if self.mqtt_device_url else None
 
     @property
     def api_base_url(self) -> str:

@@ -32,8 +32,7 @@ class DockerStack:
         secrets = StackSecrets.load_or_create(self.layout.secrets_file)
         env = {**os.environ,
                "COLDCHAIN_POSTGRES_PASSWORD": secrets.postgres_password,
-               "COLDCHAIN_MQTT_INGEST_PASSWORD": secrets.mqtt_ingest_password,
-               "COLDCHAIN_MQTT_ADMIN_PASSWORD": secrets.mqtt_admin_password}
+               "COLDCHAIN_MQTT_INGEST_PASSWORD": secrets.mqtt_ingest_password}
         run(["docker", "compose", "-f", str(COMPOSE_FILE), *args], f"docker compose {' '.join(args)}", env=env)
 
     def up(self) -> None:

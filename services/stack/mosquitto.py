@@ -18,6 +18,8 @@ from services.stack.ports import StackPorts
 from services.stack.process import StackError, port_open, read_pid, run, spawn, terminate, wait_until
 from services.stack.secrets import StackSecrets
 
+# Service accounts and client ids all start so; no device id may (`coldchain device add`).
+RESERVED_PREFIX = "coldchain-"
 INGEST_USER = "coldchain-ingest"
 ADMIN_USER = "coldchain-admin"
 MOSQUITTO = "/usr/sbin/mosquitto"
@@ -38,24 +40,28 @@ class Mosquitto:
         self.ports = ports
         self.secrets = secrets
         self.conf_file = layout.conf / "mosquitto.conf"
-        self.password_file = layout.conf / "mosquitto.passwd"
+        self.password_file = layout.conf / "mosquitto.passwd"  # devices
+        self.services_password_file = layout.conf / "mosquitto-services.passwd"
         self.acl_file = layout.conf / "mosquitto.acl"
         self.pid_file = layout.pid_file("mosquitto")
 
     @property
     def endpoint(self) -> str:
+        """Where devices connect (no credentials: each device has its own)."""
         return f"mqtt://{self.ports.host}:{self.ports.mqtt}"
 
-    def url_for(self, user: str, password: str) -> str:
-        return f"mqtt://{user}:{password}@{self.ports.host}:{self.ports.mqtt}"
+    def _services_url(self, user: str, password: str) -> str:
+        return f"mqtt://{user}:{password}@{self.ports.host}:{self.ports.mqtt_services}"
 
     @property
     def ingest_url(self) -> str:
-        return self.url_for(INGEST_USER, self.secrets.mqtt_ingest_password)
+        return self._services_url(INGEST_USER, self.secrets.mqtt_ingest_password)
 
     @property
     def admin_url(self) -> str:
-        return self.url_for(ADMIN_USER, self.secrets.mqtt_admin_password)
+        """The development stack's load generator (the simulator, tests, the bench): it may
+        publish as any device. Only the local stack has it; no service uses it."""
+        return self._services_url(ADMIN_USER, self.secrets.mqtt_admin_password)
 
     def install(self) -> None:
         ensure_installed(("mosquitto", "mosquitto-clients"))
@@ -65,10 +71,17 @@ class Mosquitto:
         store.mkdir(parents=True, exist_ok=True)
         self.conf_file.write_text(
             "# coldchain: written by `coldchain stack up`\n"
-            "per_listener_settings false\n"
+            "per_listener_settings true\n"
             f"listener {self.ports.mqtt} {self.ports.host}\n"
             "allow_anonymous false\n"
             f"password_file {self.password_file}\n"
+            f"acl_file {self.acl_file}\n"
+            # A device's client id is its username: no device can take over or wipe another
+            # client's persistent session (ingest's included) by naming its client id.
+            "use_username_as_clientid true\n"
+            f"listener {self.ports.mqtt_services} {self.ports.host}\n"
+            "allow_anonymous false\n"
+            f"password_file {self.services_password_file}\n"
             f"acl_file {self.acl_file}\n"
             "persistence true\n"
             f"persistence_location {store}/\n"
@@ -83,25 +96,34 @@ class Mosquitto:
             f"user {getpass.getuser()}\n"
         )
         self.acl_file.write_text(ACL_FILE.read_text())
-        if not self.password_file.exists():
-            self.password_file.touch(mode=0o600)
-        self.set_password(INGEST_USER, self.secrets.mqtt_ingest_password, reload=False)
-        self.set_password(ADMIN_USER, self.secrets.mqtt_admin_password, reload=False)
+        for path in (self.password_file, self.services_password_file):
+            if not path.exists():
+                path.touch(mode=0o600)
+        for user, password in ((INGEST_USER, self.secrets.mqtt_ingest_password),
+                               (ADMIN_USER, self.secrets.mqtt_admin_password)):
+            # Stacks made before the services listener kept these accounts with the devices'.
+            run([MOSQUITTO_PASSWD, "-D", str(self.password_file), user], "mosquitto_passwd -D")
+            self._write_password(self.services_password_file, user, password)
 
-    def set_password(self, user: str, password: str, reload: bool = True) -> None:
+    def _write_password(self, path: Path, user: str, password: str) -> None:
         if ":" in user:
             raise StackError(f"an MQTT username cannot contain ':': {user!r}")
         self.layout.conf.mkdir(parents=True, exist_ok=True)
-        if not self.password_file.exists():
-            self.password_file.touch(mode=0o600)
-        run([MOSQUITTO_PASSWD, "-b", str(self.password_file), user, password], "mosquitto_passwd")
+        if not path.exists():
+            path.touch(mode=0o600)
+        run([MOSQUITTO_PASSWD, "-b", str(path), user, password], "mosquitto_passwd")
+
+    def set_device_password(self, device_id: str, password: str, reload: bool = True) -> None:
+        if device_id.startswith(RESERVED_PREFIX):
+            raise StackError(f"device ids starting with {RESERVED_PREFIX!r} are reserved for coldchain's services")
+        self._write_password(self.password_file, device_id, password)
         pid = read_pid(self.pid_file)
         if reload and pid is not None:
             os.kill(pid, signal.SIGHUP)  # mosquitto re-reads the password and ACL files
 
     def add_device(self, device_id: str) -> str:
         password = secrets.token_urlsafe(18)
-        self.set_password(device_id, password)
+        self.set_device_password(device_id, password)
         return password
 
     def start(self) -> bool:

@@ -53,6 +53,7 @@ class NativeStack:
         return {
             "COLDCHAIN_MQTT_URL": self.mosquitto.ingest_url,
             "COLDCHAIN_MQTT_ADMIN_URL": self.mosquitto.admin_url,
+            "COLDCHAIN_MQTT_DEVICE_URL": self.mosquitto.endpoint,
             "COLDCHAIN_KAFKA_BOOTSTRAP": self.kafka.bootstrap,
             "COLDCHAIN_DATABASE_URL": self.postgres.url,
             "COLDCHAIN_ALERT_ACK_SECRET": self.secrets.alert_ack_secret,

@@ -11,7 +11,8 @@ class StackPorts:
     host: str = "127.0.0.1"
     kafka: int = 19092
     kafka_controller: int = 19093
-    mqtt: int = 11883
+    mqtt: int = 11883  # devices: a client's id is its username, so none can take another's session
+    mqtt_services: int = 11884  # ingest and the load generator, with accounts of their own
     postgres: int = 55432
 
     @classmethod
@@ -24,4 +25,4 @@ class StackPorts:
             raise ValueError(f"COLDCHAIN_STACK_PORT_OFFSET must be an integer, not {raw!r}") from exc
         base = cls()
         return cls(base.host, base.kafka + offset, base.kafka_controller + offset,
-                   base.mqtt + offset, base.postgres + offset)
+                   base.mqtt + offset, base.mqtt_services + offset, base.postgres + offset)

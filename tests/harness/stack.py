@@ -28,6 +28,11 @@ class StackEndpoints:
         return self.env["COLDCHAIN_DATABASE_URL"]
 
     @property
+    def device_url(self) -> str:
+        """Where devices connect; brokers with one listener take devices on the ingest one."""
+        return self.env.get("COLDCHAIN_MQTT_DEVICE_URL") or self.env["COLDCHAIN_MQTT_URL"]
+
+    @property
     def kafka_bootstrap(self) -> str:
         return self.env["COLDCHAIN_KAFKA_BOOTSTRAP"]
 

@@ -132,7 +132,7 @@ def device_publisher(
     made: list[DevicePublisher] = []
 
     def connect(device_id: str) -> DevicePublisher:
-        publisher = DevicePublisher(stack.env["COLDCHAIN_MQTT_URL"], device_id, provision(device_id))
+        publisher = DevicePublisher(stack.device_url, device_id, provision(device_id))
         made.append(publisher)
         return publisher
 

@@ -4,6 +4,7 @@ file and the shared ACL, with Debian's Mosquitto (the same 2.0 broker as the ima
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -14,15 +15,15 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from services.stack.mosquitto import ADMIN_USER, INGEST_USER
+from services.stack.mosquitto import INGEST_USER
 from tests.harness.processes import free_port
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
-PASSWORDS = {INGEST_USER: "ingest-pw-123", ADMIN_USER: "admin-pw-456"}
+INGEST_PASSWORD = "ingest-pw-123"
 
 
-def connect_code(port: int, user: str, password: str) -> int:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"probe-{user}")
+def connect_code(port: int, user: str, password: str, client_id: str | None = None) -> int:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"probe-{user}")
     client.username_pw_set(user, password)
     codes: list[int] = []
     client.on_connect = lambda c, u, f, reason, p: codes.append(reason.value)
@@ -36,30 +37,30 @@ def connect_code(port: int, user: str, password: str) -> int:
 
 
 @pytest.fixture
-def container_root(tmp_path: Path) -> Iterator[tuple[Path, int]]:
+def container_root(tmp_path: Path) -> Iterator[tuple[Path, int, int]]:
     """The container's /mosquitto as a folder, with the compose file's bind mounts copied in."""
     if not shutil.which("mosquitto_passwd"):
         pytest.skip("Debian's mosquitto is installed by `coldchain stack up`")
-    port = free_port()
+    devices, services = free_port(), free_port()
     config = tmp_path / "config"
     config.mkdir()
     conf = (DEPLOY / "mosquitto" / "mosquitto.conf").read_text()
-    conf = conf.replace("/mosquitto/", f"{tmp_path}/").replace("listener 1883", f"listener {port} 127.0.0.1")
+    conf = (conf.replace("/mosquitto/", f"{tmp_path}/").replace("listener 1883", f"listener {devices} 127.0.0.1")
+            .replace("listener 1884", f"listener {services} 127.0.0.1"))
     (config / "mosquitto.conf").write_text(conf + "user root\n")  # tmp_path is root's alone here
     shutil.copy(DEPLOY / "mosquitto" / "acl", config / "acl")
-    yield tmp_path, port
+    yield tmp_path, devices, services
 
 
 def start(root: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         ["/bin/sh", str(DEPLOY / "mosquitto" / "entrypoint.sh")],
         env={"PATH": "/usr/sbin:/usr/bin:/bin", "MOSQUITTO_CONF": str(root / "config" / "mosquitto.conf"),
-             "MOSQUITTO_PASSWD_FILE": str(root / "data" / "passwd"), **env},
+             "MOSQUITTO_DATA": str(root / "data"), **env},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
 def wait_listening(port: int, broker: subprocess.Popen[bytes]) -> None:
-    import socket
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         assert broker.poll() is None, broker.stdout.read().decode() if broker.stdout else ""
@@ -71,33 +72,39 @@ def wait_listening(port: int, broker: subprocess.Popen[bytes]) -> None:
     raise AssertionError("the broker did not listen")
 
 
-def test_the_entrypoint_sets_the_service_accounts_and_keeps_device_accounts(container_root: tuple[Path, int]) -> None:
-    root, port = container_root
-    env = {"COLDCHAIN_MQTT_INGEST_PASSWORD": PASSWORDS[INGEST_USER],
-           "COLDCHAIN_MQTT_ADMIN_PASSWORD": PASSWORDS[ADMIN_USER]}
-    broker = start(root, env)
-    try:
-        wait_listening(port, broker)
-        assert connect_code(port, INGEST_USER, PASSWORDS[INGEST_USER]) == 0
-        assert connect_code(port, INGEST_USER, "wrong") != 0
-        assert connect_code(port, "TRK-ANON", "") != 0  # no anonymous access
-        # A device added as the compose file's header says, then a restart (as `up` after `down`)
-        subprocess.run(["mosquitto_passwd", "-b", str(root / "data" / "passwd"), "TRK-C1", "dev-pw"], check=True)
-    finally:
-        broker.terminate()
-        broker.wait(10)
-    broker = start(root, env)
-    try:
-        wait_listening(port, broker)
-        assert connect_code(port, "TRK-C1", "dev-pw") == 0
-        assert connect_code(port, ADMIN_USER, PASSWORDS[ADMIN_USER]) == 0
-    finally:
-        broker.terminate()
-        broker.wait(10)
+def stop(broker: subprocess.Popen[bytes]) -> None:
+    broker.terminate()
+    broker.wait(10)
 
 
-def test_the_entrypoint_refuses_to_start_without_the_passwords(container_root: tuple[Path, int]) -> None:
-    root, _ = container_root
+def test_accounts_listeners_and_device_accounts_that_survive_a_restart(
+    container_root: tuple[Path, int, int],
+) -> None:
+    root, devices, services = container_root
+    env = {"COLDCHAIN_MQTT_INGEST_PASSWORD": INGEST_PASSWORD}
+    broker = start(root, env)
+    try:
+        wait_listening(services, broker)
+        assert connect_code(services, INGEST_USER, INGEST_PASSWORD) == 0
+        assert connect_code(services, INGEST_USER, "wrong") != 0
+        assert connect_code(devices, INGEST_USER, INGEST_PASSWORD) != 0  # not a device account
+        assert connect_code(devices, "TRK-ANON", "") != 0  # no anonymous access
+        # A device added as the compose file's header says, then a restart (`down`, then `up`)
+        subprocess.run(["mosquitto_passwd", "-b", str(root / "data" / "devices.passwd"), "TRK-C1", "dev-pw"],
+                       check=True)
+    finally:
+        stop(broker)
+    broker = start(root, env)
+    try:
+        wait_listening(devices, broker)
+        assert connect_code(devices, "TRK-C1", "dev-pw") == 0
+        assert connect_code(services, "TRK-C1", "dev-pw") != 0  # devices stay on their listener
+    finally:
+        stop(broker)
+
+
+def test_the_entrypoint_refuses_to_start_without_the_ingest_password(container_root: tuple[Path, int, int]) -> None:
+    root, _, _ = container_root
     broker = start(root, {})
     output = broker.communicate(timeout=10)[0].decode()
     assert broker.returncode != 0
