@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import os
 import sys
 from typing import Annotated
 
@@ -19,6 +20,7 @@ from services.runner import SERVICES, run_all, run_one
 from services.simulate.cli import app as simulate_app
 from services.stack.cli import app as stack_app
 from services.stack.cli import device_app
+from services.stack.layout import export_running_stack_env
 
 app = typer.Typer(help="coldchain: cold-chain tracking for live-seafood exports.", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
@@ -98,6 +100,9 @@ def demo() -> None:
 
 
 def main() -> None:
+    # With nothing set, every command (and every service `coldchain run` starts) talks to the
+    # local stack when it is running.
+    export_running_stack_env(os.environ)
     app()
 
 

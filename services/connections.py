@@ -1,8 +1,9 @@
 """Connection settings shared by the services, as pydantic-settings mixins.
 
 Each service composes its own frozen ``Settings`` from these. Values come from
-``COLDCHAIN_*`` environment variables, then ``.env``, then the running local stack's
-``.stack/stack.env`` — so with nothing set, everything talks to the local stack.
+``COLDCHAIN_*`` environment variables, then ``.env``; a service reads nothing else. The
+``coldchain`` command adds the running local stack's settings to its environment (see
+``services/stack/layout.py``), so with nothing set, everything it starts talks to that stack.
 """
 
 from __future__ import annotations
@@ -15,13 +16,11 @@ from urllib.parse import unquote, urlsplit
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.stack.layout import default_root
-
 
 def settings_config() -> SettingsConfigDict:
     return SettingsConfigDict(
         env_prefix="COLDCHAIN_",
-        env_file=(str(default_root() / "stack.env"), ".env"),
+        env_file=".env",
         extra="ignore",
         frozen=True,
     )

@@ -11,7 +11,6 @@ from pydantic_settings import BaseSettings
 
 from services.connections import KafkaSettings, settings_config
 from services.eta.parameters import EtaParameters
-from services.stack.layout import default_root
 
 
 class EtaSettings(KafkaSettings, BaseSettings):
@@ -30,7 +29,7 @@ class EtaSettings(KafkaSettings, BaseSettings):
     eta_app_id: str = "coldchain-eta"  # faust app id: consumer group and changelog prefix
     # memory:// rebuilds the tables from their changelog topics at start-up (no RocksDB).
     eta_store: str = "memory://"
-    eta_data_dir: Path = Field(default_factory=lambda: default_root() / "data" / "faust-eta")
+    eta_data_dir: Path = Path.home() / ".cache" / "coldchain" / "faust-eta"
     eta_replication: Annotated[int, Field(ge=1)] = 1  # of the changelog topics
     eta_profile_files: list[Path] = []  # extra product profiles (TOML)
     eta_nice: Annotated[int, Field(ge=0, le=19)] = 10  # gives way to the alert path (services.cpu_priority)

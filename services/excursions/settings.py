@@ -10,7 +10,6 @@ from pydantic_settings import BaseSettings
 
 from services.connections import KafkaSettings, settings_config
 from services.excursions.scoring import ScoringConfig
-from services.stack.layout import default_root
 
 
 class ExcursionSettings(KafkaSettings, BaseSettings):
@@ -22,7 +21,7 @@ class ExcursionSettings(KafkaSettings, BaseSettings):
     excursions_app_id: str = "coldchain-excursions"  # faust app id: consumer group, changelog prefix
     # memory:// rebuilds the tables from their changelog topics at start-up (no RocksDB).
     excursions_store: str = "memory://"
-    excursions_data_dir: Path = Field(default_factory=lambda: default_root() / "data" / "faust-excursions")
+    excursions_data_dir: Path = Path.home() / ".cache" / "coldchain" / "faust-excursions"
     excursions_replication: Annotated[int, Field(ge=1)] = 1  # of the changelog topics
     excursions_profile_files: list[Path] = []  # extra product profiles (TOML)
     excursions_default_product: str = "live-lobster"  # for readings of a shipment not yet known

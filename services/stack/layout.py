@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,3 +63,15 @@ class StackLayout:
         # The database runs as the postgres user when we are root: it must reach its folders.
         for folder in (self.root, self.data, self.logs, self.run):
             folder.chmod(0o755)
+
+
+def export_running_stack_env(environ: MutableMapping[str, str]) -> None:
+    """Adds the running local stack's ``COLDCHAIN_*`` settings to ``environ`` where they are
+    not set already. Only the ``coldchain`` command calls this; services never read the file."""
+    env_file = StackLayout(default_root()).env_file
+    if not env_file.exists():
+        return
+    for line in env_file.read_text().splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.startswith("COLDCHAIN_"):
+            environ.setdefault(key, value)

@@ -57,6 +57,9 @@ class NativeStack:
             "COLDCHAIN_KAFKA_BOOTSTRAP": self.kafka.bootstrap,
             "COLDCHAIN_DATABASE_URL": self.postgres.url,
             "COLDCHAIN_ALERT_ACK_SECRET": self.secrets.alert_ack_secret,
+            # The processors' local state stays with this checkout's stack.
+            "COLDCHAIN_EXCURSIONS_DATA_DIR": str(self.layout.data / "faust-excursions"),
+            "COLDCHAIN_ETA_DATA_DIR": str(self.layout.data / "faust-eta"),
         }
 
     def install(self) -> None:
