@@ -124,8 +124,14 @@ class Sink:
         try:
             while not self._stop.is_set():
                 batch = self._consumer.consume(self.settings.sink_batch_size, self.settings.sink_batch_wait_s)
-                if batch:
-                    self._store_until_stored(batch)
+                records = [m for m in batch if m.error() is None]
+                for message in batch:
+                    self._log_consumer_error(message)
+                # A batch of consumer errors alone (the broker away) commits nothing: a commit
+                # queued while the group coordinator is away holds up the group's rejoin, and
+                # the sink would wait out the request timeout again and again after Kafka is back.
+                if records:
+                    self._store_until_stored(records)
                     self._commit()
         finally:
             self._consumer.close()
@@ -176,11 +182,6 @@ class Sink:
         items: list[_Item] = []
         refused: list[DeadLetter] = []
         for message in batch:
-            error = message.error()
-            if error is not None:
-                if error.code() != KafkaError._PARTITION_EOF:
-                    log.warning("consumer error: %s", error)
-                continue
             topic = str(message.topic())
             self.metrics.consumed.labels(topic).inc()
             try:
@@ -195,6 +196,12 @@ class Sink:
         refused += self._write_isolating(items)
         if refused:
             self._write_dead_letters(refused)
+
+    @staticmethod
+    def _log_consumer_error(message: Message) -> None:
+        error = message.error()
+        if error is not None and error.code() != KafkaError._PARTITION_EOF:
+            log.warning("consumer error: %s", error)
 
     def _write_isolating(self, items: list[_Item]) -> list[DeadLetter]:
         """Writes the items in one transaction; when the database refuses one (a value its

@@ -99,10 +99,12 @@ class Mosquitto:
         for path in (self.password_file, self.services_password_file):
             if not path.exists():
                 path.touch(mode=0o600)
+        # Stacks made before the services listener kept these accounts with the devices'.
+        devices = self.password_file.read_text().splitlines()
         for user, password in ((INGEST_USER, self.secrets.mqtt_ingest_password),
                                (ADMIN_USER, self.secrets.mqtt_admin_password)):
-            # Stacks made before the services listener kept these accounts with the devices'.
-            run([MOSQUITTO_PASSWD, "-D", str(self.password_file), user], "mosquitto_passwd -D")
+            if any(line.startswith(f"{user}:") for line in devices):
+                run([MOSQUITTO_PASSWD, "-D", str(self.password_file), user], "mosquitto_passwd -D")
             self._write_password(self.services_password_file, user, password)
 
     def _write_password(self, path: Path, user: str, password: str) -> None:
