@@ -1,29 +1,133 @@
-"""A refused payload, kept with the reason (topic ``coldchain.deadletter``)."""
+"""A refused payload, kept with the reason (topic ``coldchain.deadletter``).
+
+A dead letter is built by ``bounded_dead_letter`` only: whatever it is given (a 10 MB payload,
+10,000 errors, a 64 KB topic), the record it returns serializes to at most
+``MAX_DEAD_LETTER_BYTES``, so it always fits in a Kafka record (the broker's limit is ~1 MB).
+It keeps an excerpt of the payload with the whole payload's size and SHA-256, and the first
+``MAX_ERRORS`` errors with a count of the rest.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+from collections.abc import Sequence
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
+
+from schemas.common import is_device_id
+
+MAX_DEAD_LETTER_BYTES = 64 * 1024  # one record, serialized as JSON (what goes on Kafka)
+PAYLOAD_EXCERPT_BYTES = 2048  # enough to read a sample or two; size and SHA-256 name the rest
+MAX_ERRORS = 20
+MAX_MESSAGE_CHARS = 300
+MAX_FIELD_CHARS = 120
+MAX_RULE_CHARS = 64
+MAX_REASON_CHARS = 300
+MAX_TOPIC_CHARS = 256  # coldchain's own topics are under 100; MQTT allows 65,535 bytes
+MAX_STAGE_CHARS = 32
 
 
 class FieldError(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    index: int | None = None  # position in a batch, None for a single object
+    index: int | None = None  # position in a batch (a SenML record's position), None for a single object
     field: str  # dotted path, e.g. "temp_c"; "" for the whole payload
     rule: str  # machine-readable, e.g. "less_than_equal", "invalid_json"
     message: str
 
 
 class DeadLetter(BaseModel):
-    """The original bytes (base64) and why they, or part of them, were refused."""
+    """An excerpt of the refused bytes (base64) and why they, or part of them, were refused.
+
+    Fields after ``errors`` were added with the bounds; their defaults let records written
+    before decode (those carry the whole payload in ``payload_b64``).
+    """
 
     model_config = ConfigDict(frozen=True)
 
-    id: str  # deterministic: hash of topic + payload + index
+    id: str  # deterministic: hash of stage + topic + payload + errors, so a redelivery is one letter
     received_at: datetime
-    mqtt_topic: str
-    payload_b64: str
+    mqtt_topic: str  # where the payload came from: the MQTT topic at ingest, the Kafka topic after
+    payload_b64: str  # the first PAYLOAD_EXCERPT_BYTES bytes of the payload
     reason: str  # one line, human readable
-    errors: list[FieldError]
+    errors: list[FieldError]  # the first MAX_ERRORS
+    stage: str = "ingest"  # which service refused it: ingest, sink, excursions, alerts, ...
+    device_id: str | None = None  # when known and well-formed
+    payload_size: int | None = None  # bytes of the whole payload; None on letters from before the bounds
+    payload_sha256: str | None = None  # hex digest of the whole payload
+    errors_omitted: int = 0  # errors beyond those listed
+
+
+def bounded_dead_letter(
+    *,
+    stage: str,
+    topic: str,
+    payload: bytes,
+    errors: Sequence[FieldError],
+    received_at: datetime,
+    device_id: str | None = None,
+) -> DeadLetter:
+    """The dead letter for ``payload``, never over ``MAX_DEAD_LETTER_BYTES`` serialized."""
+    listed = [_clipped(e) for e in errors[:MAX_ERRORS]] or [
+        FieldError(field="", rule="unspecified", message="refused without a reason")]
+    sha256 = hashlib.sha256(payload)
+    letter = DeadLetter(
+        id=_letter_id(stage, topic, sha256.digest(), errors),
+        received_at=received_at,
+        mqtt_topic=_clip(topic, MAX_TOPIC_CHARS),
+        payload_b64=base64.b64encode(payload[:PAYLOAD_EXCERPT_BYTES]).decode(),
+        reason=_reason(listed[0], max(len(errors), 1)),
+        errors=listed,
+        stage=_clip(stage, MAX_STAGE_CHARS),
+        device_id=device_id if device_id is not None and is_device_id(device_id) else None,
+        payload_size=len(payload),
+        payload_sha256=sha256.hexdigest(),
+        errors_omitted=max(len(errors) - len(listed), 0),
+    )
+    return _within_limit(letter)
+
+
+def serialized_size(letter: DeadLetter) -> int:
+    """Bytes of the record as it goes on Kafka."""
+    return len(letter.model_dump_json().encode())
+
+
+def _within_limit(letter: DeadLetter) -> DeadLetter:
+    # The clips above make 20 errors fit unless nearly every character is one JSON escapes to
+    # six bytes (control characters); then errors go to the omitted count, the first one last.
+    # One error alone, with the clipped topic, reason and excerpt, is always far below the limit.
+    while serialized_size(letter) > MAX_DEAD_LETTER_BYTES and len(letter.errors) > 1:
+        letter = letter.model_copy(update={"errors": letter.errors[:-1], "errors_omitted": letter.errors_omitted + 1})
+    return letter
+
+
+def _clip(text: str, limit: int) -> str:
+    # Clip first, then replace lone surrogates (JSON "\ud800" decodes to one): a string holding
+    # one cannot be encoded as UTF-8, so the letter could not be serialized at all.
+    short = text if len(text) <= limit else text[: limit - 1] + "…"
+    return short.encode("utf-8", "replace").decode("utf-8")
+
+
+def _clipped(error: FieldError) -> FieldError:
+    return FieldError(index=error.index, field=_clip(error.field, MAX_FIELD_CHARS),
+                      rule=_clip(error.rule, MAX_RULE_CHARS), message=_clip(error.message, MAX_MESSAGE_CHARS))
+
+
+def _reason(first: FieldError, total: int) -> str:
+    where = f"[{first.index}]" if first.index is not None else ""
+    head = f"{where}{'.' if where and first.field else ''}{first.field}: {first.message}".lstrip(": ")
+    more = f" (+{total - 1} more)" if total > 1 else ""
+    return _clip(head.strip(), MAX_REASON_CHARS - len(more)) + more
+
+
+def _letter_id(stage: str, topic: str, payload_sha256: bytes, errors: Sequence[FieldError]) -> str:
+    digest = hashlib.sha256()
+    for part in (stage, topic):
+        digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
+    digest.update(payload_sha256)
+    for error in errors:  # every error, not only those listed: two refusals differing late differ
+        digest.update(json.dumps([error.index, error.field, error.rule, error.message]).encode())
+    return digest.hexdigest()[:32]
