@@ -28,6 +28,7 @@ MAX_RULE_CHARS = 64
 MAX_REASON_CHARS = 300
 MAX_TOPIC_CHARS = 256  # coldchain's own topics are under 100; MQTT allows 65,535 bytes
 MAX_STAGE_CHARS = 32
+MAX_INDEX = 2**63 - 1  # a position in a payload; a larger one is no position, and would print long
 
 
 class FieldError(BaseModel):
@@ -95,11 +96,11 @@ def serialized_size(letter: DeadLetter) -> int:
     return len(letter.model_dump_json().encode())
 
 
-def _within_limit(letter: DeadLetter) -> DeadLetter:
-    # The clips above make 20 errors fit unless nearly every character is one JSON escapes to
-    # six bytes (control characters); then errors go to the omitted count, the first one last.
-    # One error alone, with the clipped topic, reason and excerpt, is always far below the limit.
-    while serialized_size(letter) > MAX_DEAD_LETTER_BYTES and len(letter.errors) > 1:
+def _within_limit(letter: DeadLetter, limit: int = MAX_DEAD_LETTER_BYTES) -> DeadLetter:
+    # The clips make 20 errors fit (~64,000 bytes at worst, when every character is a control
+    # character JSON escapes to six bytes); should a later field or limit break that sum, errors
+    # go to the omitted count, the first one last. One alone is always far below the limit.
+    while serialized_size(letter) > limit and len(letter.errors) > 1:
         letter = letter.model_copy(update={"errors": letter.errors[:-1], "errors_omitted": letter.errors_omitted + 1})
     return letter
 
@@ -112,7 +113,8 @@ def _clip(text: str, limit: int) -> str:
 
 
 def _clipped(error: FieldError) -> FieldError:
-    return FieldError(index=error.index, field=_clip(error.field, MAX_FIELD_CHARS),
+    index = error.index if error.index is not None and 0 <= error.index <= MAX_INDEX else None
+    return FieldError(index=index, field=_clip(error.field, MAX_FIELD_CHARS),
                       rule=_clip(error.rule, MAX_RULE_CHARS), message=_clip(error.message, MAX_MESSAGE_CHARS))
 
 
@@ -120,7 +122,8 @@ def _reason(first: FieldError, total: int) -> str:
     where = f"[{first.index}]" if first.index is not None else ""
     head = f"{where}{'.' if where and first.field else ''}{first.field}: {first.message}".lstrip(": ")
     more = f" (+{total - 1} more)" if total > 1 else ""
-    return _clip(head.strip(), MAX_REASON_CHARS - len(more)) + more
+    head = head.strip() or first.rule.strip() or "refused"
+    return _clip(head, MAX_REASON_CHARS - len(more)) + more
 
 
 def _letter_id(stage: str, topic: str, payload_sha256: bytes, errors: Sequence[FieldError]) -> str:
@@ -128,6 +131,10 @@ def _letter_id(stage: str, topic: str, payload_sha256: bytes, errors: Sequence[F
     for part in (stage, topic):
         digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
     digest.update(payload_sha256)
-    for error in errors:  # every error, not only those listed: two refusals differing late differ
-        digest.update(json.dumps([error.index, error.field, error.rule, error.message]).encode())
+    # Every error, not only those listed, so two refusals differing late differ; each clipped as
+    # listed, so 10,000 errors of a megabyte each cost no more to name than to list.
+    for error in errors:
+        parts = [error.index, error.field[:MAX_FIELD_CHARS], error.rule[:MAX_RULE_CHARS],
+                 error.message[:MAX_MESSAGE_CHARS]]
+        digest.update(json.dumps(parts).encode())
     return digest.hexdigest()[:32]

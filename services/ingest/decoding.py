@@ -81,7 +81,8 @@ def _each_sample_first(errors: list[FieldError]) -> list[FieldError]:
     # The letter lists only the first errors: one of each refused sample goes first, so that
     # up to that many refused samples are each named by index.
     seen: set[int | None] = set()
-    first, rest = [], []
+    first: list[FieldError] = []
+    rest: list[FieldError] = []
     for error in errors:
         (rest if error.index in seen else first).append(error)
         seen.add(error.index)
