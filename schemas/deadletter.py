@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -70,23 +69,28 @@ def bounded_dead_letter(
     errors: Sequence[FieldError],
     received_at: datetime,
     device_id: str | None = None,
+    more_errors: int = 0,
 ) -> DeadLetter:
-    """The dead letter for ``payload``, never over ``MAX_DEAD_LETTER_BYTES`` serialized."""
+    """The dead letter for ``payload``, never over ``MAX_DEAD_LETTER_BYTES`` serialized.
+
+    ``errors`` are listed in their order up to ``MAX_ERRORS``; ``more_errors`` are errors the
+    caller only counted (a caller refusing thousands of parts need not build them all)."""
+    total = len(errors) + max(more_errors, 0)
     listed = [_clipped(e) for e in errors[:MAX_ERRORS]] or [
         FieldError(field="", rule="unspecified", message="refused without a reason")]
     sha256 = hashlib.sha256(payload)
     letter = DeadLetter(
-        id=_letter_id(stage, topic, sha256.digest(), errors),
+        id=_letter_id(stage, topic, sha256.digest(), errors, total),
         received_at=received_at,
         mqtt_topic=_clip(topic, MAX_TOPIC_CHARS),
         payload_b64=base64.b64encode(payload[:PAYLOAD_EXCERPT_BYTES]).decode(),
-        reason=_reason(listed[0], max(len(errors), 1)),
+        reason=_reason(listed[0], max(total, 1)),
         errors=listed,
         stage=_clip(stage, MAX_STAGE_CHARS),
         device_id=device_id if device_id is not None and is_device_id(device_id) else None,
         payload_size=len(payload),
         payload_sha256=sha256.hexdigest(),
-        errors_omitted=max(len(errors) - len(listed), 0),
+        errors_omitted=max(total - len(listed), 0),
     )
     return _within_limit(letter)
 
@@ -97,7 +101,7 @@ def serialized_size(letter: DeadLetter) -> int:
 
 
 def _within_limit(letter: DeadLetter, limit: int = MAX_DEAD_LETTER_BYTES) -> DeadLetter:
-    # The clips make 20 errors fit (~64,000 bytes at worst, when every character is a control
+    # The clips make 20 errors fit (~65,300 bytes at worst, when every character is a control
     # character JSON escapes to six bytes); should a later field or limit break that sum, errors
     # go to the omitted count, the first one last. One alone is always far below the limit.
     while serialized_size(letter) > limit and len(letter.errors) > 1:
@@ -113,9 +117,12 @@ def _clip(text: str, limit: int) -> str:
 
 
 def _clipped(error: FieldError) -> FieldError:
-    index = error.index if error.index is not None and 0 <= error.index <= MAX_INDEX else None
-    return FieldError(index=index, field=_clip(error.field, MAX_FIELD_CHARS),
+    return FieldError(index=_index(error), field=_clip(error.field, MAX_FIELD_CHARS),
                       rule=_clip(error.rule, MAX_RULE_CHARS), message=_clip(error.message, MAX_MESSAGE_CHARS))
+
+
+def _index(error: FieldError) -> int | None:
+    return error.index if error.index is not None and 0 <= error.index <= MAX_INDEX else None
 
 
 def _reason(first: FieldError, total: int) -> str:
@@ -126,15 +133,13 @@ def _reason(first: FieldError, total: int) -> str:
     return _clip(head, MAX_REASON_CHARS - len(more)) + more
 
 
-def _letter_id(stage: str, topic: str, payload_sha256: bytes, errors: Sequence[FieldError]) -> str:
-    digest = hashlib.sha256()
-    for part in (stage, topic):
-        digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
-    digest.update(payload_sha256)
+def _letter_id(stage: str, topic: str, payload_sha256: bytes, errors: Sequence[FieldError], total: int) -> str:
     # Every error, not only those listed, so two refusals differing late differ; each clipped as
     # listed, so 10,000 errors of a megabyte each cost no more to name than to list.
-    for error in errors:
-        parts = [error.index, error.field[:MAX_FIELD_CHARS], error.rule[:MAX_RULE_CHARS],
-                 error.message[:MAX_MESSAGE_CHARS]]
-        digest.update(json.dumps(parts).encode())
+    named = "\x1e".join(f"{_index(e)}\x1f{e.field[:MAX_FIELD_CHARS]}\x1f{e.rule[:MAX_RULE_CHARS]}"
+                         f"\x1f{e.message[:MAX_MESSAGE_CHARS]}" for e in errors)
+    digest = hashlib.sha256()
+    for part in (stage, topic, named):
+        digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
+    digest.update(payload_sha256 + str(total).encode())
     return digest.hexdigest()[:32]

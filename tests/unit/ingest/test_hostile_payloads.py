@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from schemas.common import BIGINT_MAX
 from schemas.deadletter import MAX_DEAD_LETTER_BYTES, MAX_ERRORS, DeadLetter, serialized_size
 from schemas.telemetry import MAX_BATCH_SAMPLES
+from services.ingest import decoding
 from services.ingest.bounded_json import MAX_PAYLOAD_BYTES
 from services.ingest.decoding import EARLIEST_SAMPLE, MAX_CLOCK_LEAD, Decoded, decode_message
 
@@ -275,3 +276,13 @@ def test_any_json_text_is_decoded_or_refused_bounded(payload):
 def test_any_bytes_are_decoded_or_refused_bounded(payload):
     for topic in (TOPIC, SENML):
         assert_bounded(decode_message(topic, payload, NOW), payload)
+
+
+def test_a_decoder_bug_refuses_its_message_instead_of_stopping_ingest(monkeypatch):
+    class Broken:
+        def decode(self, *args: object) -> Decoded:
+            raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setitem(decoding.DECODERS, "telemetry", Broken())
+    (letter,) = decode_message(TOPIC, raw(sample()), NOW).refused
+    assert letter.errors[0].rule == "decoder_error" and "RecursionError" in letter.reason
