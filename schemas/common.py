@@ -19,6 +19,24 @@ def is_device_id(value: str) -> bool:
     return bool(_DEVICE_ID_RE.fullmatch(value))
 
 
+# Every value a reading carries ends in a column of ``readings`` (migration 0100) and in the
+# hash chain's record (services/integrity/chain.py): these bounds are what those hold.
+BIGINT_MAX = 2**63 - 1  # seq: a Postgres bigint, packed as int64 in the chain
+MAX_SPEED_KMH = 2000.0  # well above the fastest cargo flights (~1,300 km/h with a jet stream)
+
+# Strict: a JSON string or boolean is not a number ("3.5" or true as a temperature is a device
+# bug, not a reading); finite: NaN and 1e999 (infinity once parsed) are no measurement.
+Seq = Annotated[int, Field(ge=0, le=BIGINT_MAX, strict=True)]
+TempC = Annotated[float, Field(ge=-60, le=80, strict=True, allow_inf_nan=False)]
+Percent = Annotated[float, Field(ge=0, le=100, strict=True, allow_inf_nan=False)]
+Latitude = Annotated[float, Field(ge=-90, le=90, strict=True, allow_inf_nan=False)]
+Longitude = Annotated[float, Field(ge=-180, le=180, strict=True, allow_inf_nan=False)]
+SpeedKmh = Annotated[float, Field(ge=0, le=MAX_SPEED_KMH, strict=True, allow_inf_nan=False)]
+
+
+MAX_TIMESTAMP_CHARS = 40  # "2026-11-09T18:00:00.123456789+05:30" is 35
+
+
 def _epoch_seconds_or_rfc3339(value: Any) -> Any:
     # Pydantic would read a large number as milliseconds and a digit string as epoch;
     # the contract allows only epoch *seconds* as a number, or an RFC 3339 string.
@@ -28,8 +46,11 @@ def _epoch_seconds_or_rfc3339(value: Any) -> Any:
         try:
             return datetime.fromtimestamp(value, UTC)
         except (OverflowError, OSError, ValueError) as exc:
-            raise ValueError(f"epoch seconds out of range: {value!r}") from exc
+            # The value is not repeated: a huge int cannot even be printed (int_max_str_digits).
+            raise ValueError("epoch seconds out of range (years 1 to 9999)") from exc
     if isinstance(value, str):
+        if len(value) > MAX_TIMESTAMP_CHARS:
+            raise ValueError(f"longer than {MAX_TIMESTAMP_CHARS} characters: not an RFC 3339 time")
         if not re.fullmatch(
             r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)", value
         ):

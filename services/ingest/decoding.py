@@ -1,15 +1,22 @@
 """Payload decoders: bytes from one MQTT topic -> readings and refusals. Pure: no I/O.
 
 Every input ends as accepted readings, refused parts with a reason, or both; a decoder never
-raises. A batch keeps its good samples when some of its elements are bad.
+raises. A batch keeps its good samples when some of its elements are bad. The refusals of
+one message are one dead letter, bounded (schemas/deadletter.py), listing each bad sample's
+index and reason.
+
+Bounds, each refused with its own rule:
+
+- the payload: ``MAX_PAYLOAD_BYTES``, nesting ``MAX_DEPTH``, no NaN/Infinity, integers of at
+  most ``MAX_INT_DIGITS`` digits (services/ingest/bounded_json.py) -- refused whole;
+- a batch: ``MAX_BATCH_SAMPLES`` samples; a SenML pack: ``MAX_SENML_RECORDS`` records and
+  ``MAX_BATCH_SAMPLES`` resolved times -- refused whole;
+- a sample: the contract's ranges, finite numbers, ``seq`` a bigint (schemas/common.py), ``ts``
+  from ``EARLIEST_SAMPLE`` to ``MAX_CLOCK_LEAD`` after receipt -- refused alone.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,41 +25,105 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from schemas.common import is_device_id
-from schemas.deadletter import DeadLetter, FieldError
+from schemas.deadletter import MAX_ERRORS, DeadLetter, FieldError, bounded_dead_letter
 from schemas.reading import Reading
-from schemas.telemetry import DeviceSample, SenMLPack
+from schemas.telemetry import MAX_BATCH_SAMPLES, MAX_SENML_RECORDS, DeviceSample, SenMLBase, SenMLRecord
+from services.ingest.bounded_json import load_json
 
 EARLIEST_SAMPLE = datetime(2000, 1, 1, tzinfo=UTC)  # before this, the tracker's clock was never set
-MAX_CLOCK_LEAD = timedelta(hours=1)  # a sample further in the future than this is a clock fault
-MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
+# Trackers set their clocks from GPS or the network: one further ahead than this is faulty, and
+# a reading from the future would hold an excursion or an ETA open until that time.
+MAX_CLOCK_LEAD = timedelta(minutes=10)
+STAGE = "ingest"
 
 
 @dataclass(frozen=True)
 class Decoded:
     readings: list[Reading] = field(default_factory=list)
-    refused: list[DeadLetter] = field(default_factory=list)
+    refused: list[DeadLetter] = field(default_factory=list)  # at most one: this message's
 
 
 class Decoder(Protocol):
     def decode(self, topic: str, device_id: str, payload: bytes, received_at: datetime) -> Decoded: ...
 
 
-def _dead_letter(topic: str, payload: bytes, received_at: datetime, errors: list[FieldError]) -> DeadLetter:
-    digest = hashlib.sha256(topic.encode() + b"\0" + payload)
-    digest.update(json.dumps([e.model_dump() for e in errors], sort_keys=True).encode())
-    first = errors[0]
-    where = f"[{first.index}]" if first.index is not None else ""
-    reason = f"{where}{'.' if where and first.field else ''}{first.field}: {first.message}".lstrip(":")
-    if len(errors) > 1:
-        reason += f" (+{len(errors) - 1} more)"
-    return DeadLetter(
-        id=digest.hexdigest()[:32],
-        received_at=received_at,
-        mqtt_topic=topic,
-        payload_b64=base64.b64encode(payload).decode(),
-        reason=reason.strip(),
-        errors=errors,
-    )
+def decode_message(topic: str, payload: bytes, received_at: datetime) -> Decoded:
+    """Routes ``coldchain/v1/devices/{device_id}/{kind}`` to its decoder. ``received_at`` is the
+    time ingest received the message (aware, UTC): clock checks are relative to it."""
+    parts = topic.split("/")
+    if len(parts) != 5 or parts[:3] != ["coldchain", "v1", "devices"] or parts[4] not in DECODERS:
+        return _refuse_whole(topic, None, payload, received_at, _whole("topic", f"unknown topic {topic!r}"))
+    device_id = parts[3]
+    if not is_device_id(device_id):
+        return _refuse_whole(topic, None, payload, received_at, FieldError(
+            field="device_id", rule="pattern", message=f"topic device id {device_id!r} is not 1-64 of [A-Za-z0-9_.-]"))
+    try:
+        return DECODERS[parts[4]].decode(topic, device_id, payload, received_at)
+    except Exception as exc:  # a decoder bug must refuse one message, not stop ingest
+        return _refuse_whole(topic, device_id, payload, received_at,
+                             _whole("decoder_error", f"the decoder failed: {type(exc).__name__}: {exc}"))
+
+
+class _Refusals:
+    """The errors of one message, as its letter lists them: one of each refused part (sample,
+    record) first. Only the first ``MAX_ERRORS`` refused parts can be listed, so only theirs are
+    kept and later parts' errors are counted (building 45,000 errors for a batch of 5,000 bad
+    samples was most of its decoding time)."""
+
+    def __init__(self) -> None:
+        self.kept: list[FieldError] = []
+        self.counted = 0
+        self._parts: set[int | None] = set()
+
+    def any(self) -> bool:
+        return bool(self.kept)
+
+    def add(self, *errors: FieldError) -> None:
+        for error in errors:
+            if self._keeps(error.index):
+                self.kept.append(error)
+            else:
+                self.counted += 1
+
+    def add_invalid(self, exc: ValidationError, index: int | None) -> None:
+        if self._keeps(index):
+            self.kept.extend(_field_errors(exc, index))
+        else:
+            self.counted += exc.error_count()
+
+    def listing(self) -> list[FieldError]:
+        seen: set[int | None] = set()
+        first: list[FieldError] = []
+        rest: list[FieldError] = []
+        for error in self.kept:
+            (rest if error.index in seen else first).append(error)
+            seen.add(error.index)
+        return first + rest
+
+    def _keeps(self, index: int | None) -> bool:
+        if index not in self._parts and len(self._parts) < MAX_ERRORS:
+            self._parts.add(index)
+        return index in self._parts
+
+
+def _whole(rule: str, message: str) -> FieldError:
+    return FieldError(field="", rule=rule, message=message)
+
+
+def _refuse_whole(topic: str, device_id: str | None, payload: bytes, received_at: datetime,
+                  error: FieldError) -> Decoded:
+    refusals = _Refusals()
+    refusals.add(error)
+    return _finish(topic, device_id, payload, received_at, [], refusals)
+
+
+def _finish(topic: str, device_id: str | None, payload: bytes, received_at: datetime,
+            readings: list[Reading], refusals: _Refusals) -> Decoded:
+    if not refusals.any():
+        return Decoded(readings=readings)
+    letter = bounded_dead_letter(stage=STAGE, topic=topic, payload=payload, errors=refusals.listing(),
+                                 more_errors=refusals.counted, received_at=received_at, device_id=device_id)
+    return Decoded(readings=readings, refused=[letter])
 
 
 def refusal(topic: str, payload: bytes, received_at: datetime, rule: str, message: str) -> DeadLetter:
@@ -61,12 +132,9 @@ def refusal(topic: str, payload: bytes, received_at: datetime, rule: str, messag
 
 
 def _field_errors(exc: ValidationError, index: int | None) -> list[FieldError]:
-    found = []
-    for error in exc.errors(include_url=False):
-        loc = ".".join(str(part) for part in error["loc"])
-        message = str(error["msg"])
-        found.append(FieldError(index=index, field=loc, rule=str(error["type"]), message=message))
-    return found
+    return [FieldError(index=index, field=".".join(str(part) for part in error["loc"]),
+                       rule=str(error["type"]), message=str(error["msg"]))
+            for error in exc.errors(include_url=False, include_input=False)]
 
 
 def _time_errors(sample: DeviceSample, received_at: datetime, index: int | None) -> list[FieldError]:
@@ -74,8 +142,9 @@ def _time_errors(sample: DeviceSample, received_at: datetime, index: int | None)
         return [FieldError(index=index, field="ts", rule="before_2000",
                            message=f"{sample.ts.isoformat()} is before 2000: the device clock is not set")]
     if sample.ts > received_at + MAX_CLOCK_LEAD:
+        minutes = int(MAX_CLOCK_LEAD.total_seconds() // 60)
         return [FieldError(index=index, field="ts", rule="in_future",
-                           message=f"{sample.ts.isoformat()} is more than 1 h after receipt")]
+                           message=f"{sample.ts.isoformat()} is more than {minutes} min after receipt")]
     return []
 
 
@@ -95,69 +164,59 @@ def _to_reading(sample: DeviceSample, received_at: datetime, source: str) -> Rea
     )
 
 
-def _validate_samples(
-    items: Sequence[tuple[int | None, Any]], device_id: str, received_at: datetime, source: str
-) -> tuple[list[Reading], list[FieldError]]:
+def _validate_samples(items: Sequence[tuple[int | None, Any]], device_id: str, received_at: datetime,
+                      source: str, refusals: _Refusals) -> list[Reading]:
     readings: list[Reading] = []
-    errors: list[FieldError] = []
     for index, item in items:
         try:
             sample = DeviceSample.model_validate(item)
         except ValidationError as exc:
-            errors.extend(_field_errors(exc, index))
+            refusals.add_invalid(exc, index)
             continue
         if sample.device_id != device_id:
-            errors.append(FieldError(index=index, field="device_id", rule="topic_mismatch",
-                                     message=f"{sample.device_id!r} does not match the topic's {device_id!r}"))
+            refusals.add(FieldError(index=index, field="device_id", rule="topic_mismatch",
+                                    message=f"{sample.device_id!r} does not match the topic's {device_id!r}"))
             continue
         late_or_early = _time_errors(sample, received_at, index)
         if late_or_early:
-            errors.extend(late_or_early)
+            refusals.add(*late_or_early)
             continue
         readings.append(_to_reading(sample, received_at, source))
-    return readings, errors
+    return readings
 
 
-def _load_json(payload: bytes) -> tuple[Any, FieldError | None]:
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        return None, FieldError(field="", rule="too_large", message=f"payload over {MAX_PAYLOAD_BYTES} bytes")
-    try:
-        text = payload.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return None, FieldError(field="", rule="invalid_utf8", message=f"not UTF-8: {exc.reason} at byte {exc.start}")
-    try:
-        return json.loads(text, parse_constant=_refuse_constant), None
-    except (ValueError, RecursionError) as exc:
-        return None, FieldError(field="", rule="invalid_json", message=f"not JSON: {exc}")
+_JSON_KINDS: Mapping[type, str] = {
+    dict: "an object", list: "an array", str: "a string", int: "a number", float: "a number",
+    bool: "a boolean", type(None): "null",
+}
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _finish(topic: str, payload: bytes, received_at: datetime,
-            readings: list[Reading], errors: list[FieldError]) -> Decoded:
-    refused = [_dead_letter(topic, payload, received_at, errors)] if errors else []
-    return Decoded(readings=readings, refused=refused)
+def _kind(document: Any) -> str:
+    if document == []:
+        return "an empty array"
+    return _JSON_KINDS.get(type(document), type(document).__name__)
 
 
 class JsonTelemetryDecoder:
     """``.../telemetry``: one sample object, or an array of them (store-and-forward)."""
 
     def decode(self, topic: str, device_id: str, payload: bytes, received_at: datetime) -> Decoded:
-        document, error = _load_json(payload)
+        document, error = load_json(payload)
         if error is not None:
-            return _finish(topic, payload, received_at, [], [error])
+            return _refuse_whole(topic, device_id, payload, received_at, error)
         if isinstance(document, dict):
             items: list[tuple[int | None, Any]] = [(None, document)]
         elif isinstance(document, list) and document:
+            if len(document) > MAX_BATCH_SAMPLES:
+                return _refuse_whole(topic, device_id, payload, received_at, _whole(
+                    "batch_too_long", f"a batch of {len(document)} samples is over the {MAX_BATCH_SAMPLES} limit"))
             items = list(enumerate(document))
         else:
-            kind = "an empty array" if document == [] else type(document).__name__
-            return _finish(topic, payload, received_at, [], [FieldError(
-                field="", rule="not_sample", message=f"expected a sample object or an array of them, got {kind}")])
-        readings, errors = _validate_samples(items, device_id, received_at, "json")
-        return _finish(topic, payload, received_at, readings, errors)
+            return _refuse_whole(topic, device_id, payload, received_at, _whole(
+                "not_sample", f"expected a sample object or an array of them, got {_kind(document)}"))
+        refusals = _Refusals()
+        readings = _validate_samples(items, device_id, received_at, "json", refusals)
+        return _finish(topic, device_id, payload, received_at, readings, refusals)
 
 
 SENML_FIELDS: Mapping[str, tuple[str, frozenset[str]]] = {
@@ -171,71 +230,117 @@ SENML_FIELDS: Mapping[str, tuple[str, frozenset[str]]] = {
 SENML_RELATIVE_LIMIT = 2**28  # RFC 8428: a smaller time is relative to "now"
 
 
+@dataclass
+class _Grouped:
+    """A pack's known records by resolved time: each sample with its first record's index."""
+
+    samples: dict[float, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    bad_times: set[float] = field(default_factory=set)  # a time with a bad record is no sample
+    refusals: _Refusals = field(default_factory=_Refusals)
+
+
 class SenmlDecoder:
     """``.../senml``: a SenML pack (RFC 8428); records with the same resolved time form one
-    sample. Base name may carry the device id (``urn:dev:...:TRK-0001:`` or ``TRK-0001/``)."""
+    sample. Base name may carry the device id (``urn:dev:...:TRK-0001:`` or ``TRK-0001/``).
+
+    A bad record refuses the sample of its time, as a bad field refuses a JSON sample; a bad
+    base value (``bt``, ``bu``) refuses every record from it on, since none of them resolves.
+    Records of unknown names are ignored, like unknown JSON fields.
+    """
 
     def decode(self, topic: str, device_id: str, payload: bytes, received_at: datetime) -> Decoded:
-        document, error = _load_json(payload)
+        document, error = load_json(payload)
+        if error is None:
+            error = self._pack_problem(document)
         if error is not None:
-            return _finish(topic, payload, received_at, [], [error])
-        try:
-            pack = SenMLPack.model_validate(document)
-        except ValidationError as exc:
-            return _finish(topic, payload, received_at, [], _field_errors(exc, None))
-        samples, errors = self._group(pack, device_id)
-        if not samples and not errors:
-            errors = [FieldError(field="", rule="no_known_records",
-                                 message=f"no record named {', '.join(SENML_FIELDS)}")]
-        readings, sample_errors = _validate_samples(list(samples.items()), device_id, received_at, "senml")
-        return _finish(topic, payload, received_at, readings, errors + sample_errors)
-
-    def _group(self, pack: SenMLPack, device_id: str) -> tuple[dict[int | None, dict[str, Any]], list[FieldError]]:
-        samples: dict[float, dict[str, Any]] = {}
-        errors: list[FieldError] = []
-        base_time = 0.0
-        base_unit: str | None = None
-        for index, record in enumerate(pack.root):
-            base_time = record.bt if record.bt is not None else base_time
-            base_unit = record.bu if record.bu is not None else base_unit
-            name = (record.n or "").rsplit(":", 1)[-1].rsplit("/", 1)[-1]
-            if name not in SENML_FIELDS:
-                continue  # unknown names are ignored, like unknown JSON fields
-            target, units = SENML_FIELDS[name]
-            unit = record.u or base_unit
-            when = base_time + (record.t or 0.0)
-            problem = self._record_problem(record.v, unit, units, when)
-            if problem:
-                errors.append(FieldError(index=index, field=name, rule=problem[0], message=problem[1]))
-                continue
-            samples.setdefault(when, {"device_id": device_id, "ts": when})[target] = record.v
-        ordered: dict[int | None, dict[str, Any]] = {i: s for i, (_, s) in enumerate(sorted(samples.items()))}
-        return ordered, errors
+            return _refuse_whole(topic, device_id, payload, received_at, error)
+        grouped = self._group(document, device_id)
+        for when in grouped.bad_times:
+            grouped.samples.pop(when, None)
+        if len(grouped.samples) > MAX_BATCH_SAMPLES:
+            return _refuse_whole(topic, device_id, payload, received_at, _whole(
+                "pack_too_long", f"a pack of {len(grouped.samples)} samples is over the {MAX_BATCH_SAMPLES} limit"))
+        if not grouped.samples and not grouped.refusals.any():
+            grouped.refusals.add(_whole("no_known_records", f"no record named {', '.join(SENML_FIELDS)}"))
+        items = [(index, sample) for _, (index, sample) in sorted(grouped.samples.items())]
+        readings = _validate_samples(items, device_id, received_at, "senml", grouped.refusals)
+        return _finish(topic, device_id, payload, received_at, readings, grouped.refusals)
 
     @staticmethod
-    def _record_problem(
-        value: float | None, unit: str | None, units: frozenset[str], when: float
-    ) -> tuple[str, str] | None:
-        if value is None or not math.isfinite(value):
-            return ("missing_value", "record has no numeric value 'v'")
-        if unit not in units:
-            return ("unit", f"unit {unit!r} is not {'/'.join(sorted(units))}")
-        if abs(when) < SENML_RELATIVE_LIMIT:
-            return ("relative_time", "time is relative to 'now' (RFC 8428); trackers must send absolute times")
+    def _pack_problem(document: Any) -> FieldError | None:
+        if not isinstance(document, list) or not document:
+            return _whole("not_pack", f"expected a SenML pack (a non-empty array of records), got {_kind(document)}")
+        if len(document) > MAX_SENML_RECORDS:
+            return _whole("pack_too_long", f"a pack of {len(document)} records is over the {MAX_SENML_RECORDS} limit")
         return None
+
+    def _group(self, records: list[Any], device_id: str) -> _Grouped:
+        grouped = _Grouped()
+        base = SenMLBase(bt=0.0)
+        for index, item in enumerate(records):
+            fields = item if isinstance(item, dict) else {}
+            if "bt" in fields or "bu" in fields:  # most records carry no base value: skip the check
+                try:
+                    base = _resolve_base(base, fields)
+                except ValidationError as exc:
+                    grouped.refusals.add_invalid(exc, index)
+                    grouped.refusals.add(FieldError(index=index, field="", rule="base_unresolved", message=(
+                        f"records [{index}] to [{len(records) - 1}] are refused: their base time or unit is invalid")))
+                    return grouped
+            name = _known_name(fields.get("n"))
+            if name is not None:
+                self._add(grouped, index, fields, name, base, device_id)
+        return grouped
+
+    def _add(self, grouped: _Grouped, index: int, fields: dict[str, Any], name: str,
+             base: SenMLBase, device_id: str) -> None:
+        base_time = base.bt or 0.0
+        try:
+            record = SenMLRecord.model_validate(fields)
+        except ValidationError as exc:
+            grouped.refusals.add_invalid(exc, index)
+            offset = fields.get("t", 0.0)
+            if _is_finite_number(offset):  # its time is known: the sample of that time is bad too
+                grouped.bad_times.add(base_time + offset)
+            return
+        target, units = SENML_FIELDS[name]
+        when = base_time + (record.t or 0.0)
+        problem = _record_problem(record.v, record.u or base.bu, units, when)
+        if problem:
+            grouped.refusals.add(FieldError(index=index, field=name, rule=problem[0], message=problem[1]))
+            grouped.bad_times.add(when)
+            return
+        grouped.samples.setdefault(when, (index, {"device_id": device_id, "ts": when}))[1][target] = record.v
+
+
+def _resolve_base(base: SenMLBase, fields: dict[str, Any]) -> SenMLBase:
+    given = SenMLBase.model_validate({key: fields[key] for key in ("bt", "bu") if key in fields})
+    return SenMLBase(bt=base.bt if given.bt is None else given.bt, bu=base.bu if given.bu is None else given.bu)
+
+
+def _known_name(name: Any) -> str | None:
+    if not isinstance(name, str):
+        return None
+    short = name.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
+    return short if short in SENML_FIELDS else None
+
+
+def _is_finite_number(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return abs(value) < 1e300  # compared exactly: a 4,000-digit int must not be made a float (OverflowError)
+
+
+def _record_problem(
+    value: float | None, unit: str | None, units: frozenset[str], when: float
+) -> tuple[str, str] | None:
+    if value is None:
+        return ("missing_value", "record has no numeric value 'v'")
+    if unit not in units:
+        return ("unit", f"unit {unit!r} is not {'/'.join(sorted(units))}")
+    if abs(when) < SENML_RELATIVE_LIMIT:
+        return ("relative_time", "time is relative to 'now' (RFC 8428); trackers must send absolute times")
+    return None
 
 
 DECODERS: Mapping[str, Decoder] = {"telemetry": JsonTelemetryDecoder(), "senml": SenmlDecoder()}
-
-
-def decode_message(topic: str, payload: bytes, received_at: datetime) -> Decoded:
-    """Routes ``coldchain/v1/devices/{device_id}/{kind}`` to its decoder."""
-    parts = topic.split("/")
-    if len(parts) != 5 or parts[:3] != ["coldchain", "v1", "devices"] or parts[4] not in DECODERS:
-        return _finish(topic, payload, received_at, [], [FieldError(
-            field="", rule="topic", message=f"unknown topic {topic!r}")])
-    device_id = parts[3]
-    if not is_device_id(device_id):
-        return _finish(topic, payload, received_at, [], [FieldError(
-            field="device_id", rule="pattern", message=f"topic device id {device_id!r} is not 1-64 of [A-Za-z0-9_.-]")])
-    return DECODERS[parts[4]].decode(topic, device_id, payload, received_at)

@@ -78,7 +78,7 @@ def test_clock_faults_are_refused():
 def test_not_json_not_utf8_and_wrong_shapes():
     assert decode(b"\xff\xfe").refused[0].errors[0].rule == "invalid_utf8"
     assert decode(b"{").refused[0].errors[0].rule == "invalid_json"
-    assert decode(b"NaN").refused[0].errors[0].rule == "invalid_json"
+    assert decode(b"NaN").refused[0].errors[0].rule == "non_finite"
     assert decode([]).refused[0].errors[0].rule == "not_sample"
     assert decode(42).refused[0].errors[0].rule == "not_sample"
 
