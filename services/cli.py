@@ -83,11 +83,11 @@ def dead_letters(
         where, params = ("WHERE device_id = %s", [device]) if device else ("", [])
         total = conn.execute(f"SELECT count(*) FROM dead_letters {where}", params).fetchone()  # noqa: S608
         rows = conn.execute(
-            f"SELECT received_at, mqtt_topic, reason FROM dead_letters {where}"  # noqa: S608
+            f"SELECT received_at, stage, mqtt_topic, payload_size, reason FROM dead_letters {where}"  # noqa: S608
             " ORDER BY received_at DESC LIMIT %s", [*params, limit]).fetchall()
-    table = Table("received", "topic", "reason", title=f"{total[0] if total else 0} refused payloads")
-    for received, topic, reason in rows:
-        table.add_row(received.isoformat(timespec="seconds"), topic, reason)
+    table = Table("received", "stage", "topic", "bytes", "reason", title=f"{total[0] if total else 0} refused payloads")
+    for received, stage, topic, size, reason in rows:
+        table.add_row(received.isoformat(timespec="seconds"), stage, topic, "" if size is None else str(size), reason)
     Console().print(table)
 
 

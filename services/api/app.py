@@ -161,7 +161,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
             where, params = ("WHERE device_id = %s", [device]) if device else ("", [])
             await cur.execute(f"SELECT count(*) AS n FROM dead_letters {where}", params)  # noqa: S608
             total = (await cur.fetchone() or {"n": 0})["n"]
-            listing = ("SELECT id, received_at, mqtt_topic, device_id, reason, errors FROM dead_letters"  # noqa: S608
+            listing = ("SELECT id, received_at, stage, mqtt_topic, device_id, reason, errors, errors_omitted,"  # noqa: S608
+                       " payload_size, payload_sha256 FROM dead_letters"
                        f" {where} ORDER BY received_at DESC LIMIT %s")
             await cur.execute(listing, [*params, limit])
             return {"total": total, "items": await cur.fetchall()}

@@ -128,7 +128,9 @@ def _finish(topic: str, device_id: str | None, payload: bytes, received_at: date
 
 def refusal(topic: str, payload: bytes, received_at: datetime, rule: str, message: str) -> DeadLetter:
     """A dead letter for a payload refused whole by a later stage of ingest (not the decoder)."""
-    return _dead_letter(topic, payload, received_at, [FieldError(field="", rule=rule, message=message)])
+    parts = topic.split("/")
+    return bounded_dead_letter(stage=STAGE, topic=topic, payload=payload, errors=[_whole(rule, message)],
+                               received_at=received_at, device_id=parts[3] if len(parts) > 3 else None)
 
 
 def _field_errors(exc: ValidationError, index: int | None) -> list[FieldError]:

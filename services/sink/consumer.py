@@ -6,8 +6,6 @@ are idempotent, so the replay changes nothing.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import logging
 import threading
@@ -21,7 +19,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from pydantic import BaseModel, ValidationError
 
-from schemas.deadletter import DeadLetter, FieldError
+from schemas.deadletter import DeadLetter, FieldError, bounded_dead_letter
 from services.sink.settings import SinkSettings
 from services.sink.writers import DeadLetterWriter
 
@@ -70,24 +68,14 @@ class _Item:
     message: Message
 
 
-def record_dead_letter(message: Message, rule: str, detail: str) -> DeadLetter:
-    """A Kafka record the sink could not store, kept with the reason (stage: sink)."""
-    raw = message.value() or b""
+def record_dead_letter(message: Message, rule: str, detail: str, device_id: str | None = None) -> DeadLetter:
+    """A Kafka record the sink could not store, kept with the reason (stage: sink); the record
+    itself stays on its topic, at the partition and offset the letter names."""
     topic = f"kafka:{message.topic()}/{message.partition()}@{message.offset()}"
-    detail = detail.splitlines()[0][:300] if detail else rule
-    digest = hashlib.blake2b(f"{topic}|{rule}".encode() + raw, digest_size=16).hexdigest()
-    return DeadLetter(
-        id=f"dl-sink-{digest}",
-        received_at=datetime.now(UTC),
-        mqtt_topic=topic,
-        payload_b64=base64.b64encode(raw[:DEAD_LETTER_EXCERPT_BYTES]).decode(),
-        reason=f"sink: {detail}",
-        errors=[FieldError(field="", rule=rule, message=detail)],
-    )
-
-
-# How much of a refused record a dead letter keeps (the record itself stays on its topic).
-DEAD_LETTER_EXCERPT_BYTES = 4096
+    detail = detail.splitlines()[0] if detail else rule
+    return bounded_dead_letter(stage="sink", topic=topic, payload=message.value() or b"",
+                               errors=[FieldError(field="", rule=rule, message=detail)],
+                               received_at=datetime.now(UTC), device_id=device_id)
 
 
 class Sink:
@@ -219,7 +207,8 @@ class Sink:
                 self.metrics.refused.labels(item.topic).inc()
                 log.error("record on %s at offset %s refused by the database: %s",
                           item.topic, item.message.offset(), exc)
-                return [record_dead_letter(item.message, "refused_by_database", f"{type(exc).__name__}: {exc}")]
+                return [record_dead_letter(item.message, "refused_by_database", f"{type(exc).__name__}: {exc}",
+                                           getattr(item.record, "device_id", None))]
         middle = len(items) // 2
         return self._write_isolating(items[:middle]) + self._write_isolating(items[middle:])
 

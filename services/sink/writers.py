@@ -66,10 +66,12 @@ class DeadLetterWriter:
             return 0
         with conn.cursor() as cur:
             cur.executemany(
-                "INSERT INTO dead_letters (id, received_at, mqtt_topic, device_id, reason, errors, payload) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
-                [(d.id, d.received_at, d.mqtt_topic, _topic_device(d.mqtt_topic), d.reason,
-                  json.dumps([e.model_dump() for e in d.errors]), base64.b64decode(d.payload_b64))
+                "INSERT INTO dead_letters (id, received_at, mqtt_topic, device_id, reason, errors, payload,"
+                " stage, payload_size, payload_sha256, errors_omitted) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+                [(d.id, d.received_at, d.mqtt_topic, d.device_id or _topic_device(d.mqtt_topic), d.reason,
+                  json.dumps([e.model_dump() for e in d.errors]), base64.b64decode(d.payload_b64),
+                  d.stage, d.payload_size, d.payload_sha256, d.errors_omitted)
                  for d in letters],
             )
             return cur.rowcount
