@@ -16,6 +16,9 @@ distance over the smoothed progress speed (the observed rate at which the great-
 distance to the leg's end shrinks over the speed window, blended with the prior); while
 dwelling, at the later of the planned departure and now, plus the leg's planned time.
 An arrival not yet seen is never forecast before ``now``.
+
+Viability: the budget used up to now (up to arrival once delivered) and projected to the
+ETA; and the modelled body against the lethal limits up to now (``lethal``).
 """
 
 from __future__ import annotations
