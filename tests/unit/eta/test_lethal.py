@@ -193,3 +193,18 @@ def test_shuffled_readings_give_the_verdict_sorted_readings_give(trip: Samples, 
     final = verdicts[-1].loss
     for verdict in verdicts:
         assert verdict.loss is None or (final is not None and final.at <= verdict.loss.at)
+
+
+@settings(max_examples=60, deadline=None)
+@given(trip=_trips(), cuts=st.lists(st.floats(0, 1), min_size=1, max_size=3))
+def test_settling_folds_the_body_without_changing_its_verdict(trip: Samples, cuts: list[float]) -> None:
+    ledger, until = _ledger(trip), trip[-1][0]
+    whole = lethal_exposure(ledger, BODY, PACKED, until)
+    folded = ledger
+    for cut in sorted(cuts):  # the horizon moving on, in steps
+        horizon = PACKED + (until - PACKED) * cut
+        folded = settle(folded, PROFILE.viability, BODY, PACKED, horizon, BUCKET)
+    again = lethal_exposure(folded, BODY, PACKED, until)
+    assert again.loss == whole.loss
+    assert again.cold_min == pytest.approx(whole.cold_min, abs=1e-6)
+    assert again.warm_min == pytest.approx(whole.warm_min, abs=1e-6)
