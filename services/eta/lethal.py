@@ -99,7 +99,9 @@ def earliest(first: Loss | None, second: Loss | None) -> Loss | None:
 class Exposure:
     cold_min: float  # minutes at or below low_c, from packing
     warm_min: float
-    loss: Loss | None  # a loss found in the span walked (not one found before it)
+    # The loss found in the span walked (``exposure``); ``viability.lethal_exposure`` adds
+    # the one the ledger kept.
+    loss: Loss | None
 
     @property
     def touched(self) -> bool:
