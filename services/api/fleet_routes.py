@@ -40,8 +40,9 @@ LEFT JOIN LATERAL (SELECT jsonb_agg(jsonb_build_object('id', id, 'kind', kind, '
                                     ORDER BY started_at) AS open
                    FROM excursions WHERE shipment_id = s.id AND status = 'open') x ON true
 LEFT JOIN LATERAL (SELECT * FROM eta WHERE shipment_id = s.id ORDER BY time DESC, id DESC LIMIT 1) e ON true
-LEFT JOIN LATERAL (SELECT viability_lost_at, viability_lost_reason FROM eta
-                   WHERE shipment_id = s.id AND viability_state = 'lost' ORDER BY time LIMIT 1) l ON true
+LEFT JOIN LATERAL (SELECT viability_lost_at, viability_lost_reason FROM eta  -- the latest: its lost_at
+                   WHERE shipment_id = s.id AND viability_state = 'lost'      -- saw the most readings
+                   ORDER BY time DESC, id DESC LIMIT 1) l ON true
 LEFT JOIN LATERAL (SELECT count(*) AS critical FROM excursions
                    WHERE shipment_id = s.id AND severity = 'critical' AND status <> 'retracted') c ON true
 WHERE (%(party)s::text IS NULL OR s.seller_name = %(party)s OR s.buyer_name = %(party)s)

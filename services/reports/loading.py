@@ -72,17 +72,18 @@ async def _etas(conn: AsyncConnection[Any], shipment_id: str) -> list[dict[str, 
 
 
 def _viability(etas: list[dict[str, Any]]) -> ViabilityRow | None:
-    """The latest forecast's budget, and the first loss any forecast found (lost is for good)."""
+    """The latest forecast's budget, and the loss if any forecast found one (lost is for good)."""
     if not etas:
         return None
     latest = etas[-1]
-    lost = next((e for e in etas if e["viability_state"] == "lost"), None)
+    # The latest lost forecast: its time of loss saw the most readings (lost stays lost).
+    lost = next((e for e in reversed(etas) if e["viability_state"] == "lost"), None)
     return ViabilityRow(
         state="lost" if lost else latest["viability_state"],
         used_h=latest["viability_used_h"],
         remaining_at_eta_h=latest["viability_remaining_at_eta_h"],
-        lost_at=latest["viability_lost_at"] or (lost["viability_lost_at"] if lost else None),
-        lost_reason=latest["viability_lost_reason"] or (lost["viability_lost_reason"] if lost else None),
+        lost_at=lost["viability_lost_at"] if lost else None,
+        lost_reason=lost["viability_lost_reason"] if lost else None,
     )
 
 
