@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from schemas.common import ShipmentId
 
-AlertKind = Literal["temp_high", "temp_low", "humidity_low", "sensor_silent", "at_risk"]
+AlertKind = Literal["temp_high", "temp_low", "humidity_low", "sensor_silent", "at_risk", "viability_lost"]
 AlertStep = Literal["opened", "escalated", "closed"]
 Severity = Literal["warning", "critical"]
 Role = Literal["seller", "buyer", "ops"]
@@ -42,11 +42,12 @@ class AlertFigures(BaseModel):
     eta: datetime | None = None
     deliver_by: datetime | None = None
     viability_left_h: float | None = None
+    lost_at: datetime | None = None  # when a lethal limit was reached (viability_lost)
     reasons: tuple[str, ...] = ()
 
 
 class Alert(BaseModel):
-    """One lifecycle step of one trigger (an excursion, or an at-risk episode).
+    """One lifecycle step of one trigger (an excursion, an at-risk episode, a lost shipment).
 
     ``id`` is a hash of ``(trigger_id, step)``, so a redelivered event maps to the same
     alert. ``suppressed`` holds why no one is told (flapping), or None.

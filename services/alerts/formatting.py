@@ -50,6 +50,7 @@ _WHAT = {
     "humidity_low": "Humidity low",
     "sensor_silent": "Tracker silent",
     "at_risk": "Delivery at risk",
+    "viability_lost": "Viability lost",
 }
 _STEP = {
     "opened": "started",
@@ -164,6 +165,8 @@ def local_time(at: datetime, zone: tzinfo) -> str:
 
 
 def title(alert: Alert) -> str:
+    if alert.kind == "viability_lost":
+        return _WHAT[alert.kind]  # a verdict, not an episode: it neither starts nor ends
     return f"{_WHAT[alert.kind]} {_STEP[alert.step]}"
 
 
@@ -187,7 +190,10 @@ def format_sms(alert: Alert, to: str, delivery_id: str, zone: tzinfo, links: Lin
     f = alert.figures
     bits = [f"{reading} ({limits})" if reading and limits else reading or limits]
     bits.append(f.device_id)
-    bits.append(local_time(f.reading_time or alert.event_time, zone))
+    if f.lost_at is not None:
+        bits.append(f"lost {local_time(f.lost_at, zone)}")
+    else:
+        bits.append(local_time(f.reading_time or alert.event_time, zone))
     if f.eta is not None:
         bits.append(f"ETA {local_time(f.eta, zone)}")
     bits.extend(f.reasons)
@@ -212,6 +218,7 @@ def _facts(alert: Alert, zone: tzinfo) -> list[tuple[str, str]]:
         ("Degree-minutes", f"{f.degree_minutes:.0f}" if f.degree_minutes is not None else None),
         ("Started", local_time(f.started_at, zone) if f.started_at else None),
         ("Ended", local_time(f.ended_at, zone) if f.ended_at else None),
+        ("Lost at", local_time(f.lost_at, zone) if f.lost_at else None),
         ("ETA", local_time(f.eta, zone) if f.eta else None),
         ("Deliver by", local_time(f.deliver_by, zone) if f.deliver_by else None),
         (

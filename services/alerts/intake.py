@@ -17,7 +17,7 @@ from schemas.excursion import ExcursionEvent
 from schemas.shipment import ShipmentIn
 from services.alerts.outbox import AlertOutbox
 from services.alerts.policy import PolicyConfig, Recipient, handle_trigger, recipients_for
-from services.alerts.sources import trigger_from_eta, trigger_from_excursion
+from services.alerts.sources import trigger_from_eta, trigger_from_excursion, trigger_from_viability
 from services.alerts.trigger import AlertTrigger
 
 
@@ -41,8 +41,11 @@ class AlertIntake:
         return [] if trigger is None else await self.on_trigger(trigger, shipment)
 
     async def on_eta(self, update: EtaUpdate, shipment: ShipmentIn) -> list[AlertEvent]:
-        trigger = trigger_from_eta(update)
-        return [] if trigger is None else await self.on_trigger(trigger, shipment)
+        events: list[AlertEvent] = []
+        for trigger in (trigger_from_eta(update), trigger_from_viability(update)):
+            if trigger is not None:
+                events += await self.on_trigger(trigger, shipment)
+        return events
 
     async def on_trigger(self, trigger: AlertTrigger, shipment: ShipmentIn) -> list[AlertEvent]:
         """Stores what the trigger causes; returns feed events for alerts new to the outbox."""

@@ -24,6 +24,10 @@ _RISK_WORDS = {
     "late": "ETA after deliver-by",
     "viability": "viability budget runs out before arrival",
 }
+_LOSS_WORDS = {
+    "freezing": "frozen: modelled body temperature too long at the freezing limit",
+    "heat": "overheated: modelled body temperature too long at the heat limit",
+}
 
 
 def _utc(value: datetime) -> datetime:
@@ -74,9 +78,10 @@ def _excursion_figures(event: ExcursionEvent) -> AlertFigures:
 
 
 def trigger_from_eta(update: EtaUpdate) -> AlertTrigger | None:
-    """ "at_risk" opens an at-risk episode and "recovered" closes it; plain ETA moves are
-    for the dashboard, not for phones (None)."""
-    if update.kind == "eta":
+    """ "at_risk" opens an at-risk episode and "recovered" closes it; plain ETA moves and
+    viability state changes are for the dashboard, not for phones (None): a loss is told by
+    ``trigger_from_viability``."""
+    if update.kind not in ("at_risk", "recovered"):
         return None
     step: AlertStep = "opened" if update.kind == "at_risk" else "closed"
     # Without an episode id, the at-risk update's own id names the episode (its recovery
@@ -95,5 +100,29 @@ def trigger_from_eta(update: EtaUpdate) -> AlertTrigger | None:
             deliver_by=update.deliver_by,
             viability_left_h=update.viability_remaining_at_eta_h,
             reasons=tuple(_RISK_WORDS.get(r, r) for r in update.risk_reasons),
+        ),
+    )
+
+
+def trigger_from_viability(update: EtaUpdate) -> AlertTrigger | None:
+    """A lost shipment, told once and critical (any hour): every update of a lost shipment
+    maps to the same trigger and step, so the policy tells it once whichever update comes
+    first. There is no closing step: lost is for good."""
+    if update.viability_state != "lost":
+        return None
+    reason = update.viability_lost_reason
+    return AlertTrigger(
+        trigger_id=f"{update.shipment_id}:viability_lost",
+        shipment_id=update.shipment_id,
+        kind="viability_lost",
+        step="opened",
+        severity="critical",
+        event_time=update.event_time,
+        figures=AlertFigures(
+            temp_c=update.temp_c,
+            eta=update.eta,
+            deliver_by=update.deliver_by,
+            lost_at=_utc(update.viability_lost_at) if update.viability_lost_at else None,
+            reasons=(_LOSS_WORDS.get(reason, reason),) if reason else (),
         ),
     )

@@ -1,7 +1,9 @@
 """The fleet at a glance, for the dashboard.
 
-- ``GET /api/v1/fleet``: every visible shipment with its state (``ok``, ``excursion``,
-  ``at_risk``, ``silent``; see ``fleet_status``), last reading, open excursions and forecast.
+- ``GET /api/v1/fleet``: every visible shipment with its state (``lost``, ``excursion``,
+  ``at_risk``, ``silent``, ``ok``; see ``fleet_status``), what it went through (``viability``:
+  ``ok``, ``compromised``, ``lost``; ``critical_excursions``; ``state_text``), last reading,
+  open excursions and forecast. ``?viability=lost`` (or ``compromised``, ``ok``) keeps those.
 - ``GET /api/v1/fleet/{id}``: the same for one shipment, plus the temperature limits it is
   judged by and the route's legs (for the chart and the route schematic).
 """
@@ -14,9 +16,10 @@ from fastapi import APIRouter, HTTPException, Query, status
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from schemas.eta import ViabilityState
 from schemas.shipment import Shipment
 from services.api.auth import Caller
-from services.api.fleet_status import OpenExcursion, fleet_state, worst_severity
+from services.api.fleet_status import History, OpenExcursion, fleet_state, state_text, viability_of, worst_severity
 from services.api.tokens import Principal
 from services.excursions.limits import limits_for
 from services.profiles.catalog import builtin_profiles
@@ -26,7 +29,9 @@ SELECT s.body,
        r.time AS last_reading_at, r.temp_c AS last_temp_c,
        coalesce(x.open, '[]'::jsonb) AS open_excursions,
        e.eta, e.phase, e.leg_name, e.at_risk, e.risk_reasons, e.viability_remaining_at_eta_h,
-       e.viability_used_h, e.remaining_km, e.legs, e.time AS eta_event_time
+       e.viability_used_h, e.remaining_km, e.legs, e.time AS eta_event_time,
+       e.viability_state, l.viability_lost_at, l.viability_lost_reason,
+       coalesce(c.critical, 0) AS critical_excursions
 FROM shipments s
 LEFT JOIN LATERAL (SELECT time, temp_c FROM readings WHERE shipment_id = s.id
                    ORDER BY time DESC LIMIT 1) r ON true
@@ -35,6 +40,11 @@ LEFT JOIN LATERAL (SELECT jsonb_agg(jsonb_build_object('id', id, 'kind', kind, '
                                     ORDER BY started_at) AS open
                    FROM excursions WHERE shipment_id = s.id AND status = 'open') x ON true
 LEFT JOIN LATERAL (SELECT * FROM eta WHERE shipment_id = s.id ORDER BY time DESC, id DESC LIMIT 1) e ON true
+LEFT JOIN LATERAL (SELECT viability_lost_at, viability_lost_reason FROM eta  -- the latest: its lost_at
+                   WHERE shipment_id = s.id AND viability_state = 'lost'      -- saw the most readings
+                   ORDER BY time DESC, id DESC LIMIT 1) l ON true
+LEFT JOIN LATERAL (SELECT count(*) AS critical FROM excursions
+                   WHERE shipment_id = s.id AND severity = 'critical' AND status <> 'retracted') c ON true
 WHERE (%(party)s::text IS NULL OR s.seller_name = %(party)s OR s.buyer_name = %(party)s)
   AND (%(id)s::text IS NULL OR s.id = %(id)s)
 ORDER BY s.packed_at DESC, s.id
@@ -45,15 +55,22 @@ LIMIT %(limit)s
 def router(pool: AsyncConnectionPool) -> APIRouter:
     routes = APIRouter(tags=["dashboard"])
 
-    async def summaries(who: Principal, shipment_id: str | None, limit: int) -> list[dict[str, Any]]:
+    async def summaries(who: Principal, shipment_id: str | None, limit: int | None) -> list[dict[str, Any]]:
         party = who.party if who.role == "exporter" else None
         async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(_SUMMARY, {"party": party, "id": shipment_id, "limit": limit})
-            return [_summary(row) for row in await cur.fetchall()]
+            return [summary_of(row) for row in await cur.fetchall()]
 
     @routes.get("/api/v1/fleet")
-    async def fleet(who: Caller, limit: Annotated[int, Query(ge=1, le=2000)] = 500) -> list[dict[str, Any]]:
-        return await summaries(who, None, limit)
+    async def fleet(
+        who: Caller,
+        limit: Annotated[int, Query(ge=1, le=2000)] = 500,
+        viability: Annotated[ViabilityState | None, Query(description="ok, compromised or lost")] = None,
+    ) -> list[dict[str, Any]]:
+        if viability is None:
+            return await summaries(who, None, limit)
+        # Judged in Python (fleet_status), so filtered after the query, over every shipment.
+        return filter_viability(await summaries(who, None, None), viability)[:limit]
 
     @routes.get("/api/v1/fleet/{shipment_id}")
     async def fleet_shipment(shipment_id: str, who: Caller) -> dict[str, Any]:
@@ -70,18 +87,33 @@ def router(pool: AsyncConnectionPool) -> APIRouter:
     return routes
 
 
-def _summary(row: dict[str, Any]) -> dict[str, Any]:
+def filter_viability(summaries: list[dict[str, Any]], wanted: ViabilityState) -> list[dict[str, Any]]:
+    return [s for s in summaries if s["viability"] == wanted]
+
+
+def summary_of(row: dict[str, Any]) -> dict[str, Any]:
+    """One row of the summary query as the board shows it (pure)."""
     body = row["body"]
     opened = [OpenExcursion(e["kind"], e["severity"]) for e in row["open_excursions"]]
     forecast = None
     if row["eta"] is not None:
         forecast = {key: row[key] for key in ("eta", "phase", "leg_name", "at_risk", "risk_reasons",
                                               "viability_remaining_at_eta_h", "viability_used_h",
-                                              "remaining_km", "legs")}
+                                              "remaining_km", "legs", "viability_state")}
         forecast["event_time"] = row["eta_event_time"]
+    history = History(critical_excursions=row["critical_excursions"],
+                      forecast_viability=row["viability_state"] or "ok",
+                      lost_reason=row["viability_lost_reason"])
+    judged = viability_of(history)
+    state = fleet_state(opened, bool(row["at_risk"]), row["last_reading_at"], lost=judged == "lost")
     return {
         "id": body["id"],
-        "state": fleet_state(opened, bool(row["at_risk"]), row["last_reading_at"]),
+        "state": state,
+        "state_text": state_text(state, history),
+        "viability": judged,
+        "viability_lost_at": row["viability_lost_at"],
+        "viability_lost_reason": row["viability_lost_reason"],
+        "critical_excursions": row["critical_excursions"],
         "worst_severity": worst_severity(opened),
         "product": body["product"],
         "seller": body["seller"]["name"],

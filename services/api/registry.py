@@ -94,6 +94,7 @@ class ShipmentRegistry:
         async with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(
                 "SELECT time AS event_time, kind, eta, deliver_by, phase, leg_index, leg_name, remaining_km,"
-                " temp_c, viability_used_h, viability_remaining_at_eta_h, viability_ends_at, at_risk,"
-                " risk_reasons FROM eta WHERE shipment_id = %s ORDER BY time DESC, id DESC LIMIT 1", (shipment_id,))
+                " temp_c, viability_used_h, viability_remaining_at_eta_h, viability_ends_at, viability_state,"
+                " viability_lost_at, viability_lost_reason, at_risk, risk_reasons"
+                " FROM eta WHERE shipment_id = %s ORDER BY time DESC, id DESC LIMIT 1", (shipment_id,))
             return await cur.fetchone()

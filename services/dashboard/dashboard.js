@@ -164,7 +164,9 @@ function describe(type, data) {
     case "excursion":
       return `${data.step}: ${data.kind} ${data.severity}, peak ${fmtNum(data.peak_c)} °C (${data.device_id})`;
     case "eta":
-      return `${data.kind}: ETA ${fmtTime(data.eta)}${data.at_risk ? " AT RISK (" + data.risk_reasons.join(", ") + ")" : ""}`;
+      return `${data.kind}: ETA ${fmtTime(data.eta)}${data.at_risk ? " AT RISK (" + data.risk_reasons.join(", ") + ")" : ""}` +
+        (data.viability_state === "lost" ? ` VIABILITY LOST (${data.viability_lost_reason})`
+          : data.viability_state === "compromised" ? " viability compromised" : "");
     case "alert":
       return `${data.kind} ${data.step} ${data.severity}: ${data.status}${data.channel ? " " + data.channel + " to " + data.role : ""}`;
     default:
@@ -211,19 +213,25 @@ async function loadFleet() {
   renderFleet();
 }
 
-function stateBadge(name) {
-  return el("span", { class: `state state-${name}`, "data-state": name }, name.replace("_", " "));
+function stateBadge(name, label = name.replace("_", " ")) {
+  return el("span", { class: `state state-${name}`, "data-state": name }, label);
+}
+
+// Viability as people should read it: a lost shipment has no hours left, whatever the budget says.
+function viabilityText(summary, hours) {
+  if (summary.viability === "lost") return `lost (${summary.viability_lost_reason || "lethal limit"})`;
+  return hours != null ? `${fmtNum(hours)} h` : "—";
 }
 
 function renderFleet() {
   const body = $("#fleet-table tbody");
   body.replaceChildren();
-  const counts = { ok: 0, excursion: 0, at_risk: 0, silent: 0 };
+  const counts = { ok: 0, excursion: 0, at_risk: 0, silent: 0, lost: 0 };
   for (const row of state.fleet.values()) {
     counts[row.state] += 1;
     const forecast = row.forecast || {};
     body.append(el("tr", { "data-shipment": row.id, "data-state": row.state },
-      el("td", {}, stateBadge(row.state)),
+      el("td", {}, stateBadge(row.state, row.state_text)),
       el("td", {}, el("a", { href: `#/shipment/${encodeURIComponent(row.id)}` }, row.id)),
       el("td", {}, `${row.seller} → ${row.buyer}`),
       el("td", {}, fmtTime(row.last_reading_at)),
@@ -231,7 +239,7 @@ function renderFleet() {
       el("td", {}, forecast.leg_name || "—"),
       el("td", {}, fmtTime(forecast.eta)),
       el("td", {}, fmtTime(row.deliver_by)),
-      el("td", {}, forecast.viability_remaining_at_eta_h != null ? `${fmtNum(forecast.viability_remaining_at_eta_h)} h` : "—")));
+      el("td", {}, viabilityText(row, forecast.viability_remaining_at_eta_h))));
   }
   $("#fleet-empty").hidden = state.fleet.size > 0;
   $("#fleet-counts").replaceChildren(...Object.entries(counts).map(([name, n]) =>
@@ -265,7 +273,7 @@ function renderShipment() {
   if (!page || !page.summary) return;
   const { summary } = page;
   $("#shipment-title").textContent = summary.id;
-  $("#shipment-state").replaceWith(Object.assign(stateBadge(summary.state), { id: "shipment-state" }));
+  $("#shipment-state").replaceWith(Object.assign(stateBadge(summary.state, summary.state_text), { id: "shipment-state" }));
   $("#shipment-parties").textContent =
     `${summary.product} · ${summary.seller} → ${summary.buyer} · packed ${fmtTime(summary.shipment.packed_at)}`;
   const forecast = summary.forecast;
@@ -273,8 +281,14 @@ function renderShipment() {
   $("#eta-detail").textContent = forecast
     ? `deliver by ${fmtTime(summary.deliver_by)} · ${forecast.phase} · ${forecast.leg_name}${forecast.at_risk ? " · AT RISK: " + forecast.risk_reasons.join(", ") : ""}`
     : `deliver by ${fmtTime(summary.deliver_by)}`;
-  $("#viability-value").textContent = forecast ? `${fmtNum(forecast.viability_remaining_at_eta_h)} h left` : "—";
-  $("#viability-detail").textContent = forecast ? `${fmtNum(forecast.viability_used_h)} h of budget used` : "";
+  if (summary.viability === "lost") {
+    $("#viability-value").textContent = viabilityText(summary, null);
+    $("#viability-detail").textContent = summary.viability_lost_at ? `since ${fmtTime(summary.viability_lost_at)}` : "";
+  } else {
+    $("#viability-value").textContent = forecast ? `${viabilityText(summary, forecast.viability_remaining_at_eta_h)} left` : "—";
+    $("#viability-detail").textContent = (forecast ? `${fmtNum(forecast.viability_used_h)} h of budget used` : "") +
+      (summary.viability === "compromised" ? `${forecast ? " · " : ""}compromised` : "");
+  }
   const last = page.readings.length ? page.readings[page.readings.length - 1] : null;
   $("#last-value").textContent = last ? `${fmtNum(last.temp_c)} °C` : "none yet";
   $("#last-detail").textContent = last ? `${fmtTime(last.time)} · ${last.device_id}` : "";

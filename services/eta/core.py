@@ -4,7 +4,8 @@ No Kafka or faust here: the stream adapter (``services.eta.app``) loads the stat
 ``apply_reading`` and forwards the updates. An update is emitted when the forecast is
 news: the first forecast, a leg starting or ending, the ETA moving by more than
 ``eta_threshold_min`` since the last update ("eta"), the shipment becoming at risk or
-gaining a risk reason ("at_risk"), or losing its last one ("recovered").
+gaining a risk reason ("at_risk"), losing its last one ("recovered"), or its viability state
+changing ("viability"). A loss the forecast finds is kept in the state: lost stays lost.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
-from schemas.eta import EtaKind, EtaUpdate, RiskReason
+from schemas.eta import EtaKind, EtaUpdate, RiskReason, ViabilityState
 from schemas.reading import Reading
 from services.eta.context import EtaContext
 from services.eta.forecast import Forecast, forecast, risk_reasons
 from services.eta.tracking import Emitted, EtaState, fits, new_state, observe
+from services.eta.viability import keep_loss
 
 __all__ = ["EtaState", "apply_reading", "current_forecast", "new_state"]
 
@@ -29,6 +31,7 @@ def apply_reading(
         state = new_state(context)
     state = observe(state, reading, context)
     current = forecast(state, context)
+    state = state.model_copy(update={"ledger": keep_loss(state.ledger, current.lethal.loss)})
     previous = state.emitted
     reasons = risk_reasons(
         current,
@@ -36,17 +39,19 @@ def apply_reading(
         previous.reasons if previous else (),
         context.params.risk_hysteresis_min,
     )
-    kind = _news(previous, current, reasons, context.params.eta_threshold_min)
+    viability = viability_state(current, reasons)
+    kind = _news(previous, current, reasons, viability, context.params.eta_threshold_min)
     if kind is None:
         return state, []
     episode = _episode_id(previous, kind, context.shipment.id, current)
-    update = _update(context, current, kind, reasons, episode)
+    update = _update(context, current, kind, reasons, episode, viability)
     emitted = Emitted(
         eta=current.eta,
         progress=current.progress,
         at_risk=bool(reasons),
         reasons=reasons,
         episode_id=episode if reasons else None,
+        viability_state=viability,
     )
     return state.model_copy(update={"emitted": emitted}), [update]
 
@@ -56,10 +61,21 @@ def current_forecast(state: EtaState, context: EtaContext) -> Forecast:
     return forecast(state, context)
 
 
+def viability_state(current: Forecast, reasons: tuple[RiskReason, ...]) -> ViabilityState:
+    """Lost to a lethal limit; compromised by touching one, or by a budget that runs out
+    before arrival (the "viability" risk, with its hysteresis); else ok."""
+    if current.lethal.loss is not None:
+        return "lost"
+    if current.lethal.touched or "viability" in reasons:
+        return "compromised"
+    return "ok"
+
+
 def _news(
     previous: Emitted | None,
     current: Forecast,
     reasons: tuple[RiskReason, ...],
+    viability: ViabilityState,
     threshold_min: float,
 ) -> EtaKind | None:
     at_risk = bool(reasons)
@@ -69,6 +85,8 @@ def _news(
         return "at_risk"
     if previous.at_risk and not at_risk:
         return "recovered"
+    if viability != previous.viability_state:
+        return "viability"
     moved = abs(current.eta - previous.eta) > timedelta(minutes=threshold_min)
     if moved or current.progress != previous.progress:
         return "eta"
@@ -91,11 +109,13 @@ def _update(
     kind: EtaKind,
     reasons: tuple[RiskReason, ...],
     episode: str | None,
+    viability: ViabilityState,
 ) -> EtaUpdate:
     shipment_id = context.shipment.id
+    loss = current.lethal.loss
     fingerprint = "|".join(
         [shipment_id, kind, current.now.isoformat(), current.eta.isoformat(),
-         ",".join(current.progress), ",".join(reasons)]
+         ",".join(current.progress), ",".join(reasons), viability]
     )
     return EtaUpdate(
         id=hashlib.sha256(fingerprint.encode()).hexdigest()[:32],
@@ -113,6 +133,9 @@ def _update(
         viability_used_h=current.viability_used_h,
         viability_remaining_at_eta_h=current.viability_remaining_at_eta_h,
         viability_ends_at=current.viability_ends_at,
+        viability_state=viability,
+        viability_lost_at=loss.at if loss else None,
+        viability_lost_reason=loss.reason if loss else None,
         at_risk=bool(reasons),
         risk_reasons=list(reasons),
         risk_episode_id=episode,

@@ -16,6 +16,9 @@ distance over the smoothed progress speed (the observed rate at which the great-
 distance to the leg's end shrinks over the speed window, blended with the prior); while
 dwelling, at the later of the planned departure and now, plus the leg's planned time.
 An arrival not yet seen is never forecast before ``now``.
+
+Viability: the budget used up to now (up to arrival once delivered) and projected to the
+ETA; and the modelled body against the lethal limits up to now (``lethal``).
 """
 
 from __future__ import annotations
@@ -26,9 +29,10 @@ from datetime import datetime, timedelta
 from schemas.eta import LegStatus, Phase, RiskReason
 from services.eta.context import EtaContext
 from services.eta.geo import great_circle_km
+from services.eta.lethal import Exposure
 from services.eta.route import RouteLeg
 from services.eta.tracking import EtaState, Fix
-from services.eta.viability import REFERENCE_RATE, consumption_rate, used_h
+from services.eta.viability import REFERENCE_RATE, consumption_rate, lethal_exposure, used_h
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ class Forecast:
     viability_used_h: float
     viability_remaining_at_eta_h: float
     viability_ends_at: datetime | None
+    lethal: Exposure  # the modelled body against the lethal limits, and the loss if any
 
     @property
     def progress(self) -> tuple[str, ...]:
@@ -269,7 +274,7 @@ def _with_viability(
     bucket_min = context.params.viability_bucket_min
     # Consumption is counted up to now, or up to arrival once delivered.
     counted_until = max(packed_at, min(state.now, eta) if phase == "delivered" else state.now)
-    used = used_h(state.ledger, packed_at, counted_until, bucket_min)
+    used = used_h(state.ledger, model, packed_at, counted_until, bucket_min)
     rate = (
         consumption_rate(model, state.latest_temp_c)
         if state.latest_temp_c is not None
@@ -292,6 +297,9 @@ def _with_viability(
         viability_used_h=round(used, 4),
         viability_remaining_at_eta_h=round(left_now - rate * ahead_h, 4),
         viability_ends_at=ends_at,
+        # Up to now even once delivered: a death the tracker saw in the box is still a death,
+        # and the arrival time may move earlier as readings come in (the verdict must not).
+        lethal=lethal_exposure(state.ledger, context.body, packed_at, state.now),
     )
 
 

@@ -88,6 +88,11 @@ class EtaParameters(BaseModel):
     # lateness_h behind the newest one are no longer re-scored.
     viability_bucket_min: Annotated[int, Field(ge=1, le=60)] = 10
     lateness_h: Positive = 36.0
+    # Lethal limits: in a gap without readings the box air is taken to drift from the nearest
+    # readings towards safety at up to this rate, so a gap shows no cold no reading showed
+    # (``lethal``). An insulated box barely changes faster (5 h wall time constant: ~5 C/h
+    # in a -20 C freezer room); slower would carry a cold reading further into a gap.
+    gap_slew_c_per_h: Positive = 6.0
 
     def distance_factor(self, mode: LegMode) -> float:
         return {"road": self.road_factor, "air": self.air_factor, "sea": self.sea_factor}[mode]

@@ -8,7 +8,7 @@ than ignored:
 - the newest fix, the newest temperature and the event-time clock ``now`` (max by time);
 - the fixes of a trailing window behind the newest fix, one per minute (the earliest of
   each minute), for the observed speed;
-- the viability ledger (warmest rate per bucket, see ``viability``).
+- the viability ledger (coldest and warmest reading per bucket, see ``viability``).
 
 Every aggregate is also idempotent, so a replayed reading changes nothing. Leg progress is
 derived from these aggregates on demand (``forecast``), so the final state and forecast
@@ -22,11 +22,11 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
-from schemas.eta import RiskReason
+from schemas.eta import RiskReason, ViabilityState
 from schemas.reading import Reading
 from services.eta.context import EtaContext
 from services.eta.geo import great_circle_km
-from services.eta.viability import ViabilityLedger, consumption_rate, record, settle
+from services.eta.viability import ViabilityLedger, record, settle
 
 
 class Fix(BaseModel):
@@ -54,6 +54,7 @@ class Emitted(BaseModel):
     at_risk: bool
     reasons: tuple[RiskReason, ...] = ()
     episode_id: str | None = None
+    viability_state: ViabilityState = "ok"
 
 
 class EtaState(BaseModel):
@@ -100,8 +101,8 @@ def observe(state: EtaState, reading: Reading, context: EtaContext) -> EtaState:
     new = state.model_copy(update=update)
     if "now" in update:
         horizon = reading.time - timedelta(hours=context.params.lateness_h)
-        ledger = settle(new.ledger, context.shipment.packed_at, horizon,
-                        context.params.viability_bucket_min)
+        ledger = settle(new.ledger, context.viability, context.body,
+                        context.shipment.packed_at, horizon, context.params.viability_bucket_min)
         new = new.model_copy(update={"ledger": ledger})
     return new
 
@@ -152,7 +153,7 @@ def _observe_temperature(
         "ledger": record(
             state.ledger,
             time,
-            consumption_rate(context.viability, temp_c),
+            temp_c,
             context.shipment.packed_at,
             context.params.viability_bucket_min,
         )

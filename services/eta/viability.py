@@ -1,15 +1,19 @@
-"""The product's survival budget, consumed faster the warmer it is kept.
+"""The product's survival budget, consumed faster the warmer it is kept, and the ledger of
+temperatures it is reckoned from (with what kills, ``lethal``).
 
 Model (services/profiles ``ViabilityModel``): from ``packed_at`` the budget of ``budget_h``
 hours is consumed at ``max(floor_rate, q10 ** ((T - reference_c) / 10))`` budget-hours per
 hour at temperature ``T``: one per hour at the reference temperature, twice that 10 degrees
 warmer when ``q10 = 2``, and never less than ``floor_rate`` however cold.
 
-The ledger keeps, per time bucket, the warmest rate seen in it: taking a maximum makes the
-ledger independent of the order readings arrive in and of duplicates (a replayed reading
-changes nothing), and errs on the safe side within a bucket. A bucket without readings
-holds the rate of the bucket before it (the first known rate before any reading). Buckets
-older than the lateness horizon are folded into one settled sum to bound the state.
+The ledger keeps, per time bucket, the coldest and the warmest reading seen in it: a minimum
+and a maximum make the ledger independent of the order readings arrive in and of duplicates
+(a replayed reading changes nothing). The budget is consumed at the rate of the warmest,
+which errs on the safe side within a bucket; a bucket without readings holds the rate of the
+bucket before it (the first known rate before any reading). The lethal limits read both
+sides (``lethal``). Buckets older than the lateness horizon are folded into settled sums (the
+budget used, the body model and its exposure) to bound the state; a loss, once found, is
+kept for good.
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
+from services.eta.lethal import Band, BodyAt, BodyModel, Exposure, Loss, advance, earliest, exposure
 from services.profiles.model import ViabilityModel
 
 REFERENCE_RATE = 1.0  # assumed before any temperature is known: the reference temperature
-# Rates are kept to 1e-4 budget-hours per hour (a 36 h ledger errs by under 10 s of budget):
-# the ledger is most of the state written to the changelog on every reading.
-RATE_DECIMALS = 4
+# Temperatures are kept to 0.01 degC: the ledger is most of the state written to the changelog
+# on every reading, and no tracker is that accurate.
+TEMP_DECIMALS = 2
 
 
 def consumption_rate(model: ViabilityModel, temp_c: float) -> float:
@@ -34,10 +39,16 @@ def consumption_rate(model: ViabilityModel, temp_c: float) -> float:
 class ViabilityLedger(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    peaks: dict[int, float] = {}  # bucket index -> warmest consumption rate seen in it
-    settled_until: int | None = None  # buckets before this index are folded into settled_h
+    first: int | None = None  # the bucket index of bands[0]
+    bands: tuple[Band | None, ...] = ()  # per bucket from `first`: coldest, warmest reading
+    # States stored before the bands kept only the warmest rate per bucket; read, never
+    # written, gone once settled.
+    peaks: dict[int, float] = {}
+    settled_until: int | None = None  # buckets before this index are folded into settled_*
     settled_h: float = 0.0  # budget-hours used from packed_at to the settled bucket
     settled_rate: float | None = None  # the rate in force at the end of the settled span
+    body: BodyAt | None = None  # the body model at settled_until
+    lost: Loss | None = None  # the first loss found; kept whatever later readings say
 
 
 def _minutes(time: datetime) -> float:
@@ -51,33 +62,71 @@ def _bucket(time: datetime, bucket_min: int) -> int:
 def record(
     ledger: ViabilityLedger,
     time: datetime,
-    rate: float,
+    temp_c: float,
     packed_at: datetime,
     bucket_min: int,
 ) -> ViabilityLedger:
     """The ledger with one more reading; readings before packing or settled are ignored."""
     if time < packed_at:
         return ledger
-    rate = round(rate, RATE_DECIMALS)
+    temp_c = round(temp_c, TEMP_DECIMALS)
     bucket = _bucket(time, bucket_min)
     if ledger.settled_until is not None and bucket < ledger.settled_until:
         return ledger
-    if ledger.peaks.get(bucket, float("-inf")) >= rate:
+    first, bands = ledger.first, ledger.bands
+    if first is None or not bands:
+        return ledger.model_copy(update={"first": bucket, "bands": ((temp_c, temp_c),)})
+    if bucket < first:
+        bands, first = (None,) * (first - bucket) + bands, bucket
+    elif bucket >= first + len(bands):
+        bands = bands + (None,) * (bucket - first - len(bands) + 1)
+    index = bucket - first
+    old = bands[index]
+    band = (temp_c, temp_c) if old is None else (min(old[0], temp_c), max(old[1], temp_c))
+    if band == old:
         return ledger
-    return ledger.model_copy(update={"peaks": {**ledger.peaks, bucket: rate}})
+    bands = (*bands[:index], band, *bands[index + 1:])
+    return ledger.model_copy(update={"first": first, "bands": bands})
+
+
+def _rate(ledger: ViabilityLedger, model: ViabilityModel, bucket: int) -> float | None:
+    """The rate of a bucket with readings (its warmest), else None."""
+    legacy = ledger.peaks.get(bucket)
+    band = None
+    if ledger.first is not None and 0 <= bucket - ledger.first < len(ledger.bands):
+        band = ledger.bands[bucket - ledger.first]
+    if band is None:
+        return legacy
+    rate = consumption_rate(model, band[1])
+    return rate if legacy is None else max(rate, legacy)
+
+
+def _first_rate(ledger: ViabilityLedger, model: ViabilityModel) -> float:
+    """The rate of the earliest bucket with readings: it is held back to packing."""
+    buckets = list(ledger.peaks)
+    if ledger.first is not None:
+        index = next((i for i, band in enumerate(ledger.bands) if band is not None), None)
+        buckets += [] if index is None else [ledger.first + index]
+    rate = _rate(ledger, model, min(buckets)) if buckets else None
+    return REFERENCE_RATE if rate is None else rate
 
 
 def _walk(
-    ledger: ViabilityLedger, start_min: float, end_min: float, bucket_min: int
+    ledger: ViabilityLedger,
+    model: ViabilityModel,
+    start_min: float,
+    end_min: float,
+    bucket_min: int,
 ) -> tuple[float, float]:
     """Budget-hours used between two times (epoch minutes), and the rate in force at the end."""
     hold = ledger.settled_rate
     if hold is None:
-        hold = ledger.peaks[min(ledger.peaks)] if ledger.peaks else REFERENCE_RATE
+        hold = _first_rate(ledger, model)
     used_min = 0.0
     bucket = int(start_min // bucket_min)
     while bucket * bucket_min < end_min:
-        hold = ledger.peaks.get(bucket, hold)
+        rate = _rate(ledger, model, bucket)
+        hold = hold if rate is None else rate
         low = max(start_min, bucket * bucket_min)
         high = min(end_min, (bucket + 1) * bucket_min)
         used_min += max(0.0, high - low) * hold
@@ -86,44 +135,96 @@ def _walk(
 
 
 def used_h(
-    ledger: ViabilityLedger, packed_at: datetime, until: datetime, bucket_min: int
+    ledger: ViabilityLedger,
+    model: ViabilityModel,
+    packed_at: datetime,
+    until: datetime,
+    bucket_min: int,
 ) -> float:
     """Budget-hours used from ``packed_at`` to ``until``."""
-    used, _ = _used_and_rate(ledger, packed_at, until, bucket_min)
+    used, _ = _used_and_rate(ledger, model, packed_at, _minutes(until), bucket_min)
     return used
 
 
 def _used_and_rate(
-    ledger: ViabilityLedger, packed_at: datetime, until: datetime, bucket_min: int
+    ledger: ViabilityLedger,
+    model: ViabilityModel,
+    packed_at: datetime,
+    end: float,
+    bucket_min: int,
 ) -> tuple[float, float]:
     start = _minutes(packed_at)
     base = 0.0
     if ledger.settled_until is not None:
         start = max(start, ledger.settled_until * bucket_min)
         base = ledger.settled_h
-    end = _minutes(until)
     if end <= start:
         return base, ledger.settled_rate or REFERENCE_RATE
-    used, rate = _walk(ledger, start, end, bucket_min)
+    used, rate = _walk(ledger, model, start, end, bucket_min)
     return base + used, rate
 
 
+def _body_start(ledger: ViabilityLedger, packed_at: datetime, bucket_min: int) -> float:
+    if ledger.settled_until is None:
+        return _minutes(packed_at)
+    return max(_minutes(packed_at), ledger.settled_until * bucket_min)
+
+
+def lethal_exposure(
+    ledger: ViabilityLedger, body: BodyModel | None, packed_at: datetime, until: datetime
+) -> Exposure:
+    """The body's exposure from packing to ``until``; its loss is the ledger's, or the first
+    found now."""
+    if body is None:
+        return Exposure(0.0, 0.0, ledger.lost)
+    start = _body_start(ledger, packed_at, body.bucket_min)
+    end = _minutes(until)
+    if end <= start:
+        settled = ledger.body
+        return Exposure(settled.cold_min if settled else 0.0, settled.warm_min if settled else 0.0,
+                        ledger.lost)
+    found = exposure(body, ledger.body, start, end, ledger.first, ledger.bands)
+    return Exposure(found.cold_min, found.warm_min, earliest(ledger.lost, found.loss))
+
+
+def keep_loss(ledger: ViabilityLedger, loss: Loss | None) -> ViabilityLedger:
+    """The ledger remembering ``loss`` (the earliest, if it knew one already)."""
+    kept = earliest(ledger.lost, loss)
+    return ledger if kept == ledger.lost else ledger.model_copy(update={"lost": kept})
+
+
 def settle(
-    ledger: ViabilityLedger, packed_at: datetime, horizon: datetime, bucket_min: int
+    ledger: ViabilityLedger,
+    model: ViabilityModel,
+    body: BodyModel | None,
+    packed_at: datetime,
+    horizon: datetime,
+    bucket_min: int,
 ) -> ViabilityLedger:
-    """Fold the buckets wholly before ``horizon`` into the settled sum."""
+    """Fold the buckets wholly before ``horizon`` into the settled sums."""
     until = _bucket(horizon, bucket_min)
     if ledger.settled_until is not None and until <= ledger.settled_until:
         return ledger
     if until * bucket_min <= _minutes(packed_at):
         return ledger
     boundary_min = until * bucket_min
-    used, rate = _used_and_rate(
-        ledger, packed_at, datetime.fromtimestamp(boundary_min * 60, packed_at.tzinfo), bucket_min
-    )
+    used, rate = _used_and_rate(ledger, model, packed_at, boundary_min, bucket_min)
+    settled_body, loss = ledger.body, None
+    if body is not None:
+        start = _body_start(ledger, packed_at, bucket_min)
+        settled_body, loss = advance(body, ledger.body, start, boundary_min, ledger.first,
+                                     ledger.bands)
+    first, bands = ledger.first, ledger.bands
+    if first is not None and first < until:
+        bands = bands[until - first:]
+        first = until if bands else None
     return ViabilityLedger(
+        first=first,
+        bands=bands,
         peaks={bucket: peak for bucket, peak in ledger.peaks.items() if bucket >= until},
         settled_until=until,
         settled_h=used,
         settled_rate=rate,
+        body=settled_body,
+        lost=earliest(ledger.lost, loss),
     )

@@ -15,7 +15,15 @@ from schemas.excursion import ExcursionLimits
 from schemas.shipment import Shipment
 from services.excursions.limits import limits_for
 from services.profiles.model import ProductProfile
-from services.reports.model import AlertRow, DeliveryRow, DeviceSeries, ExcursionRow, LegRow, ShipmentReport
+from services.reports.model import (
+    AlertRow,
+    DeliveryRow,
+    DeviceSeries,
+    ExcursionRow,
+    LegRow,
+    ShipmentReport,
+    ViabilityRow,
+)
 from services.reports.statistics import Sample
 
 
@@ -36,6 +44,7 @@ async def load_report(conn: AsyncConnection[Any], shipment: Shipment, profiles: 
         alerts=await _alerts(conn, shipment.id),
         chain_heads=await _chain_heads(conn, [d.device_id for d in devices] or list(shipment.devices)),
         generated_at=now,
+        viability=_viability(etas),
     )
 
 
@@ -56,9 +65,26 @@ async def _device_series(conn: AsyncConnection[Any], shipment_id: str) -> list[D
 
 async def _etas(conn: AsyncConnection[Any], shipment_id: str) -> list[dict[str, Any]]:
     cur = conn.cursor(row_factory=dict_row)
-    await cur.execute("SELECT time, eta, phase, legs FROM eta WHERE shipment_id = %s ORDER BY time, id",
-                      (shipment_id,))
+    await cur.execute("SELECT time, eta, phase, legs, viability_state, viability_used_h,"
+                      " viability_remaining_at_eta_h, viability_lost_at, viability_lost_reason"
+                      " FROM eta WHERE shipment_id = %s ORDER BY time, id", (shipment_id,))
     return list(await cur.fetchall())
+
+
+def _viability(etas: list[dict[str, Any]]) -> ViabilityRow | None:
+    """The latest forecast's budget, and the loss if any forecast found one (lost is for good)."""
+    if not etas:
+        return None
+    latest = etas[-1]
+    # The latest lost forecast: its time of loss saw the most readings (lost stays lost).
+    lost = next((e for e in reversed(etas) if e["viability_state"] == "lost"), None)
+    return ViabilityRow(
+        state="lost" if lost else latest["viability_state"],
+        used_h=latest["viability_used_h"],
+        remaining_at_eta_h=latest["viability_remaining_at_eta_h"],
+        lost_at=lost["viability_lost_at"] if lost else None,
+        lost_reason=lost["viability_lost_reason"] if lost else None,
+    )
 
 
 def _legs(shipment: Shipment, latest_eta: dict[str, Any] | None) -> tuple[LegRow, ...]:

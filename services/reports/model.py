@@ -57,6 +57,17 @@ class AlertRow:
 
 
 @dataclass(frozen=True)
+class ViabilityRow:
+    """The latest forecast's viability, and the loss if the ETA service found one."""
+
+    state: str  # ok, compromised, lost
+    used_h: float  # budget-hours used
+    remaining_at_eta_h: float  # budget-hours left at the forecast arrival
+    lost_at: datetime | None = None
+    lost_reason: str | None = None  # freezing, heat
+
+
+@dataclass(frozen=True)
 class DeviceSeries:
     device_id: str
     temperature: tuple[Sample, ...]
@@ -82,6 +93,7 @@ class ShipmentReport:
     alerts: tuple[AlertRow, ...]
     chain_heads: dict[str, str] = field(default_factory=dict)  # device -> last chain hash (hex)
     generated_at: datetime | None = None
+    viability: ViabilityRow | None = None  # None before the first forecast
 
     def temperature_statistics(self) -> dict[str, SeriesStatistics]:
         return {d.device_id: series_statistics(d.temperature, self.limits.nominal_low_c, self.limits.nominal_high_c,

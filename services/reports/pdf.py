@@ -1,6 +1,6 @@
 """The shipment report as a PDF: a plain ShipmentReport in, bytes out (no database here).
 
-Layout (A4): parties and route, planned versus actual arrival, the temperature and humidity
+Layout (A4): parties and route, planned versus actual arrival and viability, the temperature and humidity
 chart with the limits drawn and excursions shaded, summary statistics per device, the
 excursion table, the alert log with delivery and acknowledgement times, and each device's
 hash-chain head (what `coldchain verify` checks against).
@@ -122,7 +122,19 @@ def _arrival_rows(report: ShipmentReport) -> list[list[object]]:
             ["planned arrival (deliver by)", when(report.deliver_by)],
             ["first forecast arrival", when(report.first_eta)],
             ["latest forecast arrival", when(report.last_eta)],
-            ["actual arrival", when(report.actual_arrival) + late]]
+            ["actual arrival", when(report.actual_arrival) + late],
+            ["viability", viability_text(report)]]
+
+
+def viability_text(report: ShipmentReport) -> str:
+    """Lost is said as lost, with when and why: a budget in hours means nothing for dead stock."""
+    v = report.viability
+    if v is None:
+        return "-"
+    if v.state == "lost":
+        return f"LOST ({v.lost_reason or 'lethal limit'}) at {when(v.lost_at)}"
+    budget = f"{v.remaining_at_eta_h:.1f} h of budget left at arrival ({v.used_h:.1f} h used)"
+    return f"{v.state}: {budget}"
 
 
 def _statistics_rows(report: ShipmentReport) -> list[list[object]]:

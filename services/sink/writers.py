@@ -132,12 +132,14 @@ class EtaWriter:
             cur.executemany(
                 "INSERT INTO eta (time, shipment_id, id, kind, eta, deliver_by, phase, leg_index, leg_name, legs,"
                 " remaining_km, temp_c, viability_used_h, viability_remaining_at_eta_h, viability_ends_at,"
+                " viability_state, viability_lost_at, viability_lost_reason,"
                 " at_risk, risk_reasons, risk_episode_id)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
                 " ON CONFLICT DO NOTHING",
                 [(u.event_time, u.shipment_id, u.id, u.kind, u.eta, u.deliver_by, u.phase, u.leg_index,
                   u.leg_name, Jsonb([leg.model_dump(mode="json") for leg in u.legs]), u.remaining_km, u.temp_c,
-                  u.viability_used_h, u.viability_remaining_at_eta_h, u.viability_ends_at, u.at_risk,
+                  u.viability_used_h, u.viability_remaining_at_eta_h, u.viability_ends_at,
+                  u.viability_state, u.viability_lost_at, u.viability_lost_reason, u.at_risk,
                   list(u.risk_reasons), u.risk_episode_id) for u in updates],
             )
             return len(updates)

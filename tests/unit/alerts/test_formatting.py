@@ -120,3 +120,23 @@ def test_email_has_the_facts_the_shipment_link_and_an_ack_link() -> None:
         assert "2026-11-10 03:12:40 UTC" in part
     assert "door &lt;open&gt;" in mail.html and "<open>" not in mail.html
     assert "door <open>" in mail.text
+
+
+def test_a_lost_shipment_reads_as_lost_with_its_time_not_as_an_episode() -> None:
+    lost = Alert.model_validate({
+        "id": alert_id("SHP-2026-0001:viability_lost", "opened"),
+        "trigger_id": "SHP-2026-0001:viability_lost",
+        "shipment_id": "SHP-2026-0001",
+        "kind": "viability_lost",
+        "step": "opened",
+        "severity": "critical",
+        "event_time": READ_AT,
+        "figures": AlertFigures(temp_c=1.2, lost_at=datetime(2026, 11, 9, 22, 40, tzinfo=UTC),
+                                reasons=("frozen: modelled body temperature too long at the freezing limit",)),
+    })
+    sms = format_sms(lost, "+8613800000000", "dl-1", SHANGHAI, LINKS)
+    assert sms.body.startswith("CRITICAL SHP-2026-0001: Viability lost.")
+    assert "lost 10 Nov 06:40 CST" in sms.body and gsm7_length(sms.body) <= SMS_LIMIT
+    email = format_email(lost, "qa@buyer.example", "Buyer", "dl-2", SHANGHAI, LINKS)
+    assert email.subject == "[coldchain] CRITICAL: Viability lost - SHP-2026-0001"
+    assert "Lost at" in email.text and "10 Nov 06:40 CST" in email.text and "frozen" in email.text

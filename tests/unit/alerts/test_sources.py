@@ -5,9 +5,17 @@ from typing import Any
 
 from schemas.eta import EtaUpdate
 from schemas.excursion import ExcursionEvent, ExcursionLimits
-from services.alerts.policy import AlertState, PolicyConfig, decide, lifecycle_id
-from services.alerts.sources import trigger_from_eta, trigger_from_excursion
+from services.alerts.policy import (
+    AlertState,
+    PolicyConfig,
+    decide,
+    lifecycle_id,
+    plan_deliveries,
+    recipients_for,
+)
+from services.alerts.sources import trigger_from_eta, trigger_from_excursion, trigger_from_viability
 from services.alerts.trigger import AlertTrigger
+from tests.unit.alerts.factories import shipment
 
 T0 = datetime(2026, 11, 10, 3, 0, tzinfo=UTC)
 LIMITS = ExcursionLimits(
@@ -47,9 +55,9 @@ def _excursion(step: str, revision: int, **extra: Any) -> ExcursionEvent:
     return ExcursionEvent.model_validate(fields)
 
 
-def _eta(kind: str, reasons: list[str], episode: str | None = "risk-1") -> EtaUpdate:
+def _eta(kind: str, reasons: list[str], episode: str | None = "risk-1", **extra: Any) -> EtaUpdate:
     return EtaUpdate.model_validate(
-        {
+        extra | {
             "id": f"eta-{kind}",
             "shipment_id": "SHP-1",
             "kind": kind,
@@ -163,3 +171,32 @@ def test_eta_at_risk_and_recovered_form_one_episode() -> None:
     late_only = trigger_from_eta(_eta("at_risk", ["late"]))
     assert late_only is not None and late_only.severity == "warning"
     assert trigger_from_eta(_eta("eta", [])) is None
+
+
+def _lost(at_hours: float, kind: str = "viability") -> EtaUpdate:
+    return _eta(kind, [], None, id=f"eta-lost-{at_hours}", event_time=T0 + timedelta(hours=at_hours),
+                viability_state="lost", viability_lost_at=T0 - timedelta(hours=2),
+                viability_lost_reason="freezing")
+
+
+def test_a_lost_shipment_is_one_critical_alert_told_at_once_at_night() -> None:
+    lost = trigger_from_viability(_lost(0))
+    assert lost is not None
+    assert (lost.kind, lost.step, lost.severity) == ("viability_lost", "opened", "critical")
+    assert lost.figures.lost_at == T0 - timedelta(hours=2) and "frozen" in lost.figures.reasons[0]
+    # A viability change is not an at-risk step (it must not read as a recovery).
+    assert trigger_from_eta(_lost(0)) is None
+    # Every later update of the lost shipment, whatever its kind, maps to the same step: told once.
+    later = [trigger_from_viability(_lost(h, kind)) for h, kind in ((1, "eta"), (30, "at_risk"))]
+    assert {t.trigger_id for t in later if t} == {lost.trigger_id}
+    assert _run([lost, *(t for t in later if t)]) == [(lost.trigger_id, "opened", True)]
+    state, alerts = decide(AlertState(), lost, PolicyConfig())
+    night = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai, 11:00 in Halifax
+    planned = plan_deliveries(alerts[0], recipients_for(shipment()), PolicyConfig(), night)
+    assert {(d.role, d.channel) for d in planned} >= {("buyer", "sms"), ("seller", "sms")}
+    assert all(d.not_before == night for d in planned)
+
+
+def test_a_shipment_not_lost_raises_no_viability_alert() -> None:
+    assert trigger_from_viability(_eta("viability", [], None, viability_state="compromised")) is None
+    assert trigger_from_viability(_eta("at_risk", ["viability"])) is None

@@ -34,5 +34,5 @@ def test_stored_state_stays_bounded_over_a_four_day_trip() -> None:
     assert max(sizes_after_horizon) <= MAX_STATE_BYTES
     # Two more days of readings past the horizon add nothing but jitter.
     assert sizes_after_horizon[-1] <= sizes_after_horizon[0] * 1.1
-    assert len(state.ledger.peaks) <= PARAMS.lateness_h * 60 / PARAMS.viability_bucket_min + 2
+    assert len(state.ledger.bands) <= PARAMS.lateness_h * 60 / PARAMS.viability_bucket_min + 2
     assert len(state.recent_fixes) <= PARAMS.speed_window_min + 1

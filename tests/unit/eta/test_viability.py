@@ -14,7 +14,7 @@ BUCKET = 10
 def _ledger(samples: list[tuple[datetime, float]]) -> ViabilityLedger:
     ledger = ViabilityLedger()
     for time, temp in samples:
-        ledger = record(ledger, time, consumption_rate(MODEL, temp), PACKED, BUCKET)
+        ledger = record(ledger, time, temp, PACKED, BUCKET)
     return ledger
 
 
@@ -35,14 +35,14 @@ def test_hours_at_reference_use_budget_hour_for_hour_and_warm_hours_twice_as_fas
     cold = _ledger(_every(5, 10, 4.0))
     warm = _ledger(_every(5, 10, 14.0))
     until = PACKED + timedelta(hours=10)
-    assert used_h(cold, PACKED, until, BUCKET) == pytest.approx(10.0, abs=1e-9)
-    assert used_h(warm, PACKED, until, BUCKET) == pytest.approx(20.0, abs=1e-9)
+    assert used_h(cold, MODEL, PACKED, until, BUCKET) == pytest.approx(10.0, abs=1e-9)
+    assert used_h(warm, MODEL, PACKED, until, BUCKET) == pytest.approx(20.0, abs=1e-9)
 
 
 def test_gap_holds_the_last_known_rate_and_start_is_backfilled() -> None:
     # Readings only from 2 h to 3 h at 14 C: the hours before and after take that rate.
     ledger = _ledger(_every(5, 1, 14.0, start=PACKED + timedelta(hours=2)))
-    assert used_h(ledger, PACKED, PACKED + timedelta(hours=6), BUCKET) == pytest.approx(12.0)
+    assert used_h(ledger, MODEL, PACKED, PACKED + timedelta(hours=6), BUCKET) == pytest.approx(12.0)
 
 
 def test_order_and_duplicates_do_not_change_the_ledger() -> None:
@@ -51,18 +51,18 @@ def test_order_and_duplicates_do_not_change_the_ledger() -> None:
     random.Random(7).shuffle(shuffled)
     until = PACKED + timedelta(hours=8)
     assert _ledger(shuffled) == _ledger(samples)
-    assert used_h(_ledger(shuffled), PACKED, until, BUCKET) == used_h(
-        _ledger(samples), PACKED, until, BUCKET
+    assert used_h(_ledger(shuffled), MODEL, PACKED, until, BUCKET) == used_h(
+        _ledger(samples), MODEL, PACKED, until, BUCKET
     )
 
 
 def test_settling_keeps_the_total_and_ignores_readings_behind_the_horizon() -> None:
     ledger = _ledger(_every(5, 30, 6.0))
     until = PACKED + timedelta(hours=30)
-    settled = settle(ledger, PACKED, PACKED + timedelta(hours=20), BUCKET)
-    assert len(settled.peaks) < len(ledger.peaks)
-    assert used_h(settled, PACKED, until, BUCKET) == pytest.approx(
-        used_h(ledger, PACKED, until, BUCKET)
+    settled = settle(ledger, MODEL, None, PACKED, PACKED + timedelta(hours=20), BUCKET)
+    assert len(settled.bands) < len(ledger.bands)
+    assert used_h(settled, MODEL, PACKED, until, BUCKET) == pytest.approx(
+        used_h(ledger, MODEL, PACKED, until, BUCKET)
     )
     too_late = record(settled, PACKED + timedelta(hours=1), 8.0, PACKED, BUCKET)
     assert too_late == settled
@@ -70,4 +70,4 @@ def test_settling_keeps_the_total_and_ignores_readings_behind_the_horizon() -> N
 
 def test_readings_before_packing_are_not_counted() -> None:
     before = _ledger([(PACKED - timedelta(hours=1), 30.0)])
-    assert before.peaks == {}
+    assert before.bands == ()

@@ -6,10 +6,13 @@ import io
 import math
 import re
 import time
+from dataclasses import replace
+from datetime import timedelta
 
 from pypdf import PdfReader
 
-from services.reports.pdf import render_pdf
+from services.reports.model import ViabilityRow
+from services.reports.pdf import render_pdf, viability_text
 from tests.unit.reports.factories import PEAK_C, temperature_at, three_day_report
 
 
@@ -46,3 +49,20 @@ def test_three_day_report_renders_with_its_figures():
     assert "planned arrival (deliver by) 2026-11-11 12:00 UTC" in flat
     assert "actual arrival 2026-11-11 00:00 UTC (12.0 h early)" in flat
     assert "ab" * 32 in flat.replace(" ", "")
+
+
+def _text(report) -> str:
+    pdf = render_pdf(report)
+    return re.sub(r"\s+", " ", "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages))
+
+
+def test_a_lost_shipment_reads_as_lost_not_as_hours_left():
+    base = three_day_report()
+    lost_at = base.packed_at + timedelta(hours=15, minutes=32)
+    lost = replace(base, viability=ViabilityRow("lost", 20.5, 18.1, lost_at, "freezing"))
+    assert viability_text(lost) == "LOST (freezing) at 2026-11-10 09:32 UTC"
+    flat = _text(lost)
+    assert "viability LOST (freezing) at 2026-11-10 09:32 UTC" in flat and "18.1 h" not in flat
+    alive = replace(base, viability=ViabilityRow("ok", 20.5, 18.1))
+    assert viability_text(alive) == "ok: 18.1 h of budget left at arrival (20.5 h used)"
+    assert viability_text(base) == "-"
