@@ -98,7 +98,8 @@ def build_service(settings: AlertSettings) -> AlertService:
             session_timeout_ms=settings.alert_kafka_session_timeout_ms,
         ),
         # The intake wakes the dispatcher as soon as it stores new deliveries.
-        AlertIntake(outbox, policy, ops, on_deliveries=dispatcher.wake),
+        AlertIntake(outbox, policy, ops, on_deliveries=dispatcher.wake,
+                    found_late_after=settings.found_late_after()),
         shipments,
         feed,
     )

@@ -41,7 +41,11 @@ class AlertSettings(KafkaSettings, DatabaseSettings):
     alert_quiet_start: time = time(22, 0)
     alert_quiet_end: time = time(7, 0)
     alert_quiet_channels: tuple[ChannelName, ...] = ("email", "sms")
+    # For a party whose zone is neither given nor known from its phone or place.
     alert_default_timezone: str = "UTC"
+    # An excursion step revealed by readings that arrived this long after they were taken
+    # (a landed tracker's backlog) is told as found late when it is the first news of it.
+    alert_found_late_after_min: float = Field(default=15.0, gt=0)
     alert_flap_window_min: float = Field(default=30.0, ge=0)
     alert_escalate_after_min: float = Field(default=30.0, gt=0)
     alert_ops_name: str = "Operations"
@@ -88,6 +92,9 @@ class AlertSettings(KafkaSettings, DatabaseSettings):
             default_timezone=self.alert_default_timezone,
         )
 
+    def found_late_after(self) -> timedelta:
+        return timedelta(minutes=self.alert_found_late_after_min)
+
     def backoff(self) -> Backoff:
         return Backoff(
             base=timedelta(seconds=self.alert_backoff_base_s),
@@ -111,6 +118,7 @@ class AlertSettings(KafkaSettings, DatabaseSettings):
                 email=self.alert_ops_email,
                 phone=self.alert_ops_phone,
                 timezone=self.alert_ops_timezone,
+                timezone_source="given" if self.alert_ops_timezone else "default",
             )
         ]
 

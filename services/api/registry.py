@@ -12,6 +12,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from schemas.shipment import Shipment, ShipmentIn
+from services.alerts.zones import shipment_zones
 
 
 class ShipmentExists(Exception):
@@ -23,7 +24,9 @@ class ShipmentRegistry:
         self.pool = pool
 
     async def register(self, body: ShipmentIn, actor: str | None = None) -> Shipment:
-        shipment = Shipment(**body.model_dump(), created_at=datetime.now(UTC))
+        # Each party's zone, and where it came from, is worked out once and kept with the
+        # record: what the API shows is what the alert service uses.
+        shipment = Shipment(**body.model_dump(), created_at=datetime.now(UTC), party_zones=shipment_zones(body))
         async with self.pool.connection() as conn, conn.transaction():
             if actor is not None:  # who, in the audit log (0510_audit_log.sql)
                 await conn.execute("SELECT set_config('coldchain.actor', %s, true)", (actor,))
