@@ -233,7 +233,7 @@ def _announce(
         update={"found_late": True, "hold_until": hold}
     )
     memory = TriggerMemory(
-        steps=_told_by(alert),
+        steps=_told_by(alert, trigger),
         muted=suppressed is not None,
         last_event_time=trigger.event_time,
         revision=trigger.revision,
@@ -244,12 +244,13 @@ def _announce(
     return _put(state, trigger.trigger_id, memory, trigger.kind, told, config), [alert]
 
 
-def _told_by(alert: Alert) -> tuple[AlertStep, ...]:
-    """The steps a found-late announcement tells: it happened, how bad, whether it ended."""
+def _told_by(alert: Alert, trigger: AlertTrigger) -> tuple[AlertStep, ...]:
+    """The steps a found-late announcement tells: it happened, how bad, whether it ended
+    (as of ``trigger``, the step it was last made from)."""
     steps: list[AlertStep] = ["opened"]
     if alert.severity == "critical":
         steps.append("escalated")
-    if alert.figures.ended_at is not None:
+    if trigger.step == "closed" or trigger.figures.ended_at is not None:
         steps.append("closed")
     return tuple(steps)
 
@@ -270,7 +271,7 @@ def _refine(
     assert held is not None  # _holding() said so
     revision = max(r for r in (trigger.revision, memory.revision, 0) if r is not None) or None
     if trigger.retracted:
-        gone = memory.model_copy(update={"steps": _told_by(held), "announcement": None, "revision": revision})
+        gone = memory.model_copy(update={"announcement": None, "revision": revision})
         new_state = _put(state, trigger.trigger_id, gone, trigger.kind, None, config)
         if trigger.superseded_by:  # the successor carries the announcement on
             return _inherit(new_state, trigger.superseded_by, memory), []
@@ -284,7 +285,7 @@ def _refine(
     revised = held.model_copy(update={"severity": severity, "figures": trigger.figures, "version": held.version + 1})
     refined = memory.model_copy(
         update={
-            "steps": _told_by(revised),
+            "steps": _told_by(revised, trigger),
             "severity": severity,
             "revision": revision,
             "last_event_time": max(memory.last_event_time, trigger.event_time),
