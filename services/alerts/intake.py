@@ -68,7 +68,7 @@ class AlertIntake:
                 severity=alert.severity,
                 status="suppressed" if alert.suppressed else "raised",
                 at=now,
-                detail=alert.suppressed,
+                detail=alert.suppressed or ("found late in an uploaded backlog" if alert.found_late else None),
             )
             for alert in outcome.alerts
             if alert.id in new_ids

@@ -27,6 +27,7 @@ from services.alerts.intake import AlertIntake
 from services.alerts.outbox import AlertOutbox
 from services.alerts.settings import AlertSettings
 from services.alerts.shipment_lookup import ShipmentLookup
+from services.alerts.zones import preload as preload_zones
 from services.db.migrate import migrate
 
 log = logging.getLogger("services.alerts")
@@ -108,6 +109,7 @@ def build_service(settings: AlertSettings) -> AlertService:
 
 async def serve(settings: AlertSettings) -> None:
     service = build_service(settings)
+    preload_zones()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -7,9 +7,9 @@ same event processed twice changes nothing. Deliveries move
 provider is called, so a crashed dispatcher's claims are retaken once the lease ends.
 
 A found-late announcement is held a few seconds and refined in place while held (an
-alert with ``version`` > 1): its body is replaced and its deliveries only move earlier,
-and only while none of them has been tried; once one has, the refinement is dropped
-(logged), so a recipient never gets two versions of the same alert.
+alert with ``version`` > 1): its body and its planned deliveries are replaced, but only
+while none of them has been tried; once one has, the refinement is dropped (logged), so
+no recipient gets two versions of the same alert.
 """
 
 from __future__ import annotations
@@ -88,17 +88,15 @@ class AlertOutbox:
             state = await _lock_state(conn, shipment_id, now)
             outcome = step(state)
             new_ids: list[str] = []
-            refined: set[str] = set()
             refused: set[str] = set()
             for alert in outcome.alerts:
                 if alert.version > 1:
-                    (refined if await _refine_alert(conn, alert) else refused).add(alert.id)
+                    if not await _refine_alert(conn, alert):
+                        refused.add(alert.id)
                 elif await self._insert_alert(conn, alert, now):
                     new_ids.append(alert.id)
             for delivery in outcome.deliveries:
-                if delivery.alert_id in refined:
-                    await _insert_delivery(conn, delivery, now, refine=True)
-                elif delivery.alert_id not in refused:
+                if delivery.alert_id not in refused:
                     await _insert_delivery(conn, delivery, now)
             await conn.execute(
                 "UPDATE alert_policy_state SET state = %s, updated_at = %s WHERE shipment_id = %s",
@@ -402,7 +400,8 @@ async def _lock_state(conn: AsyncConnection[Any], shipment_id: str, now: datetim
 
 
 async def _refine_alert(conn: AsyncConnection[Any], alert: Alert) -> bool:
-    """Replaces a held alert's body (see the module doc); False when it is going out already."""
+    """Replaces a held alert's body and drops its planned deliveries, for the refinement's
+    plan to take their place (see the module doc); False when it is going out already."""
     cursor = await conn.execute(
         "SELECT status, attempts FROM alert_deliveries WHERE alert_id = %s FOR UPDATE", (alert.id,)
     )
@@ -413,36 +412,21 @@ async def _refine_alert(conn: AsyncConnection[Any], alert: Alert) -> bool:
         "UPDATE alerts SET severity = %s, suppressed = %s, body = %s WHERE id = %s",
         (alert.severity, alert.suppressed, Jsonb(alert.model_dump(mode="json")), alert.id),
     )
-    if alert.suppressed is not None:  # withdrawn before it was sent: nobody is to get it
-        await conn.execute("DELETE FROM alert_deliveries WHERE alert_id = %s AND status = 'pending'", (alert.id,))
+    # Nothing of it was tried (checked above under lock): its new plan (none, when it was
+    # withdrawn) replaces the old one, same ids where the same recipient and channel remain.
+    await conn.execute("DELETE FROM alert_deliveries WHERE alert_id = %s", (alert.id,))
     return cursor.rowcount == 1
 
 
-# A refinement's deliveries (refine=True) may only come earlier (a warning found to be
-# critical overrides quiet hours); a replayed or ordinary one changes nothing.
-_ON_CONFLICT = {
-    False: "ON CONFLICT DO NOTHING",
-    True: "ON CONFLICT (id) DO UPDATE SET"
-    " next_attempt_at = LEAST(alert_deliveries.next_attempt_at, EXCLUDED.next_attempt_at),"
-    " not_before = LEAST(alert_deliveries.not_before, EXCLUDED.not_before)"
-    " WHERE alert_deliveries.status = 'pending' AND alert_deliveries.attempts = 0",
-}
-
-
-_INSERT_DELIVERY = """
-    INSERT INTO alert_deliveries (id, alert_id, role, channel, address, recipient_name,
-                                  timezone, timezone_source, language, next_attempt_at,
-                                  not_before, created_at)
-    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-"""
-
-
-async def _insert_delivery(
-    conn: AsyncConnection[Any], delivery: PlannedDelivery, now: datetime, refine: bool = False
-) -> None:
-    query = _INSERT_DELIVERY + _ON_CONFLICT[refine]  # fixed fragments only
+async def _insert_delivery(conn: AsyncConnection[Any], delivery: PlannedDelivery, now: datetime) -> None:
     await conn.execute(
-        query,
+        """
+        INSERT INTO alert_deliveries (id, alert_id, role, channel, address, recipient_name,
+                                      timezone, timezone_source, language, next_attempt_at,
+                                      not_before, created_at)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+        ON CONFLICT DO NOTHING
+        """,
         (
             delivery.id,
             delivery.alert_id,

@@ -266,7 +266,9 @@ def _refine(
     state: AlertState, memory: TriggerMemory, trigger: AlertTrigger, config: PolicyConfig
 ) -> tuple[AlertState, list[Alert]]:
     """A later step of an excursion whose announcement is held: the announcement takes
-    its figures and severity (same id, next version) and nothing else is told."""
+    its figures and severity (same id, next version) and nothing else is told. Nobody has
+    heard anything yet, so it follows the latest view, down as well as up (a sparse first
+    view of a shuffled backlog can look worse than the whole)."""
     held = memory.announcement
     assert held is not None  # _holding() said so
     revision = max(r for r in (trigger.revision, memory.revision, 0) if r is not None) or None
@@ -281,7 +283,7 @@ def _refine(
         )
         muted = gone.model_copy(update={"muted": True})
         return _put(state, trigger.trigger_id, muted, trigger.kind, None, config), [withdrawn]
-    severity = _max_severity(trigger, memory)
+    severity = trigger.severity
     revised = held.model_copy(update={"severity": severity, "figures": trigger.figures, "version": held.version + 1})
     refined = memory.model_copy(
         update={
@@ -294,7 +296,7 @@ def _refine(
         }
     )
     told = None
-    if severity != held.severity:  # it is told as critical now: flapping must know
+    if severity != held.severity:  # it is told at another severity now: flapping must know
         told = KindMemory(told_at=held.event_time, told_severity=severity)
     return _put(state, trigger.trigger_id, refined, trigger.kind, told, config), [revised]
 

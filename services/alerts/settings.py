@@ -46,6 +46,8 @@ class AlertSettings(KafkaSettings, DatabaseSettings):
     # An excursion step revealed by readings that arrived this long after they were taken
     # (a landed tracker's backlog) is told as found late when it is the first news of it.
     alert_found_late_after_min: float = Field(default=15.0, gt=0)
+    # Its announcement waits this long for the rest of the backlog, then goes (0: at once).
+    alert_found_late_hold_s: float = Field(default=30.0, ge=0)
     alert_flap_window_min: float = Field(default=30.0, ge=0)
     alert_escalate_after_min: float = Field(default=30.0, gt=0)
     alert_ops_name: str = "Operations"
@@ -90,6 +92,7 @@ class AlertSettings(KafkaSettings, DatabaseSettings):
             ),
             flap_window=timedelta(minutes=self.alert_flap_window_min),
             default_timezone=self.alert_default_timezone,
+            found_late_hold=timedelta(seconds=self.alert_found_late_hold_s),
         )
 
     def found_late_after(self) -> timedelta:

@@ -50,7 +50,7 @@ class ShipmentRegistry:
     async def get(self, shipment_id: str) -> Shipment | None:
         async with self.pool.connection() as conn:
             row = await (await conn.execute("SELECT body FROM shipments WHERE id = %s", (shipment_id,))).fetchone()
-        return Shipment.model_validate(row[0]) if row else None
+        return _read(row[0]) if row else None
 
     async def search(self, party: str | None, product: str | None, device: str | None,
                    limit: int, offset: int) -> list[Shipment]:
@@ -70,12 +70,12 @@ class ShipmentRegistry:
                 f"SELECT body FROM shipments {where} ORDER BY packed_at DESC, id LIMIT %s OFFSET %s",  # noqa: S608
                 [*params, limit, offset],
             )
-            return [Shipment.model_validate(row[0]) for row in await cur.fetchall()]
+            return [_read(row[0]) for row in await cur.fetchall()]
 
     async def all(self) -> list[Shipment]:
         async with self.pool.connection() as conn:
             cur = await conn.execute("SELECT body FROM shipments ORDER BY created_at")
-            return [Shipment.model_validate(row[0]) for row in await cur.fetchall()]
+            return [_read(row[0]) for row in await cur.fetchall()]
 
     async def last_reading(self, shipment_id: str) -> dict[str, Any] | None:
         async with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
@@ -100,3 +100,12 @@ class ShipmentRegistry:
                 " temp_c, viability_used_h, viability_remaining_at_eta_h, viability_ends_at, at_risk,"
                 " risk_reasons FROM eta WHERE shipment_id = %s ORDER BY time DESC, id DESC LIMIT 1", (shipment_id,))
             return await cur.fetchone()
+
+
+def _read(body: Any) -> Shipment:
+    """A stored record; one registered before zones were worked out gets them now, as the
+    alert service would (services/alerts/policy.py recipients_for)."""
+    shipment = Shipment.model_validate(body)
+    if shipment.party_zones is None:
+        shipment = shipment.model_copy(update={"party_zones": shipment_zones(shipment)})
+    return shipment

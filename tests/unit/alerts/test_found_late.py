@@ -5,8 +5,8 @@ tarmac warning at YHZ, then a 20-minute freeze to -2.5 C in flight, which the tr
 uploads as a shuffled backlog on landing at 06:10 UTC (02:10 in Halifax, 14:10 in
 Shanghai). The readings go through the excursion scorer one at a time, as the processor
 scores them, and its events through the alert intake's pure steps; ``Outbox`` keeps what
-the PostgreSQL outbox would (first version of an alert, refinements while unsent,
-deliveries only moving earlier).
+the PostgreSQL outbox would (first version of an alert; a refinement, while nothing of
+it was sent, replaces its body and its planned deliveries).
 """
 
 from __future__ import annotations
@@ -76,14 +76,10 @@ class Outbox:
                 refused.add(alert.id)
             else:
                 self.alerts[alert.id] = alert
-                if alert.suppressed:
-                    self.deliveries = {k: d for k, d in self.deliveries.items() if d.alert_id != alert.id}
+                self.deliveries = {k: d for k, d in self.deliveries.items() if d.alert_id != alert.id}
         for d in outcome.deliveries:
-            if d.alert_id in refused:
-                continue
-            old = self.deliveries.get(d.id)
-            if old is None or d.not_before < old.not_before:
-                self.deliveries[d.id] = d
+            if d.alert_id not in refused:
+                self.deliveries.setdefault(d.id, d)
 
     def send_due(self, now: datetime) -> None:
         self.sent |= {d.alert_id for d in self.deliveries.values() if d.not_before <= now}

@@ -395,13 +395,14 @@ def test_a_warning_found_late_at_night_still_waits_for_the_morning() -> None:
 
 
 def _handle_all(triggers: list[tuple[AlertTrigger, datetime]]) -> tuple[list[Alert], list]:
+    """Every alert raised, and the deliveries planned by the last step."""
     state, alerts, deliveries = AlertState(), [], []
     recipients = recipients_for(contract_shipment())
     for t, now in triggers:
         outcome = handle_trigger(state, t, recipients, CONFIG, now)
         state = outcome.state
         alerts += outcome.alerts
-        deliveries += outcome.deliveries
+        deliveries = outcome.deliveries or deliveries
     return alerts, deliveries
 
 
@@ -420,8 +421,24 @@ def test_while_held_later_steps_refine_the_announcement_in_place() -> None:
     assert final.found_late and final.step == "opened" and final.severity == "critical"
     assert final.figures.ended_at == FREEZE_AT + timedelta(minutes=20)
     # Once critical, SMS joins and the seller's email no longer waits for 07:00 Halifax.
-    last_plan = {(d.role, d.channel): d.not_before for d in deliveries if d.alert_id == final.id}
-    assert last_plan[("seller", "sms")] == last_plan[("seller", "email")] == final.hold_until
+    plan = {(d.role, d.channel): d.not_before for d in deliveries}
+    assert set(plan) == {(r, c) for r in ("seller", "buyer") for c in ("email", "sms")}
+    assert set(plan.values()) == {final.hold_until}
+
+
+def test_while_held_the_announcement_follows_the_latest_view_down_as_well() -> None:
+    # A sparse first view of a shuffled backlog looked critical; the whole backlog says warning.
+    second = NIGHT + timedelta(seconds=1)
+    alerts, deliveries = _handle_all(
+        [
+            (_late(step="closed", severity="critical"), NIGHT),
+            (_late(step="updated", severity="warning", revision=2), second),
+        ]
+    )
+    assert [(a.version, a.severity) for a in alerts] == [(1, "critical"), (2, "warning")]
+    plan = {(d.role, d.channel): d.not_before for d in deliveries}
+    assert set(plan) == {("seller", "email"), ("buyer", "email")}  # no SMS for a warning
+    assert plan[("seller", "email")].astimezone(HALIFAX).time() == time(7, 0)  # quiet hours again
 
 
 def test_a_step_after_the_hold_is_told_as_itself() -> None:
