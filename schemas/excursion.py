@@ -121,6 +121,10 @@ class ExcursionEvent(Excursion):
     event_time: datetime  # device time of the reading that caused the step (see Excursion)
     limits: ExcursionLimits
     found_late: bool = False  # produced by re-scoring readings that arrived out of order
+    # When the newest reading whose scoring produced this step reached ingest (its
+    # ``received_at``): far after ``event_time``, the step was found in a late backlog.
+    # None for sensor_silent and from producers that predate it.
+    received_at: datetime | None = None
     superseded_by: str | None = None  # for "retracted": the excursion that replaced it
     shipment_mkt_c: float | None = None  # the shipment's mean kinetic temperature so far
 

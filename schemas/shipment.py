@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 from schemas.common import DeviceId, ShipmentId, UtcDatetime
 from schemas.excursion import ProfileOverride
 
 LegMode = Literal["road", "air", "sea"]
+# The languages parties can be written to in (contract section 2), as BCP 47 tags.
+SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "fr-CA", "zh-CN")
+DEFAULT_LANGUAGE = "en"
+# Where a party's time zone came from: given at registration, the phone number's region,
+# the nearest airport to its place (origin for the seller, destination for the buyer), or
+# none of those (the alert service's configured default).
+TimezoneSource = Literal["given", "phone", "place", "default"]
 
 
 class Place(BaseModel):
@@ -49,7 +57,46 @@ class Party(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     email: EmailStr | None = None
     phone: Annotated[str, Field(pattern=r"^\+[1-9]\d{6,14}$")] | None = None
-    timezone: str | None = None  # IANA name, for quiet hours
+    timezone: str | None = None  # IANA name, for quiet hours and local times
+    language: str = DEFAULT_LANGUAGE  # BCP 47, one of SUPPORTED_LANGUAGES
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        # A zone nobody can resolve would silently become the default: refuse it instead.
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}: expected an IANA name such as 'America/Halifax'") from exc
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _supported_language(cls, value: str) -> str:
+        # BCP 47 tags are case-insensitive: "fr-ca" is "fr-CA".
+        by_lower = {tag.lower(): tag for tag in SUPPORTED_LANGUAGES}
+        tag = by_lower.get(value.strip().lower())
+        if tag is None:
+            raise ValueError(f"unsupported language {value!r}: expected one of {', '.join(SUPPORTED_LANGUAGES)}")
+        return tag
+
+
+class PartyZone(BaseModel):
+    """The time zone a party's messages use, and where it came from."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    timezone: str | None  # None with source "default": the alert service's configured zone
+    timezone_source: TimezoneSource
+
+
+class PartyZones(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    seller: PartyZone
+    buyer: PartyZone
 
 
 class ShipmentIn(BaseModel):
@@ -81,3 +128,6 @@ class ShipmentIn(BaseModel):
 
 class Shipment(ShipmentIn):
     created_at: datetime
+    # Worked out at registration (services/alerts/zones.py) for parties given no timezone;
+    # None on records registered before it was (consumers then work it out themselves).
+    party_zones: PartyZones | None = None

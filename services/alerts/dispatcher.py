@@ -31,6 +31,7 @@ from services.alerts.escalation import EscalationCandidate, escalation_due, plan
 from services.alerts.formatting import LinkConfig, format_email, format_sms
 from services.alerts.outbox import AlertOutbox, ClaimedDelivery
 from services.alerts.policy import PlannedDelivery, PolicyConfig, Recipient, recipient_zone
+from services.alerts.sms_encoding import SmsSize
 
 log = logging.getLogger(__name__)
 M = TypeVar("M")
@@ -157,7 +158,7 @@ class AlertDispatcher:
     async def _deliver(self, delivery: ClaimedDelivery) -> str:
         """Returns the report field to count: 'sent', 'retried' or 'failed'."""
         try:
-            provider_ref = await self._send(delivery)
+            provider_ref, sms = await self._send(delivery)
         except PermanentDeliveryError as exc:
             await self._outbox.mark_failed(delivery, str(exc))
             log.error("%s %s to %s refused for good: %s", delivery.channel, delivery.id, delivery.role, exc)
@@ -167,20 +168,21 @@ class AlertDispatcher:
             if not isinstance(exc, RetryableDeliveryError):
                 log.exception("unexpected error delivering %s", delivery.id)
             return await self._retry_or_fail(delivery, f"{type(exc).__name__}: {exc}")
-        await self._outbox.mark_sent(delivery, self._clock(), provider_ref)
+        await self._outbox.mark_sent(delivery, self._clock(), provider_ref, sms)
         log.info("sent %s %s to %s (%s, attempt %d)", delivery.alert.step, delivery.channel, delivery.role,
                  delivery.id, delivery.attempts)
         await self._emit_delivery(delivery, "sent", None)
         return "sent"
 
-    async def _send(self, delivery: ClaimedDelivery) -> str | None:
+    async def _send(self, delivery: ClaimedDelivery) -> tuple[str | None, SmsSize | None]:
+        """The provider's reference, and for an SMS the encoding and segments it went in."""
         zone = recipient_zone(delivery.timezone, self._policy.default_timezone)
         alert = delivery.alert
         if delivery.channel == "email":
             email = format_email(alert, delivery.address, delivery.recipient_name, delivery.id, zone, self._links)
-            return await _send_via(self._channels.email, email, delivery.reclaimed)
+            return await _send_via(self._channels.email, email, delivery.reclaimed), None
         sms = format_sms(alert, delivery.address, delivery.id, zone, self._links)
-        return await _send_via(self._channels.sms, sms, delivery.reclaimed)
+        return await _send_via(self._channels.sms, sms, delivery.reclaimed), sms.size
 
     async def _retry_or_fail(self, delivery: ClaimedDelivery, error: str) -> str:
         if gives_up(delivery.attempts, self._config.backoff):

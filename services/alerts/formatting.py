@@ -1,48 +1,28 @@
-"""Alerts into words: one GSM-7 SMS segment, and a plain-text + HTML email. Pure."""
+"""Alerts into words: an SMS of a few segments at most, and a plain-text + HTML email. Pure.
+
+Times are the device's, written in the recipient's zone and, when the route says where
+the shipment was, in that place's zone too, each with its UTC offset and zone name
+("14:31 UTC+08:00 (Asia/Shanghai)"): an abbreviation like "CST" is ambiguous (China,
+Cuba, US Central). SMS bodies are GSM-7 when every character allows it, else UCS-2
+(``sms_encoding``); nothing a party wrote is replaced.
+"""
 
 from __future__ import annotations
 
 import html
-import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from schemas.alert import Alert
 from services.alerts.ids import ack_code, ack_token
 from services.alerts.messages import EmailMessage, SmsMessage
+from services.alerts.sms_encoding import sms_size, sms_text
 
-SMS_LIMIT = 160
-
-# GSM 03.38 default alphabet (one septet each) and its extension table (two septets:
-# escape + char). Anything else forces UCS-2 and 70-character segments, so it is replaced.
-GSM7_BASIC = (
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-GSM7_EXTENDED = "^{}\\[~]|€\f"
-_GSM7_BASIC_SET = frozenset(GSM7_BASIC)
-_GSM7_EXTENDED_SET = frozenset(GSM7_EXTENDED)
-_REPLACEMENTS = {
-    "°": "",  # "4.2°C" reads fine as "4.2C"
-    "\u2013": "-",
-    "\u2014": "-",
-    "\u2212": "-",
-    "\u2018": "'",
-    "\u2019": "'",
-    "\u201a": "'",
-    "\u201c": '"',
-    "\u201d": '"',
-    "\u201e": '"',
-    "\u2026": "...",
-    "\u00a0": " ",
-    "\t": " ",
-    "\u2022": "-",
-    "\u00d7": "x",
-    "\u2265": ">=",
-    "\u2264": "<=",
-    "\u00b1": "+/-",
-    "\u2192": "->",
-}
+# A found-late excursion needs its start, end, zones and place: more than one segment.
+# Three keep it one message on every phone while capping the cost of a long detail.
+SMS_MAX_SEGMENTS = 3
 
 _WHAT = {
     "temp_high": "Temperature high",
@@ -65,65 +45,116 @@ class LinkConfig:
     ack_secret: bytes
 
 
-# --- GSM-7 ---------------------------------------------------------------------------
+# --- SMS fitting ---------------------------------------------------------------------
 
 
-def gsm7_length(text: str) -> int:
-    """Septets ``text`` takes in GSM-7 (extension characters count twice)."""
-    return sum(2 if ch in _GSM7_EXTENDED_SET else 1 for ch in text)
+def sms_fits(text: str, max_segments: int = SMS_MAX_SEGMENTS) -> bool:
+    return sms_size(sms_text(text)).segments <= max_segments
 
 
-def to_gsm7(text: str) -> str:
-    """``text`` with every character outside GSM-7 replaced by a close equivalent or '?'."""
-    return "".join(_gsm7_char(ch) for ch in text)
-
-
-def _gsm7_char(ch: str) -> str:
-    if ch in _GSM7_BASIC_SET or ch in _GSM7_EXTENDED_SET:
-        return ch
-    if ch in _REPLACEMENTS:
-        return _REPLACEMENTS[ch]
-    # "Québec" keeps é (in GSM-7) but "Côte" becomes "Cote": drop combining accents.
-    base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
-    if base and all(c in _GSM7_BASIC_SET for c in base):
-        return base
-    return "?"
-
-
-def fit_sms(head: str, detail: str, tail: str, limit: int = SMS_LIMIT) -> str:
-    """``head. detail. tail`` in one segment: the detail gives way first, at a word boundary.
-
-    The head says what happened and the tail holds the reply code, so both survive.
+def fit_sms(head: str, detail: str, tail: str, max_segments: int = SMS_MAX_SEGMENTS) -> str:
+    """``head. detail. tail`` in ``max_segments``: the detail gives way first, at a word
+    boundary. The head says what happened and the tail holds the reply code, so both survive.
     """
-    head, detail, tail = to_gsm7(head), to_gsm7(detail), to_gsm7(tail)
     whole = _sentences(head, detail, tail)
-    if gsm7_length(whole) <= limit:
-        return whole
-    room = limit - gsm7_length(_sentences(head, "", tail)) - len(_SEP)
-    if detail and room >= 8:
-        return _sentences(head, _shorten(detail, room), tail)
+    if sms_fits(whole, max_segments):
+        return sms_text(whole)
+    if detail:
+        cut = _shorten(detail, lambda d: sms_fits(_sentences(head, d, tail), max_segments))
+        if len(cut) >= 8:
+            return sms_text(_sentences(head, cut, tail))
     # Even head + tail do not fit (a 64-character shipment id): cut the head instead.
-    head_room = limit - (gsm7_length(tail) + len(_SEP) if tail else 0)
-    return _sentences(_shorten(head, head_room), "", tail)
+    cut_head = _shorten(head, lambda h: sms_fits(_sentences(h, "", tail), max_segments))
+    return sms_text(_sentences(cut_head, "", tail))
 
 
 _SEP = ". "
+_MARKER = ".."
 
 
 def _sentences(*parts: str) -> str:
     return _SEP.join(p for p in parts if p)
 
 
-def _shorten(text: str, room: int) -> str:
-    marker = ".."
-    if gsm7_length(text) <= room:
-        return text
-    cut = text
-    while cut and gsm7_length(cut) + len(marker) > room:
-        cut = cut[:-1]
+def _shorten(text: str, fits: Callable[[str], bool]) -> str:
+    """The longest prefix of ``text`` (with a marker) that ``fits``; "" if none does."""
+    low, high = 0, len(text)  # fits() only gets harder as the prefix grows: bisect it
+    while low < high:
+        mid = (low + high + 1) // 2
+        if fits(text[:mid] + _MARKER):
+            low = mid
+        else:
+            high = mid - 1
+    cut = text[:low]
     if " " in cut[len(cut) // 2 :]:  # prefer a word boundary when one is near the end
         cut = cut[: cut.rindex(" ")]
-    return cut.rstrip(" ,;:") + marker
+    cut = cut.rstrip(" ,;:/")
+    return cut + _MARKER if cut else ""
+
+
+# --- times ---------------------------------------------------------------------------
+
+
+def zone_label(local: datetime) -> str:
+    """"UTC+08:00 (Asia/Shanghai)" for an aware local time; "UTC" in UTC itself."""
+    offset = local.utcoffset() or timedelta(0)
+    key = getattr(local.tzinfo, "key", None)
+    if not offset and key in (None, "UTC", "Etc/UTC"):
+        return "UTC"
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    hours, mins = divmod(abs(minutes), 60)
+    label = f"UTC{sign}{hours:02d}:{mins:02d}"
+    return f"{label} ({key})" if key else label
+
+
+def local_time(at: datetime, zone: tzinfo) -> str:
+    """"10 Nov 14:31 UTC+08:00 (Asia/Shanghai)"."""
+    local = at.astimezone(zone)
+    return f"{local:%d %b %H:%M} {zone_label(local)}"
+
+
+def local_span(start: datetime, end: datetime, zone: tzinfo) -> str:
+    """"10 Nov 02:31-02:51 UTC-04:00 (America/Halifax)", the zone said once when it can be."""
+    a, b = start.astimezone(zone), end.astimezone(zone)
+    if a.utcoffset() != b.utcoffset():  # a DST change in between: each end says its own
+        return f"{local_time(start, zone)} - {local_time(end, zone)}"
+    if a.date() == b.date():
+        return f"{a:%d %b %H:%M}-{b:%H:%M} {zone_label(b)}"
+    return f"{a:%d %b %H:%M} - {b:%d %b %H:%M} {zone_label(b)}"
+
+
+def place_zone(alert: Alert) -> tzinfo | None:
+    place = alert.figures.place
+    if place is None or place.timezone is None:
+        return None
+    try:
+        return ZoneInfo(place.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def _zones(alert: Alert, zone: tzinfo) -> list[tzinfo]:
+    """The recipient's zone, then the place's when it is another one."""
+    there = place_zone(alert)
+    if there is None or getattr(there, "key", None) == getattr(zone, "key", None):
+        return [zone]
+    return [zone, there]
+
+
+def _in_zones(at: datetime, zones: list[tzinfo]) -> str:
+    return " / ".join(local_time(at, z) for z in zones)
+
+
+def _span_in_zones(start: datetime, end: datetime, zones: list[tzinfo]) -> str:
+    return " / ".join(local_span(start, end, z) for z in zones)
+
+
+def _duration(minutes: float) -> str:
+    whole = round(minutes)
+    if whole < 60:
+        return f"{whole} min"
+    return f"{whole // 60} h {whole % 60:02d} min"
 
 
 # --- content -------------------------------------------------------------------------
@@ -148,26 +179,29 @@ def _limits(alert: Alert) -> str | None:
     return None
 
 
+def _worst_label(alert: Alert) -> str:
+    return "Lowest" if alert.kind in ("temp_low", "humidity_low") else "Peak"
+
+
 def _reading(alert: Alert) -> str | None:
-    """The value that matters most: the peak (worst) if known, else the last reading."""
+    """The value that matters most: the worst one if known, else the last reading."""
     f, unit = alert.figures, _unit(alert)
     if alert.kind == "humidity_low" and f.humidity_pct is not None:
-        return _num(f.humidity_pct, unit)
+        return f"{_worst_label(alert)} {_num(f.humidity_pct, unit)}"
     if f.peak_c is not None:
-        return f"Peak {_num(f.peak_c, unit)}"
+        return f"{_worst_label(alert)} {_num(f.peak_c, unit)}"
     if f.temp_c is not None:
         return _num(f.temp_c, unit)
     return None
 
 
-def local_time(at: datetime, zone: tzinfo) -> str:
-    return at.astimezone(zone).strftime("%d %b %H:%M %Z")
-
-
 def title(alert: Alert) -> str:
+    what = _WHAT[alert.kind]
     if alert.kind == "viability_lost":
-        return _WHAT[alert.kind]  # a verdict, not an episode: it neither starts nor ends
-    return f"{_WHAT[alert.kind]} {_STEP[alert.step]}"
+        return what  # a verdict, not an episode: it neither starts nor ends
+    if alert.found_late:
+        return f"{what} found late" if alert.kind == "sensor_silent" else f"{what} found in uploaded backlog"
+    return f"{what} {_STEP[alert.step]}"
 
 
 def shipment_url(alert: Alert, links: LinkConfig) -> str:
@@ -180,7 +214,21 @@ def ack_url(alert: Alert, links: LinkConfig) -> str:
 
 
 def wants_ack(alert: Alert) -> bool:
-    return alert.step != "closed"
+    # A found-late excursion may be over, but nobody has heard of it yet: it is news to
+    # acknowledge, not a follow-up.
+    return alert.step != "closed" or alert.found_late
+
+
+def _when_found_late(alert: Alert, zones: list[tzinfo]) -> list[str]:
+    """Its start and end (or that it is still going), and how long, for the SMS detail."""
+    f = alert.figures
+    start = f.started_at or alert.event_time
+    if f.ended_at is not None:
+        minutes = f.duration_min if f.duration_min is not None else (f.ended_at - start).total_seconds() / 60
+        return [_span_in_zones(start, f.ended_at, zones), _duration(minutes)]
+    last = f.reading_time or alert.event_time
+    so_far = _duration((last - start).total_seconds() / 60)
+    return [f"since {_in_zones(start, zones)}", f"still out of range, {so_far} so far"]
 
 
 def format_sms(alert: Alert, to: str, delivery_id: str, zone: tzinfo, links: LinkConfig) -> SmsMessage:
@@ -188,12 +236,16 @@ def format_sms(alert: Alert, to: str, delivery_id: str, zone: tzinfo, links: Lin
     limits = _limits(alert)
     reading = _reading(alert)
     f = alert.figures
-    bits = [f"{reading} ({limits})" if reading and limits else reading or limits]
-    bits.append(f.device_id)
-    if f.lost_at is not None:
-        bits.append(f"lost {local_time(f.lost_at, zone)}")
+    zones = _zones(alert, zone)
+    value = f"{reading} ({limits})" if reading and limits else reading or limits
+    bits: list[str | None]
+    if alert.found_late:
+        bits = [*_when_found_late(alert, zones), value, f.place.short if f.place else None, f.device_id]
+    elif f.lost_at is not None:
+        bits = [value, f.device_id, f"lost {_in_zones(f.lost_at, zones)}"]
     else:
-        bits.append(local_time(f.reading_time or alert.event_time, zone))
+        bits = [value, f.device_id, _in_zones(f.reading_time or alert.event_time, zones)]
+        bits.append(f.place.short if f.place else None)
     if f.eta is not None:
         bits.append(f"ETA {local_time(f.eta, zone)}")
     bits.extend(f.reasons)
@@ -202,23 +254,43 @@ def format_sms(alert: Alert, to: str, delivery_id: str, zone: tzinfo, links: Lin
     return SmsMessage(delivery_id=delivery_id, to=to, body=fit_sms(head, detail, tail))
 
 
+def _with_utc(at: datetime, zones: list[tzinfo]) -> str:
+    return f"{_in_zones(at, zones)} ({at:%Y-%m-%d %H:%M:%S} UTC)"
+
+
 def _facts(alert: Alert, zone: tzinfo) -> list[tuple[str, str]]:
     f = alert.figures
     unit = _unit(alert)
+    zones = _zones(alert, zone)
     when = f.reading_time or alert.event_time
+    ended = _with_utc(f.ended_at, zones) if f.ended_at else None
+    if alert.found_late and ended is None:
+        ended = "not yet: still out of range at the last reading"
+    duration = f.duration_min
+    if duration is None and f.started_at and f.ended_at:
+        duration = (f.ended_at - f.started_at).total_seconds() / 60
+    found = None
+    if alert.found_late:
+        found = "in the readings the tracker uploaded later, not while it happened"
+        if f.received_at is not None:
+            found = f"in the readings the tracker uploaded at {local_time(f.received_at, zone)}, not while it happened"
     rows: list[tuple[str, str | None]] = [
         ("Shipment", alert.shipment_id),
         ("Severity", alert.severity),
+        ("Found", found),
         ("Device", f.device_id),
-        ("Reading time (device)", f"{local_time(when, zone)} ({when:%Y-%m-%d %H:%M:%S} UTC)"),
+        ("Started", _with_utc(f.started_at, zones) if f.started_at else None),
+        ("Ended", ended),
+        ("Duration", _duration(duration) if duration is not None else None),
+        ("Where", f.place.name if f.place else None),
+        # A found-late step's reading is only the one that confirmed it: start and end say more.
+        ("Reading time (device)", None if alert.found_late else _with_utc(when, zones)),
         ("Temperature", _num(f.temp_c, "°C") if f.temp_c is not None else None),
-        ("Peak", _num(f.peak_c, unit) if f.peak_c is not None else None),
+        (_worst_label(alert), _num(f.peak_c, unit) if f.peak_c is not None else None),
         ("Humidity", _num(f.humidity_pct, "%RH") if f.humidity_pct is not None else None),
         ("Limits", _limits(alert)),
         ("Degree-minutes", f"{f.degree_minutes:.0f}" if f.degree_minutes is not None else None),
-        ("Started", local_time(f.started_at, zone) if f.started_at else None),
-        ("Ended", local_time(f.ended_at, zone) if f.ended_at else None),
-        ("Lost at", local_time(f.lost_at, zone) if f.lost_at else None),
+        ("Lost at", _with_utc(f.lost_at, _zones(alert, zone)) if f.lost_at else None),
         ("ETA", local_time(f.eta, zone) if f.eta else None),
         ("Deliver by", local_time(f.deliver_by, zone) if f.deliver_by else None),
         (
@@ -228,6 +300,18 @@ def _facts(alert: Alert, zone: tzinfo) -> list[tuple[str, str]]:
         ("Why", "; ".join(f.reasons) if f.reasons else None),
     ]
     return [(k, v) for k, v in rows if v]
+
+
+def _lead(alert: Alert) -> str:
+    """The opening sentence: what happened, and for a found-late one, that it is old news."""
+    if not alert.found_late:
+        return f"{title(alert)} on shipment {alert.shipment_id}."
+    what = _WHAT[alert.kind].lower()
+    state = "It is over." if alert.figures.ended_at else "It was still going on at the last reading."
+    return (
+        f"An excursion ({what}) on shipment {alert.shipment_id} happened while the tracker could not "
+        f"report: it was found in the readings the tracker uploaded later. {state}"
+    )
 
 
 def format_email(
@@ -254,7 +338,7 @@ def format_email(
 
 def _email_text(alert: Alert, to_name: str, facts: list[tuple[str, str]], page: str, ack: str | None) -> str:
     width = max(len(k) for k, _ in facts)
-    lines = [f"Hello {to_name},", "", f"{title(alert)} on shipment {alert.shipment_id}.", ""]
+    lines = [f"Hello {to_name},", "", _lead(alert), ""]
     lines += [f"{k.ljust(width)}  {v}" for k, v in facts]
     lines += ["", f"Shipment page: {page}"]
     if ack:
@@ -268,10 +352,12 @@ def _email_html(alert: Alert, to_name: str, facts: list[tuple[str, str]], page: 
     rows = "".join(f'<tr><th align="left" style="padding-right:1em">{e(k)}</th><td>{e(v)}</td></tr>' for k, v in facts)
     colour = "#b00020" if alert.severity == "critical" else "#b26a00"
     ack_html = f'<p><a href="{e(ack)}">Acknowledge this alert</a></p>' if ack else ""
+    lead = f"<p>{e(_lead(alert))}</p>" if alert.found_late else ""
     return (
         "<!DOCTYPE html><html><body>"
         f"<p>Hello {e(to_name)},</p>"
         f'<h2 style="color:{colour}">{e(title(alert))}: {e(alert.shipment_id)}</h2>'
+        f"{lead}"
         f"<table>{rows}</table>"
         f'<p><a href="{e(page)}">Open the shipment page</a></p>'
         f"{ack_html}"

@@ -8,7 +8,7 @@ idempotent, so a record processed again after a crash changes nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from schemas.alert import AlertEvent
 from schemas.common import utc_now
@@ -17,8 +17,9 @@ from schemas.excursion import ExcursionEvent
 from schemas.shipment import ShipmentIn
 from services.alerts.outbox import AlertOutbox
 from services.alerts.policy import PolicyConfig, Recipient, handle_trigger, recipients_for
-from services.alerts.sources import trigger_from_eta, trigger_from_excursion, trigger_from_viability
+from services.alerts.sources import FOUND_LATE_AFTER, trigger_from_eta, trigger_from_excursion, trigger_from_viability
 from services.alerts.trigger import AlertTrigger
+from services.alerts.whereabouts import locate
 
 
 class AlertIntake:
@@ -29,15 +30,17 @@ class AlertIntake:
         ops: Sequence[Recipient],
         clock: Callable[[], datetime] = utc_now,
         on_deliveries: Callable[[], None] | None = None,
+        found_late_after: timedelta = FOUND_LATE_AFTER,
     ) -> None:
         self._outbox = outbox
+        self._found_late_after = found_late_after
         self._policy = policy
         self._ops = list(ops)
         self._clock = clock
         self._on_deliveries = on_deliveries  # wakes the dispatcher (``AlertDispatcher.wake``)
 
     async def on_excursion(self, event: ExcursionEvent, shipment: ShipmentIn) -> list[AlertEvent]:
-        trigger = trigger_from_excursion(event)
+        trigger = trigger_from_excursion(event, self._found_late_after)
         return [] if trigger is None else await self.on_trigger(trigger, shipment)
 
     async def on_eta(self, update: EtaUpdate, shipment: ShipmentIn) -> list[AlertEvent]:
@@ -50,6 +53,7 @@ class AlertIntake:
     async def on_trigger(self, trigger: AlertTrigger, shipment: ShipmentIn) -> list[AlertEvent]:
         """Stores what the trigger causes; returns feed events for alerts new to the outbox."""
         now = self._clock()
+        trigger = locate(trigger, shipment)  # where it was, from the booked legs
         recipients = recipients_for(shipment, self._ops)
         outcome, new_ids = await self._outbox.apply(
             trigger.shipment_id,
@@ -67,7 +71,7 @@ class AlertIntake:
                 severity=alert.severity,
                 status="suppressed" if alert.suppressed else "raised",
                 at=now,
-                detail=alert.suppressed,
+                detail=alert.suppressed or ("found late in an uploaded backlog" if alert.found_late else None),
             )
             for alert in outcome.alerts
             if alert.id in new_ids

@@ -27,6 +27,7 @@ from services.alerts.intake import AlertIntake
 from services.alerts.outbox import AlertOutbox
 from services.alerts.settings import AlertSettings
 from services.alerts.shipment_lookup import ShipmentLookup
+from services.alerts.zones import preload as preload_zones
 from services.db.migrate import migrate
 from services.thread_deaths import exit_when_a_thread_dies
 
@@ -99,7 +100,8 @@ def build_service(settings: AlertSettings) -> AlertService:
             session_timeout_ms=settings.alert_kafka_session_timeout_ms,
         ),
         # The intake wakes the dispatcher as soon as it stores new deliveries.
-        AlertIntake(outbox, policy, ops, on_deliveries=dispatcher.wake),
+        AlertIntake(outbox, policy, ops, on_deliveries=dispatcher.wake,
+                    found_late_after=settings.found_late_after()),
         shipments,
         feed,
     )
@@ -108,6 +110,7 @@ def build_service(settings: AlertSettings) -> AlertService:
 
 async def serve(settings: AlertSettings) -> None:
     service = build_service(settings)
+    preload_zones()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.alerts.sms_encoding import SmsSize, sms_size
+
 
 @dataclass(frozen=True)
 class SmsMessage:
     delivery_id: str
     to: str  # +E164
-    body: str  # GSM-7, at most one 160-character segment
+    body: str  # as sent: GSM-7 when it can be, else UCS-2 (see sms_encoding)
+
+    @property
+    def size(self) -> SmsSize:
+        """Its encoding and segment count, as the provider bills it."""
+        return sms_size(self.body)
 
 
 @dataclass(frozen=True)

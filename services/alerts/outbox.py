@@ -5,10 +5,16 @@ same event processed twice changes nothing. Deliveries move
 ``pending -> sending -> sent | pending (retry) | failed``; ``sending`` is a lease
 (``claimed_until``) taken with ``FOR UPDATE SKIP LOCKED`` and committed *before* the
 provider is called, so a crashed dispatcher's claims are retaken once the lease ends.
+
+A found-late announcement is held a few seconds and refined in place while held (an
+alert with ``version`` > 1): its body and its planned deliveries are replaced, but only
+while none of them has been tried; once one has, the refinement is dropped (logged), so
+no recipient gets two versions of the same alert.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,9 +26,13 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from schemas.alert import Alert, ChannelName, Role
+from schemas.shipment import DEFAULT_LANGUAGE, TimezoneSource
 from services.alerts.escalation import EscalationCandidate
 from services.alerts.ids import ack_code, ack_token, ack_token_hash, token_matches
 from services.alerts.policy import AlertState, Outcome, PlannedDelivery
+from services.alerts.sms_encoding import SmsSize
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,8 @@ class ClaimedDelivery:
     attempts: int  # including this one
     claim_token: str
     reclaimed: bool  # the previous claim expired mid-send: the provider may have it
+    timezone_source: TimezoneSource | None = None
+    language: str = DEFAULT_LANGUAGE  # what the recipient reads, for the formatting
 
 
 class AlertOutbox:
@@ -75,9 +87,17 @@ class AlertOutbox:
         async with self._require_pool().connection() as conn, conn.transaction():
             state = await _lock_state(conn, shipment_id, now)
             outcome = step(state)
-            new_ids = [a.id for a in outcome.alerts if await self._insert_alert(conn, a, now)]
+            new_ids: list[str] = []
+            refused: set[str] = set()
+            for alert in outcome.alerts:
+                if alert.version > 1:
+                    if not await _refine_alert(conn, alert):
+                        refused.add(alert.id)
+                elif await self._insert_alert(conn, alert, now):
+                    new_ids.append(alert.id)
             for delivery in outcome.deliveries:
-                await _insert_delivery(conn, delivery, now)
+                if delivery.alert_id not in refused:
+                    await _insert_delivery(conn, delivery, now)
             await conn.execute(
                 "UPDATE alert_policy_state SET state = %s, updated_at = %s WHERE shipment_id = %s",
                 (Jsonb(outcome.state.model_dump(mode="json")), now, shipment_id),
@@ -142,7 +162,7 @@ class AlertOutbox:
                 FROM due, alerts AS a
                 WHERE d.id = due.id AND a.id = d.alert_id
                 RETURNING d.id, d.role, d.channel, d.address, d.recipient_name, d.timezone,
-                          d.attempts, due.was, a.body
+                          d.timezone_source, d.language, d.attempts, due.was, a.body
                 """,
                 {
                     "channels": list(channels),
@@ -165,15 +185,26 @@ class AlertOutbox:
                 attempts=row["attempts"],
                 claim_token=claim_token,
                 reclaimed=row["was"] == "sending",
+                timezone_source=row["timezone_source"],
+                language=row["language"] or DEFAULT_LANGUAGE,
             )
             for row in rows
         ]
 
-    async def mark_sent(self, delivery: ClaimedDelivery, now: datetime, provider_ref: str | None) -> bool:
+    async def mark_sent(
+        self, delivery: ClaimedDelivery, now: datetime, provider_ref: str | None, sms: SmsSize | None = None
+    ) -> bool:
+        """``sms``: the encoding and segments of the text sent, for an SMS."""
         return await self._finish(
             delivery,
-            "status = 'sent', sent_at = %(now)s, provider_ref = %(ref)s, last_error = NULL",
-            {"now": now, "ref": provider_ref},
+            "status = 'sent', sent_at = %(now)s, provider_ref = %(ref)s, last_error = NULL,"
+            " sms_encoding = %(encoding)s, sms_segments = %(segments)s",
+            {
+                "now": now,
+                "ref": provider_ref,
+                "encoding": sms.encoding if sms else None,
+                "segments": sms.segments if sms else None,
+            },
         )
 
     async def mark_retry(self, delivery: ClaimedDelivery, next_attempt_at: datetime, error: str) -> bool:
@@ -278,7 +309,12 @@ async def shipment_alerts(conn: AsyncConnection[Any], shipment_id: str) -> list[
                COALESCE(jsonb_agg(jsonb_build_object(
                    'role', d.role, 'channel', d.channel, 'status', d.status,
                    'attempts', d.attempts, 'sent_at', d.sent_at,
-                   'last_error', d.last_error, 'acknowledged_at', d.acknowledged_at)
+                   'last_error', d.last_error, 'acknowledged_at', d.acknowledged_at,
+                   'not_before', d.not_before, 'deferred', COALESCE(d.not_before > d.created_at, false),
+                   'next_attempt_at', d.next_attempt_at, 'created_at', d.created_at,
+                   'timezone', d.timezone, 'timezone_source', d.timezone_source,
+                   'language', d.language, 'sms_encoding', d.sms_encoding,
+                   'sms_segments', d.sms_segments)
                    ORDER BY d.role, d.channel)
                  FILTER (WHERE d.id IS NOT NULL), '[]') AS deliveries
         FROM alerts AS a LEFT JOIN alert_deliveries AS d ON d.alert_id = a.id
@@ -363,12 +399,32 @@ async def _lock_state(conn: AsyncConnection[Any], shipment_id: str, now: datetim
     return AlertState.model_validate(row[0] if row else {})
 
 
+async def _refine_alert(conn: AsyncConnection[Any], alert: Alert) -> bool:
+    """Replaces a held alert's body and drops its planned deliveries, for the refinement's
+    plan to take their place (see the module doc); False when it is going out already."""
+    cursor = await conn.execute(
+        "SELECT status, attempts FROM alert_deliveries WHERE alert_id = %s FOR UPDATE", (alert.id,)
+    )
+    if any(status != "pending" or attempts > 0 for status, attempts in await cursor.fetchall()):
+        log.warning("alert %s is being delivered: its refinement (version %d) is dropped", alert.id, alert.version)
+        return False
+    cursor = await conn.execute(
+        "UPDATE alerts SET severity = %s, suppressed = %s, body = %s WHERE id = %s",
+        (alert.severity, alert.suppressed, Jsonb(alert.model_dump(mode="json")), alert.id),
+    )
+    # Nothing of it was tried (checked above under lock): its new plan (none, when it was
+    # withdrawn) replaces the old one, same ids where the same recipient and channel remain.
+    await conn.execute("DELETE FROM alert_deliveries WHERE alert_id = %s", (alert.id,))
+    return cursor.rowcount == 1
+
+
 async def _insert_delivery(conn: AsyncConnection[Any], delivery: PlannedDelivery, now: datetime) -> None:
     await conn.execute(
         """
         INSERT INTO alert_deliveries (id, alert_id, role, channel, address, recipient_name,
-                                      timezone, next_attempt_at, created_at)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+                                      timezone, timezone_source, language, next_attempt_at,
+                                      not_before, created_at)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
         ON CONFLICT DO NOTHING
         """,
         (
@@ -379,6 +435,9 @@ async def _insert_delivery(conn: AsyncConnection[Any], delivery: PlannedDelivery
             delivery.address,
             delivery.recipient_name,
             delivery.timezone,
+            delivery.timezone_source,
+            delivery.language,
+            delivery.not_before,
             delivery.not_before,
             now,
         ),

@@ -5,6 +5,13 @@ Two steps, both pure and event-time based:
 - ``decide(state, trigger, config) -> (state, alerts)`` turns one trigger step into at
   most one ``Alert``: a step already seen (or overtaken by a later one) yields nothing,
   and a step of a flapping trigger yields a *suppressed* alert that no one is told of.
+  The first step anyone hears of an excursion says that it happened: one revealed by a
+  late backlog, or first seen already closed, is told once as *found late*, never as a
+  bare "ended". A shuffled backlog shows an excursion in stages (re-scored as readings
+  fill in, retracted in favour of one that started earlier), so the announcement is held
+  for ``found_late_hold`` and every later step of the same excursion refines it in place
+  until it goes. What people were told passes to the excursion that replaces a retracted
+  one, so a re-scored backlog never announces the same excursion twice.
 - ``plan_deliveries(alert, recipients, config, now)`` fans an alert out to recipients and
   channels by severity, and defers non-urgent deliveries past the recipient's quiet hours.
 """
@@ -28,9 +35,10 @@ from schemas.alert import (
     Role,
     Severity,
 )
-from schemas.shipment import Party, ShipmentIn
+from schemas.shipment import DEFAULT_LANGUAGE, Party, PartyZone, Shipment, ShipmentIn, TimezoneSource
 from services.alerts.ids import alert_id, delivery_id
 from services.alerts.trigger import AlertTrigger
+from services.alerts.zones import shipment_zones
 
 
 class Route(BaseModel):
@@ -70,6 +78,14 @@ class PolicyConfig:
     default_timezone: str = "UTC"
     # How long the per-shipment memory keeps a trigger after its last step (event time).
     memory: timedelta = timedelta(days=7)
+    # A found-late announcement waits this long (processing time) for the rest of the
+    # backlog to be scored, so it tells the excursion's final start, end and peak.
+    found_late_hold: timedelta = timedelta(seconds=30)
+
+
+# A held announcement is refined only this long before it is due: later, the dispatcher
+# may be sending it, and the refinement would not reach everyone.
+HOLD_MARGIN = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -79,6 +95,8 @@ class Recipient:
     email: str | None = None
     phone: str | None = None
     timezone: str | None = None
+    timezone_source: TimezoneSource = "default"
+    language: str = DEFAULT_LANGUAGE
 
     def address_for(self, channel: ChannelName) -> str | None:
         if channel == "email":
@@ -96,6 +114,8 @@ class PlannedDelivery:
     recipient_name: str
     timezone: str | None  # the recipient's IANA zone, for local times in the message
     not_before: datetime  # UTC; later than "now" when deferred by quiet hours
+    timezone_source: TimezoneSource = "default"  # where ``timezone`` came from
+    language: str = DEFAULT_LANGUAGE  # what the recipient reads (BCP 47), for formatting
 
 
 # --- per-shipment memory -------------------------------------------------------------
@@ -111,6 +131,10 @@ class TriggerMemory(BaseModel):
     generation: int = 0  # how many times it was reopened after closing
     severity: Severity = "warning"  # the highest of its steps, so a closing reaches
     # everyone its opening or escalation reached
+    # Its steps were handed over from a retracted predecessor, before any event of its own.
+    inherited: bool = False
+    # Its found-late announcement while held (not sent yet): later steps refine it.
+    announcement: Alert | None = None
 
 
 class KindMemory(BaseModel):
@@ -134,26 +158,147 @@ def lifecycle_id(trigger_id: str, generation: int) -> str:
     return trigger_id if generation == 0 else f"{trigger_id}#{generation}"
 
 
-def decide(state: AlertState, trigger: AlertTrigger, config: PolicyConfig) -> tuple[AlertState, list[Alert]]:
-    """One trigger step -> at most one alert (possibly suppressed), and the new memory."""
+def decide(
+    state: AlertState, trigger: AlertTrigger, config: PolicyConfig, now: datetime | None = None
+) -> tuple[AlertState, list[Alert]]:
+    """One trigger step -> at most one alert (possibly suppressed, or the refinement of a
+    held found-late announcement), and the new memory. ``now`` (processing time) starts
+    and ends the hold of found-late announcements; without it they are not held."""
     memory = state.triggers.get(trigger.trigger_id)
     if _is_replay(memory, trigger):
         return state, []
+    if memory is not None and _holding(memory, now):
+        return _refine(state, memory, trigger, config)
+    if trigger.step == "updated":
+        return state, []  # only the figures moved: nobody is told
     if trigger.retracted:
         return _retract(state, memory, trigger, config)
+    if _found_late_news(memory, trigger):
+        return _announce(state, trigger, config, now)
     correction = False  # a reopening of a closing people heard of: they must hear it
-    if trigger.reopened and memory is not None and "closed" in memory.steps:
+    if memory is not None and _reopens(memory, trigger):
         correction = not memory.muted
         memory = memory.model_copy(
-            update={"steps": (), "muted": False, "generation": memory.generation + 1, "severity": "warning"}
+            update={
+                "steps": (),
+                "muted": False,
+                "generation": memory.generation + 1,
+                "severity": "warning",
+                "inherited": False,
+            }
         )
-    if memory is not None and _already_covered(memory.steps, trigger.step):
+    step = _alert_step(trigger)
+    if memory is not None and _already_covered(memory.steps, step):
         return state, []
-    if trigger.step == "closed" and memory is not None:
+    if step == "closed" and memory is not None:
         trigger = trigger.model_copy(update={"severity": _max_severity(trigger, memory)})
     suppressed = None if correction else _suppression(memory, state.kinds.get(trigger.kind), trigger, config)
-    alert = _alert(trigger, memory, trigger.step, suppressed, trigger.figures)
+    alert = _alert(trigger, memory, step, suppressed, trigger.figures)
     return _remember(state, memory, trigger, suppressed, config), [alert]
+
+
+def _alert_step(trigger: AlertTrigger) -> AlertStep:
+    if trigger.step == "updated":  # decide() returns before; this keeps the types honest
+        raise ValueError("an 'updated' trigger is no alert step")
+    return trigger.step
+
+
+def _reopens(memory: TriggerMemory, trigger: AlertTrigger) -> bool:
+    """Late data shows a closing people may have heard of had not ended: its own
+    ``reopened``, or an open successor of an excursion that was told as closed."""
+    if "closed" not in memory.steps:
+        return False
+    return trigger.reopened or (memory.inherited and trigger.step != "closed")
+
+
+def _found_late_news(memory: TriggerMemory | None, trigger: AlertTrigger) -> bool:
+    """The first anyone hears of an excursion, and it is news from the past: revealed by a
+    late backlog, or first seen already closed (so nobody heard it open)."""
+    if memory is not None or trigger.kind == "at_risk":  # an unpaired recovery is no excursion
+        return False
+    return trigger.found_late or trigger.step == "closed"
+
+
+# --- found-late announcements --------------------------------------------------------
+
+
+def _announce(
+    state: AlertState, trigger: AlertTrigger, config: PolicyConfig, now: datetime | None
+) -> tuple[AlertState, list[Alert]]:
+    """The excursion's first news, as found late: step "opened" even when it is over (the
+    figures say so), so its later "escalated" / "closed" remain steps of their own."""
+    suppressed = _suppression(None, state.kinds.get(trigger.kind), trigger, config, found_late=True)
+    hold = now + config.found_late_hold if now is not None and config.found_late_hold and not suppressed else None
+    alert = _alert(trigger, None, "opened", suppressed, trigger.figures).model_copy(
+        update={"found_late": True, "hold_until": hold}
+    )
+    memory = TriggerMemory(
+        steps=_told_by(alert, trigger),
+        muted=suppressed is not None,
+        last_event_time=trigger.event_time,
+        revision=trigger.revision,
+        severity=trigger.severity,
+        announcement=alert if hold else None,
+    )
+    told = None if suppressed else KindMemory(told_at=trigger.event_time, told_severity=trigger.severity)
+    return _put(state, trigger.trigger_id, memory, trigger.kind, told, config), [alert]
+
+
+def _told_by(alert: Alert, trigger: AlertTrigger) -> tuple[AlertStep, ...]:
+    """The steps a found-late announcement tells: it happened, how bad, whether it ended
+    (as of ``trigger``, the step it was last made from)."""
+    steps: list[AlertStep] = ["opened"]
+    if alert.severity == "critical":
+        steps.append("escalated")
+    if trigger.step == "closed" or trigger.figures.ended_at is not None:
+        steps.append("closed")
+    return tuple(steps)
+
+
+def _holding(memory: TriggerMemory, now: datetime | None) -> bool:
+    held = memory.announcement
+    if held is None or held.hold_until is None or now is None:
+        return False
+    return now < held.hold_until - HOLD_MARGIN
+
+
+def _refine(
+    state: AlertState, memory: TriggerMemory, trigger: AlertTrigger, config: PolicyConfig
+) -> tuple[AlertState, list[Alert]]:
+    """A later step of an excursion whose announcement is held: the announcement takes
+    its figures and severity (same id, next version) and nothing else is told. Nobody has
+    heard anything yet, so it follows the latest view, down as well as up (a sparse first
+    view of a shuffled backlog can look worse than the whole)."""
+    held = memory.announcement
+    assert held is not None  # _holding() said so
+    revision = max(r for r in (trigger.revision, memory.revision, 0) if r is not None) or None
+    if trigger.retracted:
+        gone = memory.model_copy(update={"announcement": None, "revision": revision})
+        new_state = _put(state, trigger.trigger_id, gone, trigger.kind, None, config)
+        if trigger.superseded_by:  # the successor carries the announcement on
+            return _inherit(new_state, trigger.superseded_by, memory), []
+        # Re-scoring removed it before anyone was told: the announcement is withdrawn.
+        withdrawn = held.model_copy(
+            update={"suppressed": "withdrawn before it was sent: late readings removed it", "version": held.version + 1}
+        )
+        muted = gone.model_copy(update={"muted": True})
+        return _put(state, trigger.trigger_id, muted, trigger.kind, None, config), [withdrawn]
+    severity = trigger.severity
+    revised = held.model_copy(update={"severity": severity, "figures": trigger.figures, "version": held.version + 1})
+    refined = memory.model_copy(
+        update={
+            "steps": _told_by(revised, trigger),
+            "severity": severity,
+            "revision": revision,
+            "last_event_time": max(memory.last_event_time, trigger.event_time),
+            "inherited": False,
+            "announcement": revised,
+        }
+    )
+    told = None
+    if severity != held.severity:  # it is told at another severity now: flapping must know
+        told = KindMemory(told_at=held.event_time, told_severity=severity)
+    return _put(state, trigger.trigger_id, refined, trigger.kind, told, config), [revised]
 
 
 def _max_severity(trigger: AlertTrigger, memory: TriggerMemory) -> Severity:
@@ -193,11 +338,14 @@ def _retract(
     state: AlertState, memory: TriggerMemory | None, trigger: AlertTrigger, config: PolicyConfig
 ) -> tuple[AlertState, list[Alert]]:
     """A retracted trigger closes quietly when a successor took its place (the successor
-    inherits what people were told); with no successor, people told of it hear it ended."""
-    if memory is not None and "closed" in memory.steps:
-        return _remember(state, memory, trigger, "retracted", config), []
-    told = memory is not None and not memory.muted
+    inherits what people were told, its closing too); with no successor, people told of
+    it hear it ended."""
     successor = trigger.superseded_by
+    if memory is not None and "closed" in memory.steps:
+        new_state = _remember(state, memory, trigger, "retracted", config)
+        # A found-late excursion told as closed, re-scored to start earlier: told already.
+        return (_inherit(new_state, successor, memory) if successor else new_state), []
+    told = memory is not None and not memory.muted
     if successor:
         suppressed: str | None = f"retracted: superseded by {successor}"
     elif told:
@@ -217,13 +365,29 @@ def _retract(
 
 
 def _inherit(state: AlertState, successor: str, memory: TriggerMemory) -> AlertState:
-    inherited = tuple(s for s in memory.steps if s != "closed")
+    """``memory`` is the predecessor's before its retraction: its steps are what was told
+    (its closing only when it had really closed), so none of them is told again."""
     old = state.triggers.get(successor)
     if old is None:
-        merged = TriggerMemory(steps=inherited, muted=memory.muted, last_event_time=memory.last_event_time)
+        merged = TriggerMemory(
+            steps=memory.steps,
+            muted=memory.muted,
+            last_event_time=memory.last_event_time,
+            severity=memory.severity,
+            inherited=True,
+            announcement=memory.announcement,  # still held: the successor refines it
+        )
     else:
-        steps = tuple(sorted(set(old.steps) | set(inherited), key=STEP_ORDER.__getitem__))
-        merged = old.model_copy(update={"steps": steps, "muted": old.muted and memory.muted})
+        steps = tuple(sorted(set(old.steps) | set(memory.steps), key=STEP_ORDER.__getitem__))
+        severity = memory.severity if SEVERITY_ORDER[memory.severity] > SEVERITY_ORDER[old.severity] else old.severity
+        merged = old.model_copy(
+            update={
+                "steps": steps,
+                "muted": old.muted and memory.muted,
+                "severity": severity,
+                "announcement": old.announcement or memory.announcement,
+            }
+        )
     return state.model_copy(update={"triggers": {**state.triggers, successor: merged}})
 
 
@@ -238,9 +402,10 @@ def _suppression(
     kind: KindMemory | None,
     trigger: AlertTrigger,
     config: PolicyConfig,
+    found_late: bool = False,
 ) -> str | None:
     muted = memory is not None and memory.muted
-    if trigger.step == "closed":
+    if trigger.step == "closed" and not found_late:  # a found-late closing is an opening too
         return "its opening was not told (flapping)" if muted else None
     if trigger.step == "escalated" and memory is not None and not muted:
         return None  # the escalation of a trigger people already heard of is news
@@ -262,11 +427,11 @@ def _remember(
     suppressed: str | None,
     config: PolicyConfig,
 ) -> AlertState:
-    steps = (*(memory.steps if memory else ()), trigger.step)
+    step = _alert_step(trigger)
+    steps = (*(memory.steps if memory else ()), step)
     last = max(trigger.event_time, memory.last_event_time) if memory else trigger.event_time
     revisions = [r for r in (trigger.revision, memory.revision if memory else None) if r is not None]
-    triggers = dict(state.triggers)
-    triggers[trigger.trigger_id] = TriggerMemory(
+    remembered = TriggerMemory(
         steps=steps,
         muted=suppressed is not None,
         last_event_time=last,
@@ -274,10 +439,25 @@ def _remember(
         generation=memory.generation if memory else 0,
         severity=_max_severity(trigger, memory) if memory else trigger.severity,
     )
-    kinds = dict(state.kinds)
-    if suppressed is None and trigger.step != "closed":
-        kinds[trigger.kind] = KindMemory(told_at=trigger.event_time, told_severity=trigger.severity)
-    horizon = last - config.memory
+    told = None
+    if suppressed is None and step != "closed":
+        told = KindMemory(told_at=trigger.event_time, told_severity=trigger.severity)
+    return _put(state, trigger.trigger_id, remembered, trigger.kind, told, config)
+
+
+def _put(
+    state: AlertState,
+    trigger_id: str,
+    memory: TriggerMemory,
+    kind: str,
+    told: KindMemory | None,
+    config: PolicyConfig,
+) -> AlertState:
+    """Stores one trigger's memory (and what its kind last told), forgetting what is older
+    than the horizon."""
+    triggers = {**state.triggers, trigger_id: memory}
+    kinds = {**state.kinds, kind: told} if told is not None else dict(state.kinds)
+    horizon = memory.last_event_time - config.memory
     return AlertState(
         triggers={k: v for k, v in triggers.items() if v.last_event_time >= horizon},
         kinds={k: v for k, v in kinds.items() if v.told_at >= horizon},
@@ -299,7 +479,7 @@ def handle_trigger(
     now: datetime,
 ) -> Outcome:
     """``decide`` then ``plan_deliveries``: everything one trigger step causes."""
-    new_state, alerts = decide(state, trigger, config)
+    new_state, alerts = decide(state, trigger, config, now)
     deliveries = [d for a in alerts for d in plan_deliveries(a, recipients, config, now)]
     return Outcome(new_state, alerts, deliveries)
 
@@ -308,23 +488,35 @@ def handle_trigger(
 
 
 def recipients_for(shipment: ShipmentIn, ops: Sequence[Recipient] = ()) -> list[Recipient]:
-    """The shipment's seller and buyer, then the configured ops contacts."""
-    return [_party("seller", shipment.seller), _party("buyer", shipment.buyer), *ops]
+    """The shipment's seller and buyer, then the configured ops contacts.
+
+    Their zones are the ones worked out at registration (what the API shows), or, on a
+    record that predates those, worked out now the same way.
+    """
+    stored = shipment.party_zones if isinstance(shipment, Shipment) else None
+    zones = stored or shipment_zones(shipment)
+    return [
+        _party("seller", shipment.seller, zones.seller),
+        _party("buyer", shipment.buyer, zones.buyer),
+        *ops,
+    ]
 
 
-def _party(role: Role, party: Party) -> Recipient:
+def _party(role: Role, party: Party, zone: PartyZone) -> Recipient:
     return Recipient(
         role=role,
         name=party.name,
         email=str(party.email) if party.email else None,
         phone=party.phone,
-        timezone=party.timezone,
+        timezone=zone.timezone,
+        timezone_source=zone.timezone_source,
+        language=party.language,
     )
 
 
 def overrides_quiet_hours(alert: Alert) -> bool:
     """Every step of critical news wakes people, its end too: an excursion found only in a
-    landed backlog may be told first as ended, and a freeze that is over still killed."""
+    landed backlog is told first as found late, and a freeze that is over still killed."""
     return alert.severity == "critical"
 
 
@@ -385,6 +577,10 @@ def _delivery(
     if not overrides_quiet_hours(alert) and channel in config.quiet_hours.channels:
         zone = recipient_zone(recipient.timezone, config.default_timezone)
         not_before = quiet_until(now, zone, config.quiet_hours) or now
+    if alert.hold_until is not None and alert.hold_until > not_before:
+        not_before = alert.hold_until  # a found-late announcement waits for the whole backlog
+    # The zone the message is written in, recorded with where it came from.
+    source: TimezoneSource = recipient.timezone_source if recipient.timezone else "default"
     return PlannedDelivery(
         id=delivery_id(alert.id, address, channel),
         alert_id=alert.id,
@@ -392,8 +588,10 @@ def _delivery(
         channel=channel,
         address=address,
         recipient_name=recipient.name,
-        timezone=recipient.timezone,
+        timezone=recipient.timezone or config.default_timezone,
         not_before=not_before,
+        timezone_source=source,
+        language=recipient.language,
     )
 
 

@@ -41,7 +41,13 @@ class AlertSettings(KafkaSettings, DatabaseSettings):
     alert_quiet_start: time = time(22, 0)
     alert_quiet_end: time = time(7, 0)
     alert_quiet_channels: tuple[ChannelName, ...] = ("email", "sms")
+    # For a party whose zone is neither given nor known from its phone or place.
     alert_default_timezone: str = "UTC"
+    # An excursion step revealed by readings that arrived this long after they were taken
+    # (a landed tracker's backlog) is told as found late when it is the first news of it.
+    alert_found_late_after_min: float = Field(default=15.0, gt=0)
+    # Its announcement waits this long for the rest of the backlog, then goes (0: at once).
+    alert_found_late_hold_s: float = Field(default=30.0, ge=0)
     alert_flap_window_min: float = Field(default=30.0, ge=0)
     alert_escalate_after_min: float = Field(default=30.0, gt=0)
     alert_ops_name: str = "Operations"
@@ -86,7 +92,11 @@ class AlertSettings(KafkaSettings, DatabaseSettings):
             ),
             flap_window=timedelta(minutes=self.alert_flap_window_min),
             default_timezone=self.alert_default_timezone,
+            found_late_hold=timedelta(seconds=self.alert_found_late_hold_s),
         )
+
+    def found_late_after(self) -> timedelta:
+        return timedelta(minutes=self.alert_found_late_after_min)
 
     def backoff(self) -> Backoff:
         return Backoff(
@@ -111,6 +121,7 @@ class AlertSettings(KafkaSettings, DatabaseSettings):
                 email=self.alert_ops_email,
                 phone=self.alert_ops_phone,
                 timezone=self.alert_ops_timezone,
+                timezone_source="given" if self.alert_ops_timezone else "default",
             )
         ]
 

@@ -6,20 +6,25 @@ absorbed here and the policy stays as it is.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from schemas.alert import AlertFigures, AlertStep
 from schemas.eta import EtaUpdate
 from schemas.excursion import ExcursionEvent
-from services.alerts.trigger import AlertTrigger
+from services.alerts.trigger import AlertTrigger, TriggerStep
 
-_EXCURSION_STEPS: dict[str, AlertStep] = {
+_EXCURSION_STEPS: dict[str, TriggerStep] = {
     "opened": "opened",
     "escalated": "escalated",
+    "updated": "updated",
     "closed": "closed",
     "reopened": "opened",
     "retracted": "closed",
 }
+# Readings that reach ingest this long after they were taken come from a backlog (a
+# tracker that was silent in flight or out of coverage), not from live tracking; a live
+# tracker that batches its uploads stays well under it.
+FOUND_LATE_AFTER = timedelta(minutes=15)
 _RISK_WORDS = {
     "late": "ETA after deliver-by",
     "viability": "viability budget runs out before arrival",
@@ -35,8 +40,10 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def trigger_from_excursion(event: ExcursionEvent) -> AlertTrigger | None:
-    """None for steps nobody is told of ("updated": only the figures moved)."""
+def trigger_from_excursion(
+    event: ExcursionEvent, found_late_after: timedelta = FOUND_LATE_AFTER
+) -> AlertTrigger | None:
+    """The trigger of an excursion step; "updated" only refines a held announcement."""
     step = _EXCURSION_STEPS.get(event.step)
     if step is None:
         return None
@@ -52,7 +59,21 @@ def trigger_from_excursion(event: ExcursionEvent) -> AlertTrigger | None:
         reopened=event.step == "reopened",
         retracted=event.step == "retracted",
         superseded_by=event.superseded_by,
+        found_late=_found_late(event, found_late_after),
     )
+
+
+def _found_late(event: ExcursionEvent, after: timedelta) -> bool:
+    """Whether the step came from readings that arrived ``after`` or more past their time.
+
+    The arrival lag, not the processor's ``found_late`` (re-scored), decides: a reading a
+    few seconds out of order re-scores too, and a backlog uploaded in order does not.
+    """
+    if event.kind == "sensor_silent":  # its times are arrival times already
+        return False
+    if event.received_at is None:  # an older producer: re-scoring is all it says
+        return event.found_late
+    return _utc(event.received_at) - _utc(event.event_time) >= after
 
 
 def _excursion_figures(event: ExcursionEvent) -> AlertFigures:
@@ -74,6 +95,8 @@ def _excursion_figures(event: ExcursionEvent) -> AlertFigures:
         degree_minutes=event.degree_minutes,
         started_at=_utc(event.started_at),
         ended_at=_utc(event.ended_at) if event.ended_at else None,
+        duration_min=event.duration_min,
+        received_at=_utc(event.received_at) if event.received_at else None,
     )
 
 

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, field_validator
 
 from schemas.alert import AlertFigures, AlertKind, AlertStep, Severity
 from schemas.common import ShipmentId
+
+# "updated": only the figures moved. Nobody is told of that, but it refines a found-late
+# announcement that is still held (see policy.decide).
+TriggerStep = AlertStep | Literal["updated"]
 
 
 class AlertTrigger(BaseModel):
@@ -22,7 +27,7 @@ class AlertTrigger(BaseModel):
     trigger_id: str
     shipment_id: ShipmentId
     kind: AlertKind
-    step: AlertStep
+    step: TriggerStep
     severity: Severity
     event_time: AwareDatetime
     figures: AlertFigures = AlertFigures()
@@ -34,6 +39,9 @@ class AlertTrigger(BaseModel):
     # Re-scoring removed the trigger (step "closed"); ``superseded_by`` took its place.
     retracted: bool = False
     superseded_by: str | None = None
+    # Revealed by readings that arrived well after they were taken (a tracker's backlog):
+    # if this is the first anyone hears of the trigger, it is told as found late.
+    found_late: bool = False
 
     @field_validator("event_time")
     @classmethod

@@ -1,6 +1,8 @@
 """Alert routes: a shipment's alerts with their deliveries, and acknowledgements.
 
-- ``GET  /api/v1/shipments/{id}/alerts``: every alert of the shipment, newest first.
+- ``GET  /api/v1/shipments/{id}/alerts``: every alert of the shipment, newest first, each
+  with its deliveries (``schemas.alert.AlertView``): a delivery deferred past the
+  recipient's quiet hours says so (``deferred``) and until when (``not_before``).
 - ``POST /api/v1/alerts/{id}/ack``: ops, or an exporter that is a party of the shipment.
 - ``GET  /alerts/{id}/ack?token=...``: the link in alert emails (no bearer token; the
   token is checked against the hash the alert service stored with the alert).
@@ -21,6 +23,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, Field
 
+from schemas.alert import AlertView
 from services.alerts.outbox import (
     acknowledge_alert,
     acknowledge_by_link,
@@ -54,7 +57,7 @@ def router(pool: AsyncConnectionPool) -> APIRouter:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no shipment {shipment_id!r}")
 
     @routes.get("/api/v1/shipments/{shipment_id}/alerts", tags=["alerts"])
-    async def list_alerts(shipment_id: str, who: Caller) -> list[dict[str, Any]]:
+    async def list_alerts(shipment_id: str, who: Caller) -> list[AlertView]:
         async with pool.connection() as conn:
             await visible_shipment(conn, shipment_id, who)
             return [_alert_view(row) for row in await shipment_alerts(conn, shipment_id)]
@@ -95,17 +98,18 @@ def router(pool: AsyncConnectionPool) -> APIRouter:
     return routes
 
 
-def _alert_view(row: dict[str, Any]) -> dict[str, Any]:
-    alert = dict(row["body"])
-    return {
-        **alert,
-        "raised_at": row["raised_at"],
-        "acknowledged": row["acknowledged_at"] is not None,
-        "acknowledged_at": row["acknowledged_at"],
-        "acknowledged_by": row["acknowledged_by"],
-        "escalated_at": row["escalated_at"],
-        "deliveries": row["deliveries"],
-    }
+def _alert_view(row: dict[str, Any]) -> AlertView:
+    return AlertView.model_validate(
+        {
+            **row["body"],
+            "raised_at": row["raised_at"],
+            "acknowledged": row["acknowledged_at"] is not None,
+            "acknowledged_at": row["acknowledged_at"],
+            "acknowledged_by": row["acknowledged_by"],
+            "escalated_at": row["escalated_at"],
+            "deliveries": row["deliveries"],
+        }
+    )
 
 
 def _page(title: str, text: str) -> str:

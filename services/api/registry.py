@@ -12,6 +12,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from schemas.shipment import Shipment, ShipmentIn
+from services.alerts.zones import shipment_zones
 
 
 class ShipmentExists(Exception):
@@ -23,7 +24,9 @@ class ShipmentRegistry:
         self.pool = pool
 
     async def register(self, body: ShipmentIn, actor: str | None = None) -> Shipment:
-        shipment = Shipment(**body.model_dump(), created_at=datetime.now(UTC))
+        # Each party's zone, and where it came from, is worked out once and kept with the
+        # record: what the API shows is what the alert service uses.
+        shipment = Shipment(**body.model_dump(), created_at=datetime.now(UTC), party_zones=shipment_zones(body))
         async with self.pool.connection() as conn, conn.transaction():
             if actor is not None:  # who, in the audit log (0510_audit_log.sql)
                 await conn.execute("SELECT set_config('coldchain.actor', %s, true)", (actor,))
@@ -47,7 +50,7 @@ class ShipmentRegistry:
     async def get(self, shipment_id: str) -> Shipment | None:
         async with self.pool.connection() as conn:
             row = await (await conn.execute("SELECT body FROM shipments WHERE id = %s", (shipment_id,))).fetchone()
-        return Shipment.model_validate(row[0]) if row else None
+        return _read(row[0]) if row else None
 
     async def search(self, party: str | None, product: str | None, device: str | None,
                    limit: int, offset: int) -> list[Shipment]:
@@ -67,12 +70,12 @@ class ShipmentRegistry:
                 f"SELECT body FROM shipments {where} ORDER BY packed_at DESC, id LIMIT %s OFFSET %s",  # noqa: S608
                 [*params, limit, offset],
             )
-            return [Shipment.model_validate(row[0]) for row in await cur.fetchall()]
+            return [_read(row[0]) for row in await cur.fetchall()]
 
     async def all(self) -> list[Shipment]:
         async with self.pool.connection() as conn:
             cur = await conn.execute("SELECT body FROM shipments ORDER BY created_at")
-            return [Shipment.model_validate(row[0]) for row in await cur.fetchall()]
+            return [_read(row[0]) for row in await cur.fetchall()]
 
     async def last_reading(self, shipment_id: str) -> dict[str, Any] | None:
         async with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
@@ -98,3 +101,12 @@ class ShipmentRegistry:
                 " viability_lost_at, viability_lost_reason, at_risk, risk_reasons"
                 " FROM eta WHERE shipment_id = %s ORDER BY time DESC, id DESC LIMIT 1", (shipment_id,))
             return await cur.fetchone()
+
+
+def _read(body: Any) -> Shipment:
+    """A stored record; one registered before zones were worked out gets them now, as the
+    alert service would (services/alerts/policy.py recipients_for)."""
+    shipment = Shipment.model_validate(body)
+    if shipment.party_zones is None:
+        shipment = shipment.model_copy(update={"party_zones": shipment_zones(shipment)})
+    return shipment

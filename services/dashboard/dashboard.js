@@ -310,11 +310,12 @@ function renderAlerts(alerts) {
   $("#alerts-table tbody").replaceChildren(...alerts.map((alert) => {
     const deliveries = alert.deliveries.map((d) =>
       el("span", { class: `delivery delivery-${d.status}`, "data-channel": d.channel, "data-status": d.status },
-        `${d.role} ${d.channel}: ${d.status}`));
+        d.status === "pending" && d.deferred ? `${d.role} ${d.channel}: deferred to ${fmtTime(d.not_before)}`
+          : `${d.role} ${d.channel}: ${d.status}`));
     const acked = alert.acknowledged;
     const canAck = !acked && state.role !== "auditor";
     return el("tr", { "data-alert": alert.id, "data-acknowledged": String(acked) },
-      el("td", {}, `${alert.kind} ${alert.step}`), el("td", {}, alert.severity),
+      el("td", {}, `${alert.kind} ${alert.found_late ? "found late" : alert.step}`), el("td", {}, alert.severity),
       el("td", {}, fmtTime(alert.raised_at)), el("td", {}, deliveries.length ? deliveries : alert.suppressed || "—"),
       el("td", { class: "ack-state" }, acked ? `yes, ${fmtTime(alert.acknowledged_at)} by ${alert.acknowledged_by}` : "no"),
       el("td", {}, canAck ? el("button", { class: "ack", type: "button", "data-alert": alert.id,

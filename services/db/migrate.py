@@ -13,6 +13,10 @@ MIGRATIONS_PACKAGE = "services.db"
 LOCK_ID = 0x0C01DC4A1  # advisory lock: one migrator at a time
 
 
+class MigrationChanged(RuntimeError):
+    pass
+
+
 @dataclass(frozen=True)
 class Migration:
     name: str
@@ -40,9 +44,13 @@ def migrate(dsn: str) -> list[str]:
                 " name text PRIMARY KEY, checksum text NOT NULL,"
                 " applied_at timestamptz NOT NULL DEFAULT now())"
             )
-            done = {row[0] for row in conn.execute("SELECT name FROM schema_migrations")}
+            done = dict(conn.execute("SELECT name, checksum FROM schema_migrations").fetchall())
             for migration in available():
                 if migration.name in done:
+                    if done[migration.name] != migration.checksum:
+                        # An applied migration edited afterwards: the database no longer is what
+                        # the files say. Add a new migration instead.
+                        raise MigrationChanged(f"migration {migration.name} was changed after it was applied")
                     continue
                 with conn.transaction():
                     conn.execute(migration.sql.encode())

@@ -17,7 +17,8 @@ only what changed: ``opened`` / ``escalated`` / ``closed`` on the live path, and
 late data also ``updated``, ``reopened`` and ``retracted`` (with ``superseded_by``).
 Ids are deterministic from ``(shipment, device, kind, started_at)``; an excursion whose
 start moves because late data shows it began earlier is a new id, and the old one is
-retracted in favour of it. Every event carries the whole record and a growing
+retracted in favour of it (the retraction comes before the successor's events of the same
+batch). Every event carries the whole record and a growing
 ``revision``: upserting by id, keeping the highest revision, converges. While an
 excursion is open on the live path, figures are re-published (``updated``) only when
 its peak moves by ``ScoringConfig.peak_step_c`` (or ``peak_step_pct``); the closing
@@ -226,8 +227,10 @@ class _DeviceScorer:
         self.config = config
         self.rules = rules_for(limits)
         self.touched: set[str] = set()
+        self.arrived: datetime | None = None  # the batch's newest arrival, told on its events
 
     def apply(self, batch: list[Reading]) -> list[ExcursionEvent]:
+        self.arrived = max(r.received_at for r in batch)
         events = self._note_arrival(batch)
         fresh = self._fresh_samples(batch)
         if fresh:
@@ -392,7 +395,10 @@ class _DeviceScorer:
             if event is not None:
                 events.append(event)
         self.touched = set()
-        return sorted(events, key=lambda e: (e.event_time, e.id))
+        # Retractions first: a consumer then learns that an excursion was replaced before it
+        # hears of its successor (which, by event time, may sort before the retraction), and
+        # can hand what it told about the one to the other.
+        return sorted(events, key=lambda e: (e.step != "retracted", e.event_time, e.id))
 
     def _tell(self, excursion: str, views: dict[str, _View], found_late: bool) -> ExcursionEvent | None:
         device = self.device
@@ -424,6 +430,7 @@ class _DeviceScorer:
             event_time=_dt(event_time),
             limits=self.limits,
             found_late=found_late,
+            received_at=self.arrived,
         )
 
     def _retract(self, excursion: str, seen: Published, views: dict[str, _View], found_late: bool) -> ExcursionEvent:
@@ -457,6 +464,7 @@ class _DeviceScorer:
             event_time=_dt(self.device.run.last_t),
             limits=self.limits,
             found_late=found_late,
+            received_at=self.arrived,
             superseded_by=successor,
         )
 

@@ -119,6 +119,8 @@ def chaos(native: NativeStack, stack: StackEndpoints) -> Iterator[ChaosPipeline]
         "COLDCHAIN_SMTP_URL": f"smtp://127.0.0.1:{smtp.port}",
         "COLDCHAIN_SMTP_FROM": "alerts@coldchain.test",
         "COLDCHAIN_ALERT_QUIET_CHANNELS": "[]",  # the wall clock must not defer anything
+        # The traffic replays hours past as fast as it can, as live tracking: not a backlog.
+        "COLDCHAIN_ALERT_FOUND_LATE_AFTER_MIN": "600",
         "COLDCHAIN_ALERT_BACKOFF_BASE_S": "0.5",
         "COLDCHAIN_ALERT_BACKOFF_CAP_S": "2",
         "COLDCHAIN_ALERT_POLL_INTERVAL_S": "0.3",

@@ -3,12 +3,40 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from schemas.alert import AlertFigures, AlertKind, AlertStep, Severity
 from schemas.shipment import ShipmentIn
 from services.alerts.trigger import AlertTrigger
 
 T0 = datetime(2026, 11, 10, 3, 0, tzinfo=UTC)
+# The booked flight of ``contract_shipment``: YHZ 20:00 UTC -> PVG 06:00 UTC next day.
+STD = datetime(2026, 11, 9, 20, 0, tzinfo=UTC)
+STA = datetime(2026, 11, 10, 6, 0, tzinfo=UTC)
+
+
+def contract_shipment(booked: bool = True, **party_fields: Any) -> ShipmentIn:
+    """The registration exactly as contract section 2 shows it (no zones, no language),
+    with the flight's booking when ``booked``; ``party_fields`` go to both parties."""
+    pvg: dict[str, Any] = {"name": "Shanghai Pudong (PVG)", "lat": 31.1443, "lon": 121.8083, "mode": "air"}
+    if booked:
+        pvg |= {"scheduled_departure": STD.isoformat(), "scheduled_arrival": STA.isoformat()}
+    return ShipmentIn.model_validate(
+        {
+            "id": "SHP-2026-0001",
+            "product": "live-lobster",
+            "devices": ["TRK-0001"],
+            "origin": {"name": "Halifax Stanfield (YHZ)", "lat": 44.8808, "lon": -63.5086},
+            "waypoints": [pvg],
+            "destination": {"name": "Hangzhou buyer warehouse", "lat": 30.2741, "lon": 120.1551, "mode": "road"},
+            "packed_at": "2026-11-09T18:00:00Z",
+            "deliver_by": "2026-11-11T12:00:00Z",
+            "seller": {"name": "Shediac Lobster Co.", "email": "ops@seller.example", "phone": "+19025550100"}
+            | party_fields,
+            "buyer": {"name": "Hangzhou Fresh Ltd.", "email": "qa@buyer.example", "phone": "+8657155500100"}
+            | party_fields,
+        }
+    )
 
 
 def shipment(

@@ -8,6 +8,7 @@ import pytest
 from schemas.alert import Alert
 from services.alerts.ids import alert_id, delivery_id
 from services.alerts.policy import (
+    HOLD_MARGIN,
     AlertState,
     PolicyConfig,
     QuietHours,
@@ -17,10 +18,11 @@ from services.alerts.policy import (
     is_quiet,
     plan_deliveries,
     quiet_until,
+    recipient_zone,
     recipients_for,
 )
 from services.alerts.trigger import AlertTrigger
-from tests.unit.alerts.factories import T0, shipment, trigger
+from tests.unit.alerts.factories import T0, contract_shipment, shipment, trigger
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HALIFAX = ZoneInfo("America/Halifax")
@@ -119,12 +121,32 @@ def test_quiet_hours_outside_window_and_disabled_window() -> None:
     assert not is_quiet(time(7, 0), QUIET) and not is_quiet(time(21, 59), QUIET)
 
 
-def test_unknown_time_zone_falls_back_to_default() -> None:
+def test_a_recipient_whose_zone_nothing_tells_gets_the_configured_default() -> None:
+    # (An unknown zone at registration is refused: see tests/unit/schemas/test_party.py.)
     config = PolicyConfig(quiet_hours=QUIET, default_timezone="Asia/Shanghai")
     now = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)  # Shanghai night
-    recipients = recipients_for(shipment(seller_tz="Mars/Olympus", buyer_tz=None))
-    planned = plan_deliveries(_alert(), recipients, config, now)
-    assert all(d.not_before.astimezone(SHANGHAI).time() == time(7, 0) for d in planned)
+    nobody = Recipient(role="seller", name="Boat", email="boat@example.com")
+    [planned] = plan_deliveries(_alert(), [nobody], config, now)
+    assert planned.not_before.astimezone(SHANGHAI).time() == time(7, 0)
+    assert (planned.timezone, planned.timezone_source) == ("Asia/Shanghai", "default")
+    # An ops zone comes from settings, unchecked: an unknown one falls back as well.
+    assert recipient_zone("Mars/Olympus", "Asia/Shanghai") == SHANGHAI
+
+
+def test_zones_left_out_at_registration_come_from_the_phones() -> None:
+    now = datetime(2026, 11, 10, 5, 0, tzinfo=UTC)  # 01:00 in Halifax, 13:00 in Shanghai
+    planned = plan_deliveries(_alert(), recipients_for(contract_shipment()), CONFIG, now)
+    by_role = {d.role: d for d in planned}
+    assert (by_role["seller"].timezone, by_role["seller"].timezone_source) == ("America/Halifax", "phone")
+    assert (by_role["buyer"].timezone, by_role["buyer"].timezone_source) == ("Asia/Shanghai", "phone")
+    assert by_role["seller"].not_before.astimezone(HALIFAX).time() == time(7, 0)
+    assert by_role["buyer"].not_before == now
+    assert {d.language for d in planned} == {"en"}
+
+
+def test_the_partys_language_travels_to_its_deliveries() -> None:
+    planned = plan_deliveries(_alert(), recipients_for(contract_shipment(language="fr-CA")), CONFIG, T0)
+    assert {d.language for d in planned} == {"fr-CA"}
 
 
 def test_quiet_hours_only_on_configured_channels() -> None:
@@ -186,8 +208,12 @@ def test_one_alert_per_lifecycle_step_and_redelivery_changes_nothing() -> None:
 
 
 def test_a_step_overtaken_by_a_later_one_is_dropped() -> None:
+    # Was: the first news was a bare "closed". Now it says the excursion happened (found
+    # late, step "opened" with its end), and the older steps arriving after it add nothing.
     alerts = _run([trigger(step="closed"), trigger(step="opened"), trigger(step="escalated")])
-    assert [a.step for a in alerts] == ["closed"]
+    assert [(a.step, a.found_late) for a in alerts] == [("opened", True)]
+    alerts = _run([trigger(step="opened"), trigger(step="closed"), trigger(step="opened")])
+    assert [a.step for a in alerts] == ["opened", "closed"]
 
 
 def test_reopening_within_the_flap_window_is_suppressed_with_its_closing() -> None:
@@ -290,3 +316,196 @@ def test_suppressed_alert_has_no_deliveries() -> None:
     )
     assert outcome.alerts[0].suppressed is not None
     assert outcome.deliveries == []
+
+
+# --- found late --------------------------------------------------------------------------
+
+NIGHT = datetime(2026, 11, 10, 6, 10, tzinfo=UTC)  # 02:10 in Halifax, 14:10 in Shanghai
+FREEZE_AT = datetime(2026, 11, 10, 1, 30, tzinfo=UTC)
+
+
+def _late(
+    trigger_id: str = "exc-1",
+    step: str = "opened",
+    severity: str = "critical",
+    start: datetime = FREEZE_AT,
+    minutes: float | None = 20,
+    revision: int = 1,
+    found_late: bool = True,
+    **extra: object,
+) -> AlertTrigger:
+    """A freeze step from a backlog: found late, with its start and (if ``minutes``) end."""
+    end = start + timedelta(minutes=minutes) if minutes is not None else None
+    base = trigger(trigger_id, step, severity, at=end or start + timedelta(minutes=6), kind="temp_low")  # type: ignore[arg-type]
+    figures = base.figures.model_copy(
+        update={"started_at": start, "ended_at": end, "duration_min": minutes, "peak_c": -2.5}
+    )
+    return base.model_copy(update={"figures": figures, "revision": revision, "found_late": found_late, **extra})
+
+
+def _told(alerts: list[Alert]) -> list[tuple[str, str, bool, int]]:
+    return [(a.trigger_id, a.step, a.found_late, a.version) for a in alerts if a.suppressed is None]
+
+
+def test_found_late_open_is_announced_as_found_late_and_its_closing_follows() -> None:
+    alerts = _run([_late(minutes=None), _late(step="closed", revision=2)])
+    assert _told(alerts) == [("exc-1", "opened", True, 1), ("exc-1", "closed", False, 1)]
+    assert alerts[0].figures.ended_at is None
+
+
+def test_found_late_closed_is_announced_once_as_found_late_never_as_a_bare_closed() -> None:
+    alerts = _run([_late(step="closed"), _late(step="closed")])
+    assert _told(alerts) == [("exc-1", "opened", True, 1)]
+    assert alerts[0].id == alert_id("exc-1", "opened")
+    assert alerts[0].figures.ended_at == FREEZE_AT + timedelta(minutes=20)
+
+
+def test_first_sight_closed_is_found_late_even_without_the_arrival_lag() -> None:
+    # Nobody heard it open: whatever the cause, its first news must say it happened.
+    alerts = _run([_late(step="closed", found_late=False)])
+    assert _told(alerts) == [("exc-1", "opened", True, 1)]
+
+
+def test_an_unpaired_at_risk_recovery_is_not_an_excursion_found_late() -> None:
+    alerts = _run([trigger("risk-1", "closed", kind="at_risk")])
+    assert [(a.step, a.found_late) for a in alerts] == [("closed", False)]
+
+
+def test_night_time_critical_found_late_reaches_both_by_sms_and_email_at_once() -> None:
+    # Registered with no zones: the seller's +1 902 is Halifax (02:10, quiet hours), the
+    # buyer's +86 Shanghai (14:10). Critical news goes at once to both, on both channels.
+    outcome = handle_trigger(AlertState(), _late(step="closed"), recipients_for(contract_shipment()), CONFIG, NIGHT)
+    [alert] = outcome.alerts
+    assert alert.found_late and alert.hold_until == NIGHT + CONFIG.found_late_hold
+    planned = {(d.role, d.channel): d for d in outcome.deliveries}
+    assert set(planned) == {(r, c) for r in ("seller", "buyer") for c in ("email", "sms")}
+    assert {d.not_before for d in planned.values()} == {alert.hold_until}
+    assert planned[("seller", "sms")].timezone == "America/Halifax"
+    assert planned[("buyer", "sms")].timezone == "Asia/Shanghai"
+
+
+def test_a_warning_found_late_at_night_still_waits_for_the_morning() -> None:
+    outcome = handle_trigger(
+        AlertState(), _late(step="closed", severity="warning"), recipients_for(contract_shipment()), CONFIG, NIGHT
+    )
+    planned = {d.role: d.not_before for d in outcome.deliveries}
+    assert set(planned) == {"seller", "buyer"}  # email only
+    assert planned["seller"].astimezone(HALIFAX).time() == time(7, 0)
+    assert planned["buyer"] == NIGHT + CONFIG.found_late_hold
+
+
+def _handle_all(triggers: list[tuple[AlertTrigger, datetime]]) -> tuple[list[Alert], list]:
+    """Every alert raised, and the deliveries planned by the last step."""
+    state, alerts, deliveries = AlertState(), [], []
+    recipients = recipients_for(contract_shipment())
+    for t, now in triggers:
+        outcome = handle_trigger(state, t, recipients, CONFIG, now)
+        state = outcome.state
+        alerts += outcome.alerts
+        deliveries = outcome.deliveries or deliveries
+    return alerts, deliveries
+
+
+def test_while_held_later_steps_refine_the_announcement_in_place() -> None:
+    second = NIGHT + timedelta(seconds=1)
+    alerts, deliveries = _handle_all(
+        [
+            (_late(minutes=None, severity="warning"), NIGHT),  # first partial view: open, warning
+            (_late(step="escalated", minutes=None, revision=2), second),
+            (_late(step="updated", minutes=25, revision=3), second),
+            (_late(step="closed", minutes=20, revision=4), second),
+        ]
+    )
+    assert [(a.id, a.version) for a in alerts] == [(alerts[0].id, v) for v in (1, 2, 3, 4)]
+    final = alerts[-1]
+    assert final.found_late and final.step == "opened" and final.severity == "critical"
+    assert final.figures.ended_at == FREEZE_AT + timedelta(minutes=20)
+    # Once critical, SMS joins and the seller's email no longer waits for 07:00 Halifax.
+    plan = {(d.role, d.channel): d.not_before for d in deliveries}
+    assert set(plan) == {(r, c) for r in ("seller", "buyer") for c in ("email", "sms")}
+    assert set(plan.values()) == {final.hold_until}
+
+
+def test_while_held_the_announcement_follows_the_latest_view_down_as_well() -> None:
+    # A sparse first view of a shuffled backlog looked critical; the whole backlog says warning.
+    second = NIGHT + timedelta(seconds=1)
+    alerts, deliveries = _handle_all(
+        [
+            (_late(step="closed", severity="critical"), NIGHT),
+            (_late(step="updated", severity="warning", revision=2), second),
+        ]
+    )
+    assert [(a.version, a.severity) for a in alerts] == [(1, "critical"), (2, "warning")]
+    plan = {(d.role, d.channel): d.not_before for d in deliveries}
+    assert set(plan) == {("seller", "email"), ("buyer", "email")}  # no SMS for a warning
+    assert plan[("seller", "email")].astimezone(HALIFAX).time() == time(7, 0)  # quiet hours again
+
+
+def test_a_step_after_the_hold_is_told_as_itself() -> None:
+    late = NIGHT + CONFIG.found_late_hold - HOLD_MARGIN
+    alerts, _ = _handle_all([(_late(minutes=None), NIGHT), (_late(step="closed", revision=2), late)])
+    assert _told(alerts) == [("exc-1", "opened", True, 1), ("exc-1", "closed", False, 1)]
+
+
+def test_rescored_while_held_the_successor_refines_the_one_announcement() -> None:
+    moved = FREEZE_AT - timedelta(minutes=4)
+    soon = NIGHT + timedelta(seconds=2)
+    alerts, _ = _handle_all(
+        [
+            (_late("exc-a", step="closed", start=FREEZE_AT + timedelta(minutes=4), minutes=40), NIGHT),
+            (_late("exc-a", step="closed", revision=2, retracted=True, superseded_by="exc-b"), soon),
+            (_late("exc-b", step="closed", start=moved, minutes=24), soon),
+        ]
+    )
+    assert _told(alerts) == [("exc-a", "opened", True, 1), ("exc-a", "opened", True, 2)]
+    assert alerts[-1].figures.started_at == moved and alerts[-1].figures.duration_min == 24
+
+
+def test_rescored_after_it_was_sent_the_successor_is_not_announced_again() -> None:
+    later = NIGHT + timedelta(minutes=5)  # the second upload, after the announcement went
+    alerts, deliveries = _handle_all(
+        [
+            (_late("exc-a", step="closed"), NIGHT),
+            (_late("exc-a", step="closed", revision=2, retracted=True, superseded_by="exc-b"), later),
+            (_late("exc-b", step="closed", start=FREEZE_AT - timedelta(minutes=6), minutes=26), later),
+        ]
+    )
+    assert _told(alerts) == [("exc-a", "opened", True, 1)]
+    assert {d.alert_id for d in deliveries} == {alerts[0].id}
+
+
+def test_retracted_while_held_with_no_successor_withdraws_the_announcement() -> None:
+    alerts, deliveries = _handle_all(
+        [
+            (_late(step="closed"), NIGHT),
+            (_late(step="closed", revision=2, retracted=True), NIGHT + timedelta(seconds=1)),
+        ]
+    )
+    assert [(a.version, a.suppressed is None) for a in alerts] == [(1, True), (2, False)]
+    assert "withdrawn" in (alerts[-1].suppressed or "")
+    assert all(d.alert_id == alerts[0].id for d in deliveries)  # the withdrawal plans none
+
+
+def test_an_open_successor_of_one_told_as_ended_is_a_correction() -> None:
+    alerts = _run(
+        [
+            _late("exc-a", step="closed"),
+            _late("exc-a", step="closed", revision=2, retracted=True, superseded_by="exc-b"),
+            _late("exc-b", step="opened", start=FREEZE_AT - timedelta(minutes=5), minutes=None),
+        ]
+    )
+    assert _told(alerts) == [("exc-a", "opened", True, 1), ("exc-b#1", "opened", False, 1)]
+
+
+def test_a_successor_inherits_the_severity_its_predecessor_was_told_at() -> None:
+    alerts = _run(
+        [
+            trigger("exc-a", "opened", at=T0),
+            trigger("exc-a", "escalated", "critical", at=T0 + timedelta(minutes=5)),
+            trigger("exc-a", "closed").model_copy(update={"retracted": True, "superseded_by": "exc-b"}),
+            trigger("exc-b", "closed", "warning", at=T0 + timedelta(minutes=30)),
+        ]
+    )
+    closing = alerts[-1]
+    assert (closing.trigger_id, closing.step, closing.suppressed) == ("exc-b", "closed", None)
+    assert closing.severity == "critical"  # reaches the phones its escalation reached

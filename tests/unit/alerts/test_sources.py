@@ -109,8 +109,51 @@ def test_humidity_excursion_carries_the_humidity_limit() -> None:
     assert trig.figures.humidity_pct == 55.0
 
 
-def test_updated_steps_are_not_alerts() -> None:
-    assert trigger_from_excursion(_excursion("updated", 2)) is None
+def test_updated_steps_are_no_alerts_on_their_own() -> None:
+    # Was None; an "updated" now reaches the policy so it can refine a held found-late
+    # announcement, and otherwise tells nobody.
+    updated = trigger_from_excursion(_excursion("updated", 2))
+    assert updated is not None and updated.step == "updated"
+    assert _run(_triggers([_excursion("opened", 1), _excursion("updated", 2)])) == [("exc-a", "opened", True)]
+
+
+def test_a_step_from_readings_that_arrived_15_min_late_or_more_is_found_late() -> None:
+    at = T0 + timedelta(minutes=1)  # the event time of revision 1
+    late = trigger_from_excursion(_excursion("opened", 1, received_at=at + timedelta(minutes=15)))
+    live = trigger_from_excursion(_excursion("opened", 1, received_at=at + timedelta(minutes=2)))
+    assert late is not None and late.found_late
+    assert late.figures.received_at == at + timedelta(minutes=15)
+    assert live is not None and not live.found_late
+    # A few seconds out of order re-scores too, but is not a backlog.
+    rescored = trigger_from_excursion(_excursion("opened", 1, found_late=True, received_at=at + timedelta(seconds=5)))
+    assert rescored is not None and not rescored.found_late
+    stricter = trigger_from_excursion(
+        _excursion("opened", 1, received_at=at + timedelta(minutes=3)), found_late_after=timedelta(minutes=2)
+    )
+    assert stricter is not None and stricter.found_late
+
+
+def test_without_an_arrival_time_the_processors_found_late_is_taken() -> None:
+    older = trigger_from_excursion(_excursion("opened", 1, found_late=True))
+    assert older is not None and older.found_late
+
+
+def test_sensor_silence_is_never_found_late_by_lag() -> None:
+    silent = _excursion("opened", 1, kind="sensor_silent", peak_c=None, received_at=T0 + timedelta(hours=3))
+    trig = trigger_from_excursion(silent)
+    assert trig is not None and not trig.found_late
+
+
+def test_closed_excursion_figures_carry_its_duration() -> None:
+    end = T0 + timedelta(minutes=20)
+    trig = trigger_from_excursion(_excursion("closed", 3, ended_at=end, duration_min=20.0))
+    assert trig is not None and (trig.figures.ended_at, trig.figures.duration_min) == (end, 20.0)
+
+
+def test_a_backlog_first_seen_closed_is_announced_as_found_late() -> None:
+    landed = T0 + timedelta(hours=4)
+    closed = _excursion("closed", 1, ended_at=T0 + timedelta(minutes=20), found_late=True, received_at=landed)
+    assert _run(_triggers([closed])) == [("exc-a", "opened", True)]
 
 
 def test_replayed_revisions_change_nothing() -> None:
