@@ -44,7 +44,7 @@ def migrate(dsn: str) -> list[str]:
                 " name text PRIMARY KEY, checksum text NOT NULL,"
                 " applied_at timestamptz NOT NULL DEFAULT now())"
             )
-            done = dict(conn.execute("SELECT name, checksum FROM schema_migrations").fetchall())
+            done: dict[str, str] = dict(conn.execute("SELECT name, checksum FROM schema_migrations").fetchall())
             for migration in available():
                 if migration.name in done:
                     if done[migration.name] != migration.checksum:
