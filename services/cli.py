@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 import sys
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -69,6 +70,56 @@ def token_create(
         raise typer.Exit(2) from exc
     err.print(f"token for role {role}" + (f", party {party}" if party else ""))
     sys.stdout.write(token + "\n")
+
+
+link_app = typer.Typer(help="Share links: a shipment's page for a party, without a login.")
+app.add_typer(link_app, name="link")
+
+
+@link_app.command("create")
+def link_create(
+    shipment_id: str,
+    party: Annotated[str, typer.Option(help="seller or buyer")],
+    days: Annotated[int | None, typer.Option(help="valid this many days (default: deliver_by + 7 days)")] = None,
+) -> None:
+    """Make a link to the shipment's page for a party; the URL is printed alone on the last line."""
+    import psycopg
+
+    from schemas.shipment import Shipment
+    from services.api.settings import ApiSettings
+    from services.api.share_routes import INSERT_LINK, link_expiry, new_link
+
+    if party not in ("seller", "buyer"):
+        raise typer.BadParameter("--party is seller or buyer")
+    settings = ApiSettings()
+    with psycopg.connect(settings.dsn) as conn:
+        row = conn.execute("SELECT body FROM shipments WHERE id = %s", (shipment_id,)).fetchone()
+        if row is None:
+            Console(stderr=True).print(f"[red]error:[/red] no shipment {shipment_id!r}")
+            raise typer.Exit(1)
+        now = datetime.now(UTC)
+        until = link_expiry(Shipment.model_validate(row[0]).deliver_by, now, days)
+        actor = f"cli:{getpass.getuser()}"
+        link_id, token, params = new_link(shipment_id, party, now, until, actor)
+        conn.execute("SELECT set_config('coldchain.actor', %s, true)", (actor,))
+        conn.execute(INSERT_LINK, params)
+    Console(stderr=True).print(f"link {link_id} for the {party} of {shipment_id}, "
+                               f"valid until {until:%Y-%m-%d %H:%M} UTC")
+    sys.stdout.write(f"{settings.base_url}/s/{token}\n")
+
+
+@link_app.command("revoke")
+def link_revoke(link_id: str) -> None:
+    """Revoke a share link by its id (`lnk-…`): it opens nothing from now on."""
+    import psycopg
+
+    from services.api.share_routes import REVOKE_LINK
+
+    with psycopg.connect(DatabaseSettings().dsn) as conn:
+        conn.execute("SELECT set_config('coldchain.actor', %s, true)", (f"cli:{getpass.getuser()}",))
+        revoked = conn.execute(REVOKE_LINK, (link_id,)).rowcount
+    Console(stderr=True).print(f"{link_id}: {'revoked' if revoked else 'not found, or revoked already'}")
+    raise typer.Exit(0 if revoked else 1)
 
 
 @app.command("dlq")

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from schemas.alert import Alert
-from services.alerts.ids import ack_code, ack_token
+from services.alerts.ids import ack_code, share_token
 from services.alerts.messages import EmailMessage, SmsMessage
 from services.alerts.sms_encoding import sms_size, sms_text
 
@@ -204,13 +204,16 @@ def title(alert: Alert) -> str:
     return f"{what} {_STEP[alert.step]}"
 
 
-def shipment_url(alert: Alert, links: LinkConfig) -> str:
-    return f"{links.public_url.rstrip('/')}/shipments/{alert.shipment_id}"
+def shipment_url(delivery_id: str, links: LinkConfig) -> str:
+    """The shipment's page for this recipient alone (services/api/share_routes.py): it opens
+    without a login, and opening it changes nothing."""
+    return f"{links.public_url.rstrip('/')}/s/{share_token(delivery_id, links.ack_secret)}"
 
 
-def ack_url(alert: Alert, links: LinkConfig) -> str:
-    token = ack_token(alert.id, links.ack_secret)
-    return f"{links.public_url.rstrip('/')}/alerts/{alert.id}/ack?token={token}"
+def ack_url(delivery_id: str, links: LinkConfig) -> str:
+    """The acknowledgement page: it shows what would be acknowledged; only its button (a POST)
+    acknowledges, so a mail scanner opening every link acknowledges nothing."""
+    return shipment_url(delivery_id, links) + "/ack"
 
 
 def wants_ack(alert: Alert) -> bool:
@@ -324,8 +327,8 @@ def format_email(
 ) -> EmailMessage:
     subject = f"[coldchain] {alert.severity.upper()}: {title(alert)} - {alert.shipment_id}"
     facts = _facts(alert, zone)
-    page = shipment_url(alert, links)
-    ack = ack_url(alert, links) if wants_ack(alert) else None
+    page = shipment_url(delivery_id, links)
+    ack = ack_url(delivery_id, links) if wants_ack(alert) else None
     return EmailMessage(
         delivery_id=delivery_id,
         to=to,

@@ -47,6 +47,17 @@ def ack_token(alert_id: str, secret: bytes) -> str:
     return base64.urlsafe_b64encode(mac[:18]).decode("ascii")
 
 
+def share_token(delivery_id: str, secret: bytes) -> str:
+    """The token of the page link a delivery carries: per alert, recipient and channel (the
+    delivery id names all three), the same on every retry, unguessable without the secret."""
+    mac = hmac.new(secret, b"share\x1f" + delivery_id.encode("utf-8"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac[:24]).decode("ascii")
+
+
+def share_link_id(token_hash: str) -> str:
+    return "lnk-" + token_hash[:24]
+
+
 def verify_ack_token(alert_id: str, token: str, secret: bytes) -> bool:
     return hmac.compare_digest(ack_token(alert_id, secret), token)
 

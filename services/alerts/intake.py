@@ -21,6 +21,10 @@ from services.alerts.sources import FOUND_LATE_AFTER, trigger_from_eta, trigger_
 from services.alerts.trigger import AlertTrigger
 from services.alerts.whereabouts import locate
 
+# A recipient's page link works until the shipment's deliver_by plus this: long enough to
+# settle a claim, short enough that an old email is not a key for ever.
+SHARE_LINK_GRACE = timedelta(days=7)
+
 
 class AlertIntake:
     def __init__(
@@ -59,6 +63,7 @@ class AlertIntake:
             trigger.shipment_id,
             lambda state: handle_trigger(state, trigger, recipients, self._policy, now),
             now,
+            links_until=shipment.deliver_by + SHARE_LINK_GRACE,
         )
         if outcome.deliveries and self._on_deliveries is not None:
             self._on_deliveries()

@@ -28,7 +28,7 @@ from psycopg_pool import AsyncConnectionPool
 from schemas.alert import Alert, ChannelName, Role
 from schemas.shipment import DEFAULT_LANGUAGE, TimezoneSource
 from services.alerts.escalation import EscalationCandidate
-from services.alerts.ids import ack_code, ack_token, ack_token_hash, token_matches
+from services.alerts.ids import ack_code, ack_token, ack_token_hash, share_link_id, share_token, token_matches
 from services.alerts.policy import AlertState, Outcome, PlannedDelivery
 from services.alerts.sms_encoding import SmsSize
 
@@ -49,6 +49,10 @@ class ClaimedDelivery:
     reclaimed: bool  # the previous claim expired mid-send: the provider may have it
     timezone_source: TimezoneSource | None = None
     language: str = DEFAULT_LANGUAGE  # what the recipient reads, for the formatting
+
+
+LINK_TTL = timedelta(days=14)  # when the shipment's deliver_by is not given
+LINK_TTL_MIN = timedelta(days=2)  # a late alert's link still opens for a while
 
 
 class AlertOutbox:
@@ -76,7 +80,8 @@ class AlertOutbox:
     # --- intake ----------------------------------------------------------------------
 
     async def apply(
-        self, shipment_id: str, step: Callable[[AlertState], Outcome], now: datetime
+        self, shipment_id: str, step: Callable[[AlertState], Outcome], now: datetime,
+        links_until: datetime | None = None,
     ) -> tuple[Outcome, list[str]]:
         """Run the pure ``step`` on the shipment's policy memory, store what it produced.
 
@@ -98,11 +103,27 @@ class AlertOutbox:
             for delivery in outcome.deliveries:
                 if delivery.alert_id not in refused:
                     await _insert_delivery(conn, delivery, now)
+                    await self._insert_share_link(conn, shipment_id, delivery, now, links_until or now + LINK_TTL)
             await conn.execute(
                 "UPDATE alert_policy_state SET state = %s, updated_at = %s WHERE shipment_id = %s",
                 (Jsonb(outcome.state.model_dump(mode="json")), now, shipment_id),
             )
         return outcome, new_ids
+
+    async def _insert_share_link(self, conn: AsyncConnection[Any], shipment_id: str, delivery: PlannedDelivery,
+                                 now: datetime, until: datetime) -> None:
+        """The page link the delivery carries (services/api/share_routes.py opens it)."""
+        token_hash = ack_token_hash(share_token(delivery.id, self._ack_secret))
+        await conn.execute(
+            """
+            INSERT INTO share_links (id, token_hash, shipment_id, party, recipient, channel, alert_id,
+                                     delivery_id, created_at, created_by, expires_at)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'alerts', %s)
+            ON CONFLICT DO NOTHING
+            """,
+            (share_link_id(token_hash), token_hash, shipment_id, delivery.role, delivery.address,
+             delivery.channel, delivery.alert_id, delivery.id, now, max(until, now + LINK_TTL_MIN)),
+        )
 
     async def _insert_alert(self, conn: AsyncConnection[Any], alert: Alert, now: datetime) -> bool:
         cursor = await conn.execute(

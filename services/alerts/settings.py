@@ -24,7 +24,11 @@ class AlertSettings(KafkaSettings, DatabaseSettings):
     model_config = settings_config()
 
     alert_group_id: str = "coldchain-alerts"
-    public_url: str = "http://127.0.0.1:8000"  # base of links in emails
+    # Base of the links in alerts; unset, the API's own address (where it listens), so a stack
+    # run on another port still sends links that open.
+    public_url: str | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
 
     smtp_url: str = "smtp://127.0.0.1:1025"
     smtp_from: str = "coldchain@localhost"
@@ -107,7 +111,7 @@ class AlertSettings(KafkaSettings, DatabaseSettings):
 
     def links(self) -> LinkConfig:
         return LinkConfig(
-            public_url=self.public_url,
+            public_url=self.public_url or f"http://{self.http_host}:{self.http_port}",
             ack_secret=self.alert_ack_secret.get_secret_value().encode("utf-8"),
         )
 

@@ -17,7 +17,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from schemas.shipment import Shipment, ShipmentIn
 from schemas.topics import SHIPMENTS
-from services.api import alert_routes, dashboard_routes, feed_routes, fleet_routes, report_routes
+from services.api import alert_routes, dashboard_routes, feed_routes, fleet_routes, report_routes, share_routes
 from services.api.auth import Caller, Operator
 from services.api.exports import as_csv, as_json
 from services.api.feed import LiveFeed, ShipmentParties
@@ -79,7 +79,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     app = FastAPI(title="coldchain", version="0.1.0", lifespan=lifespan,
                   description="Cold-chain tracking for live-seafood exports.")
-    app.add_middleware(RequestLimits, max_body_bytes=settings.api_max_body_bytes)  # type: ignore[arg-type]
+    # The SMS webhook is signed by its provider instead of carrying a bearer token.
+    app.add_middleware(RequestLimits, max_body_bytes=settings.api_max_body_bytes,  # type: ignore[arg-type]
+                       token_free_paths=frozenset({"/api/v1/sms/inbound"}))
     slots = StreamSlots(settings.api_streams_per_token, settings.api_streams_total)
     app.state.pool = pool
     app.state.settings = settings
@@ -167,9 +169,13 @@ def create_app(settings: ApiSettings) -> FastAPI:
             await cur.execute(listing, [*params, limit])
             return {"total": total, "items": await cur.fetchall()}
 
-    app.include_router(alert_routes.router(pool))
+    app.include_router(alert_routes.router(pool, alert_routes.InboundSmsConfig(
+        twilio_auth_token=settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else None,
+        gateway_secret=settings.sms_inbound_secret.get_secret_value() if settings.sms_inbound_secret else None,
+        public_url=settings.base_url)))
     app.include_router(report_routes.router(pool, load_profiles(settings.excursions_profile_files), slots))
     app.include_router(feed_routes.router(pool, feed, settings, slots))
     app.include_router(fleet_routes.router(pool))
+    app.include_router(share_routes.router(pool, settings.base_url))
     dashboard_routes.mount(app)
     return app

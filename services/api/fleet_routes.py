@@ -56,10 +56,7 @@ def router(pool: AsyncConnectionPool) -> APIRouter:
     routes = APIRouter(tags=["dashboard"])
 
     async def summaries(who: Principal, shipment_id: str | None, limit: int | None) -> list[dict[str, Any]]:
-        party = who.party if who.role == "exporter" else None
-        async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(_SUMMARY, {"party": party, "id": shipment_id, "limit": limit})
-            return [summary_of(row) for row in await cur.fetchall()]
+        return await fleet_summaries(pool, who.party if who.role == "exporter" else None, shipment_id, limit)
 
     @routes.get("/api/v1/fleet")
     async def fleet(
@@ -78,13 +75,27 @@ def router(pool: AsyncConnectionPool) -> APIRouter:
         if not found:  # another party's shipment is "not found" too
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no shipment {shipment_id!r}")
         summary = found[0]
-        shipment = Shipment.model_validate(summary["shipment"])
-        profile = builtin_profiles().get(shipment.product)
-        summary["limits"] = (limits_for(profile, shipment.profile_override).model_dump(mode="json")
-                             if profile is not None else await _limits_seen(pool, shipment_id))
+        summary["limits"] = await shipment_limits(pool, Shipment.model_validate(summary["shipment"]))
         return summary
 
     return routes
+
+
+async def fleet_summaries(pool: AsyncConnectionPool, party: str | None, shipment_id: str | None,
+                          limit: int | None) -> list[dict[str, Any]]:
+    """Shipments as the board shows them; ``party`` keeps those where it is seller or buyer."""
+    async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(_SUMMARY, {"party": party, "id": shipment_id, "limit": limit})
+        return [summary_of(row) for row in await cur.fetchall()]
+
+
+async def shipment_limits(pool: AsyncConnectionPool, shipment: Shipment) -> dict[str, Any] | None:
+    """The temperature limits the shipment is judged by: its profile with its override, or
+    (for a profile this process does not know) those its excursions were judged by."""
+    profile = builtin_profiles().get(shipment.product)
+    if profile is not None:
+        return limits_for(profile, shipment.profile_override).model_dump(mode="json")
+    return await _limits_seen(pool, shipment.id)
 
 
 def filter_viability(summaries: list[dict[str, Any]], wanted: ViabilityState) -> list[dict[str, Any]]:

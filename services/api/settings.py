@@ -12,7 +12,11 @@ class ApiSettings(KafkaSettings, DatabaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000
-    public_url: str = "http://127.0.0.1:8000"
+    public_url: str | None = None  # base of the links it makes; unset: where it listens
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.http_host}:{self.http_port}").rstrip("/")
     excursions_profile_files: list[Path] = []  # the same profiles the excursions processor reads
 
     # The live feed (services/api/feed.py).
@@ -21,6 +25,11 @@ class ApiSettings(KafkaSettings, DatabaseSettings):
     feed_client_queue: int = 1000  # events a client may fall behind before it is let go
     feed_max_replay: int = 50_000  # most records read back for a reconnecting client
     feed_keepalive_s: float = 15.0
+
+    # Inbound SMS replies (services/api/sms_inbound.py): Twilio's auth token, and the secret the
+    # generic gateway signs with.
+    twilio_auth_token: SecretStr | None = None
+    sms_inbound_secret: SecretStr | None = None
 
     # Limits (services/api/limits.py): a registration is a few KB; 1 MiB leaves room.
     api_max_body_bytes: int = Field(default=1_048_576, ge=1024)

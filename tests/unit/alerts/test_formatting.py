@@ -13,6 +13,7 @@ from services.alerts.formatting import (
     format_sms,
     local_span,
     local_time,
+    shipment_url,
 )
 from services.alerts.ids import ack_code, alert_id
 from services.alerts.sms_encoding import is_gsm7, sms_size
@@ -142,7 +143,7 @@ def test_found_late_email_tells_start_end_duration_place_and_the_backlog() -> No
         assert "20 min" in part and "-2.5°C" in part
         assert "flight Halifax Stanfield (YHZ) -&gt; Shanghai Pudong (PVG)" in part or "(YHZ) -> Shanghai" in part
         assert "It is over." in part
-        assert "/ack?token=" in part
+        assert shipment_url("dl-1", LINKS) + "/ack" in part
 
 
 def test_long_sms_is_shortened_in_the_detail_keeping_head_and_code() -> None:
@@ -190,16 +191,23 @@ def test_closing_sms_has_no_reply_code() -> None:
 def test_email_has_the_facts_the_shipment_link_and_an_ack_link() -> None:
     alert = _alert(reasons=("door <open>",))
     mail = format_email(alert, "qa@buyer.example", "Hangzhou Fresh", "dl-1", SHANGHAI, LINKS)
-    page = "https://coldchain.example/shipments/SHP-2026-0001"
+    page = shipment_url("dl-1", LINKS)
+    assert page.startswith("https://coldchain.example/s/") and len(page.rsplit("/", 1)[1]) == 32
     assert "SHP-2026-0001" in mail.subject and "CRITICAL" in mail.subject
     for part in (mail.text, mail.html):
-        assert page in part
-        assert f"/alerts/{alert.id}/ack?token=" in part
+        assert page in part and page + "/ack" in part
         assert "12.6°C" in part and "11.3°C" in part
         assert "-1.0°C to 10.0°C" in part
         assert "2026-11-10 03:12:40 UTC" in part
     assert "door &lt;open&gt;" in mail.html and "<open>" not in mail.html
     assert "door <open>" in mail.text
+
+
+def test_each_recipient_and_channel_gets_a_link_of_its_own_that_only_the_secret_makes() -> None:
+    other_secret = LinkConfig(public_url=LINKS.public_url, ack_secret=b"another deployment's secret")
+    links = {shipment_url("dl-1", LINKS), shipment_url("dl-2", LINKS), shipment_url("dl-1", other_secret)}
+    assert len(links) == 3
+    assert shipment_url("dl-1", LINKS) == shipment_url("dl-1", LINKS)  # a retried email: the same link
 
 
 def test_a_lost_shipment_reads_as_lost_with_its_time_not_as_an_episode() -> None:

@@ -22,7 +22,8 @@ class MemoryOutbox:
         self.alerts: dict[str, Any] = {}
 
     async def apply(
-        self, shipment_id: str, step: Callable[[AlertState], Outcome], now: datetime
+        self, shipment_id: str, step: Callable[[AlertState], Outcome], now: datetime,
+        links_until: datetime | None = None,
     ) -> tuple[Outcome, list[str]]:
         outcome = step(self.states.get(shipment_id, AlertState()))
         self.states[shipment_id] = outcome.state
