@@ -131,3 +131,26 @@ class Shipment(ShipmentIn):
     # Worked out at registration (services/alerts/zones.py) for parties given no timezone;
     # None on records registered before it was (consumers then work it out themselves).
     party_zones: PartyZones | None = None
+    updated_at: datetime | None = None  # the last correction (PATCH)
+    cancelled_at: UtcDatetime | None = None  # cancelled: no alert is raised about it after this
+    cancel_reason: Annotated[str, Field(max_length=500)] | None = None
+
+
+class ShipmentPatch(BaseModel):
+    """The body of ``PATCH /api/v1/shipments/{id}``: the fields to correct, each replacing the
+    registered value whole (a party, the stops with their bookings, the device list)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    seller: Party | None = None
+    buyer: Party | None = None
+    deliver_by: UtcDatetime | None = None
+    waypoints: list[Stop] | None = None
+    destination: Stop | None = None
+    devices: Annotated[list[DeviceId], Field(min_length=1)] | None = None
+
+
+class ShipmentCancel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reason: Annotated[str, Field(min_length=1, max_length=500)]

@@ -57,6 +57,9 @@ class AlertIntake:
     async def on_trigger(self, trigger: AlertTrigger, shipment: ShipmentIn) -> list[AlertEvent]:
         """Stores what the trigger causes; returns feed events for alerts new to the outbox."""
         now = self._clock()
+        cancelled_at = getattr(shipment, "cancelled_at", None)
+        if cancelled_at is not None and trigger.event_time >= cancelled_at:
+            return []  # a cancelled shipment: nobody is told of what happens to it afterwards
         trigger = locate(trigger, shipment)  # where it was, from the booked legs
         recipients = recipients_for(shipment, self._ops)
         outcome, new_ids = await self._outbox.apply(

@@ -11,11 +11,13 @@ from typing import Annotated, Any, Literal
 
 from confluent_kafka import Producer
 from fastapi import FastAPI, HTTPException, Query, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
+from pydantic import ValidationError
 
-from schemas.shipment import Shipment, ShipmentIn
+from schemas.shipment import Shipment, ShipmentCancel, ShipmentIn, ShipmentPatch
 from schemas.topics import SHIPMENTS
 from services.api import alert_routes, dashboard_routes, feed_routes, fleet_routes, report_routes, share_routes
 from services.api.auth import Caller, Operator
@@ -83,6 +85,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.add_middleware(RequestLimits, max_body_bytes=settings.api_max_body_bytes,  # type: ignore[arg-type]
                        token_free_paths=frozenset({"/api/v1/sms/inbound"}))
     slots = StreamSlots(settings.api_streams_per_token, settings.api_streams_total)
+    feed_slots = StreamSlots(settings.api_feeds_per_token, settings.api_feeds_total)
     app.state.pool = pool
     app.state.settings = settings
 
@@ -99,6 +102,26 @@ def create_app(settings: ApiSettings) -> FastAPI:
             shipment = await registry.register(body, actor=f"{who.role}:{who.token_id}")
         except ShipmentExists as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, f"shipment {body.id!r} already exists") from exc
+        await publisher.publish([shipment])
+        return shipment
+
+    @app.patch("/api/v1/shipments/{shipment_id}", response_model=Shipment)
+    async def correct_shipment(shipment_id: str, body: ShipmentPatch, who: Operator) -> Shipment:
+        """Corrects contacts, deliver_by, bookings or devices; alerts already sent stay as sent."""
+        return await _correct(shipment_id, body, who)
+
+    @app.post("/api/v1/shipments/{shipment_id}/cancel", response_model=Shipment)
+    async def cancel_shipment(shipment_id: str, body: ShipmentCancel, who: Operator) -> Shipment:
+        """Ends a shipment: no alert is raised about it afterwards; its history stays."""
+        return await _correct(shipment_id, body, who)
+
+    async def _correct(shipment_id: str, change: ShipmentPatch | ShipmentCancel, who: Principal) -> Shipment:
+        try:
+            shipment = await registry.correct(shipment_id, change, actor=f"{who.role}:{who.token_id}")
+        except ValidationError as exc:
+            raise RequestValidationError(exc.errors(include_url=False)) from exc
+        if shipment is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no shipment {shipment_id!r}")
         await publisher.publish([shipment])
         return shipment
 
@@ -174,7 +197,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         gateway_secret=settings.sms_inbound_secret.get_secret_value() if settings.sms_inbound_secret else None,
         public_url=settings.base_url)))
     app.include_router(report_routes.router(pool, load_profiles(settings.excursions_profile_files), slots))
-    app.include_router(feed_routes.router(pool, feed, settings, slots))
+    app.include_router(feed_routes.router(pool, feed, settings, feed_slots))
     app.include_router(fleet_routes.router(pool))
     app.include_router(share_routes.router(pool, settings.base_url))
     dashboard_routes.mount(app)

@@ -11,7 +11,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from schemas.shipment import Shipment, ShipmentIn
+from schemas.shipment import Shipment, ShipmentCancel, ShipmentIn, ShipmentPatch
 from services.alerts.zones import shipment_zones
 
 
@@ -45,6 +45,32 @@ class ShipmentRegistry:
                     "INSERT INTO shipment_devices (shipment_id, device_id, packed_at) VALUES (%s, %s, %s)",
                     [(shipment.id, device, shipment.packed_at) for device in shipment.devices],
                 )
+        return shipment
+
+    async def correct(self, shipment_id: str, change: ShipmentPatch | ShipmentCancel, actor: str) -> Shipment | None:
+        """Applies a correction or a cancel in one transaction (audited); None if unknown.
+        The merged registration passes every rule a new one does (a 422 otherwise)."""
+        now = datetime.now(UTC)
+        async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute("SELECT set_config('coldchain.actor', %s, true)", (actor,))
+            row = await (await conn.execute("SELECT body FROM shipments WHERE id = %s FOR UPDATE",
+                                            (shipment_id,))).fetchone()
+            if row is None:
+                return None
+            before = _read(row[0])
+            shipment = corrected(before, change, now)
+            await conn.execute(
+                "UPDATE shipments SET deliver_by = %s, seller_name = %s, buyer_name = %s, body = %s WHERE id = %s",
+                (shipment.deliver_by, shipment.seller.name, shipment.buyer.name,
+                 Jsonb(shipment.model_dump(mode="json")), shipment_id))
+            if set(shipment.devices) != set(before.devices):
+                await conn.execute("DELETE FROM shipment_devices WHERE shipment_id = %s AND NOT device_id = ANY(%s)",
+                                   (shipment_id, shipment.devices))
+                async with conn.cursor() as cur:
+                    await cur.executemany(
+                        "INSERT INTO shipment_devices (shipment_id, device_id, packed_at) VALUES (%s, %s, %s)"
+                        " ON CONFLICT DO NOTHING",
+                        [(shipment_id, device, shipment.packed_at) for device in shipment.devices])
         return shipment
 
     async def get(self, shipment_id: str) -> Shipment | None:
@@ -101,6 +127,20 @@ class ShipmentRegistry:
                 " viability_lost_at, viability_lost_reason, at_risk, risk_reasons"
                 " FROM eta WHERE shipment_id = %s ORDER BY time DESC, id DESC LIMIT 1", (shipment_id,))
             return await cur.fetchone()
+
+
+def corrected(before: Shipment, change: ShipmentPatch | ShipmentCancel, now: datetime) -> Shipment:
+    """The registration after a correction or a cancel (pure). Zones are worked out again for
+    changed parties; a ValidationError names what the merged registration breaks."""
+    if isinstance(change, ShipmentCancel):
+        if before.cancelled_at is not None:
+            return before
+        return before.model_copy(update={"cancelled_at": now, "cancel_reason": change.reason, "updated_at": now})
+    fields = change.model_dump(exclude_unset=True)
+    merged = {**before.model_dump(), **fields}
+    incoming = ShipmentIn.model_validate({k: v for k, v in merged.items() if k in ShipmentIn.model_fields})
+    return Shipment(**incoming.model_dump(), created_at=before.created_at, party_zones=shipment_zones(incoming),
+                    updated_at=now, cancelled_at=before.cancelled_at, cancel_reason=before.cancel_reason)
 
 
 def _read(body: Any) -> Shipment:

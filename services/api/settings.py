@@ -33,6 +33,10 @@ class ApiSettings(KafkaSettings, DatabaseSettings):
 
     # Limits (services/api/limits.py): a registration is a few KB; 1 MiB leaves room.
     api_max_body_bytes: int = Field(default=1_048_576, ge=1024)
-    # Exports, PDF reports and feeds open at once, per token and in all (the pool holds 10).
+    # Exports and PDF reports at once, per token and in all: each holds one of the pool's 10
+    # connections while its client reads.
     api_streams_per_token: int = Field(default=2, ge=1)
     api_streams_total: int = Field(default=5, ge=1)
+    # Live feeds at once (they hold a Kafka reader's queue, not a connection): a few tabs each.
+    api_feeds_per_token: int = Field(default=8, ge=1)
+    api_feeds_total: int = Field(default=200, ge=1)

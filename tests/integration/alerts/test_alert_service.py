@@ -356,22 +356,29 @@ def test_alert_routes_list_and_acknowledge_with_party_scoping(rig: AlertRig, uni
         again = party.post(f"/api/v1/alerts/{alerts['temp_high']['id']}/ack")
         assert again.json()["by_this_call"] is False
 
-    # The link in the buyer's email (no bearer token) acknowledges; a forged one does not.
+    # The link in the buyer's email (no bearer token) opens a page and changes nothing; its
+    # button (a POST) acknowledges; a forged link does neither.
     buyer_mail = next(m for m in rig.smtp.mails_for(shipment_id)
                       if BUYER_EMAIL in str(m["To"]) and "CRITICAL" in str(m["Subject"]))
     body = buyer_mail.get_body(("plain",))
     assert body is not None
     link = re.search(r"Acknowledge this alert: (\S+)", body.get_content())
-    assert link is not None and link.group(1).startswith(rig.api_url)
-    forged = httpx.get(re.sub(r"token=[^&]+", "token=forged", link.group(1)), timeout=10)
-    assert forged.status_code == 404
+    assert link is not None and link.group(1).startswith(rig.api_url) and link.group(1).endswith("/ack")
+    forged = re.sub(r"/s/[^/]+/", "/s/forged-forged-forged-forged/", link.group(1))
+    assert httpx.get(forged, timeout=10).status_code == 404 and httpx.post(forged, timeout=10).status_code == 404
     page = httpx.get(link.group(1), timeout=10)
-    assert page.status_code == 200 and "acknowledged" in page.text
+    assert page.status_code == 200 and "Acknowledge" in page.text
+    with rig.http() as ops:
+        opened = {a["kind"]: a for a in ops.get(f"/api/v1/shipments/{shipment_id}/alerts").json()}
+    assert not opened["temp_low"]["acknowledged"]  # opening is not acknowledging
+    pressed = httpx.post(link.group(1), timeout=10)
+    assert pressed.status_code == 200 and "the alert is acknowledged" in pressed.text
 
     with rig.http() as ops:
         after = {a["kind"]: a for a in ops.get(f"/api/v1/shipments/{shipment_id}/alerts").json()}
     assert after["temp_high"]["acknowledged_by"] == "exporter:Shediac Lobster Co."
-    assert after["temp_low"]["acknowledged"] and after["temp_low"]["acknowledged_by"] == "email link"
+    assert after["temp_low"]["acknowledged"]
+    assert after["temp_low"]["acknowledged_by"] == f"buyer {BUYER_EMAIL} via email link"
 
 
 def test_records_wait_for_a_late_shipment_and_orphans_do_not_block_their_partition(
