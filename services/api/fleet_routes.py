@@ -10,9 +10,13 @@
 
 from __future__ import annotations
 
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -47,7 +51,12 @@ LEFT JOIN LATERAL (SELECT count(*) AS critical FROM excursions
                    WHERE shipment_id = s.id AND severity = 'critical' AND status <> 'retracted') c ON true
 WHERE (%(party)s::text IS NULL OR s.seller_name = %(party)s OR s.buyer_name = %(party)s)
   AND (%(id)s::text IS NULL OR s.id = %(id)s)
-ORDER BY s.packed_at DESC, s.id
+  AND (%(q)s::text IS NULL OR s.id ILIKE %(q)s OR s.seller_name ILIKE %(q)s OR s.buyer_name ILIKE %(q)s)
+  -- active: not cancelled, not delivered, and not long past its deliver_by
+  AND (NOT %(active)s OR (s.body->>'cancelled_at' IS NULL AND e.phase IS DISTINCT FROM 'delivered'
+                          AND s.deliver_by > now() - interval '3 days'))
+  AND (%(after_packed)s::timestamptz IS NULL OR (s.packed_at, s.id) < (%(after_packed)s, %(after_id)s))
+ORDER BY s.packed_at DESC, s.id DESC
 LIMIT %(limit)s
 """
 
@@ -55,19 +64,32 @@ LIMIT %(limit)s
 def router(pool: AsyncConnectionPool) -> APIRouter:
     routes = APIRouter(tags=["dashboard"])
 
-    async def summaries(who: Principal, shipment_id: str | None, limit: int | None) -> list[dict[str, Any]]:
-        return await fleet_summaries(pool, who.party if who.role == "exporter" else None, shipment_id, limit)
+    async def summaries(who: Principal, shipment_id: str | None, limit: int | None,
+                        page: FleetPage | None = None) -> list[dict[str, Any]]:
+        return await fleet_summaries(pool, who.party if who.role == "exporter" else None, shipment_id, limit, page)
 
     @routes.get("/api/v1/fleet")
     async def fleet(
         who: Caller,
-        limit: Annotated[int, Query(ge=1, le=2000)] = 500,
+        request: Request,
+        response: Response,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
         viability: Annotated[ViabilityState | None, Query(description="ok, compromised or lost")] = None,
+        q: Annotated[str | None, Query(max_length=100, description="part of an id, a seller or a buyer")] = None,
+        active: Annotated[bool, Query(description="false: delivered and cancelled shipments too")] = True,
+        cursor: Annotated[str | None, Query(max_length=200, description="from a Link: rel=next header")] = None,
     ) -> list[dict[str, Any]]:
+        page = FleetPage(q=q, active=active, after=decode_cursor(cursor) if cursor else None)
         if viability is None:
-            return await summaries(who, None, limit)
-        # Judged in Python (fleet_status), so filtered after the query, over every shipment.
-        return filter_viability(await summaries(who, None, None), viability)[:limit]
+            rows = await summaries(who, None, limit, page)
+        else:
+            # Judged in Python (fleet_status), so filtered after the query, over every shipment.
+            rows = filter_viability(await summaries(who, None, None, page), viability)[:limit]
+        if len(rows) == limit:  # there may be more: a link to the next page, as RFC 8288 says
+            last = rows[-1]
+            following = request.url.include_query_params(cursor=encode_cursor(last["packed_at"], last["id"]))
+            response.headers["Link"] = f'<{following}>; rel="next"'
+        return rows
 
     @routes.get("/api/v1/fleet/{shipment_id}")
     async def fleet_shipment(shipment_id: str, who: Caller) -> dict[str, Any]:
@@ -81,11 +103,36 @@ def router(pool: AsyncConnectionPool) -> APIRouter:
     return routes
 
 
+@dataclass(frozen=True)
+class FleetPage:
+    q: str | None = None
+    active: bool = False
+    after: tuple[datetime, str] | None = None  # (packed_at, id) of the last row already seen
+
+
+def encode_cursor(packed_at: str | datetime, shipment_id: str) -> str:
+    stamp = packed_at if isinstance(packed_at, str) else packed_at.isoformat()
+    return base64.urlsafe_b64encode(json.dumps([stamp, shipment_id]).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        stamp, shipment_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return datetime.fromisoformat(stamp), str(shipment_id)
+    except (ValueError, TypeError) as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "cursor is not one this API made") from exc
+
+
 async def fleet_summaries(pool: AsyncConnectionPool, party: str | None, shipment_id: str | None,
-                          limit: int | None) -> list[dict[str, Any]]:
-    """Shipments as the board shows them; ``party`` keeps those where it is seller or buyer."""
+                          limit: int | None, page: FleetPage | None = None) -> list[dict[str, Any]]:
+    """Shipments as the board shows them, newest packed first; ``party`` keeps those where it
+    is seller or buyer."""
+    page = page or FleetPage()
+    after_packed, after_id = page.after or (None, None)
+    params = {"party": party, "id": shipment_id, "limit": limit, "active": page.active,
+              "q": f"%{page.q}%" if page.q else None, "after_packed": after_packed, "after_id": after_id}
     async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(_SUMMARY, {"party": party, "id": shipment_id, "limit": limit})
+        await cur.execute(_SUMMARY, params)
         return [summary_of(row) for row in await cur.fetchall()]
 
 
@@ -130,6 +177,8 @@ def summary_of(row: dict[str, Any]) -> dict[str, Any]:
         "seller": body["seller"]["name"],
         "buyer": body["buyer"]["name"],
         "deliver_by": body["deliver_by"],
+        "packed_at": body.get("packed_at"),
+        "cancelled_at": body.get("cancelled_at"),
         "last_reading_at": row["last_reading_at"],
         "last_temp_c": row["last_temp_c"],
         "open_excursions": row["open_excursions"],

@@ -61,6 +61,9 @@ async function api(method, path) {
     throw new Error("unauthorised");
   }
   if (!response.ok) throw new Error(`${method} ${path}: ${response.status}`);
+  // RFC 8288: the fleet says where its next page is.
+  const next = /<([^>]+)>;\s*rel="next"/.exec(response.headers.get("Link") || "");
+  state.nextPage = next ? next[1] : null;
   return response.json();
 }
 
@@ -207,9 +210,20 @@ function refresh() {
   if (state.shipment) loadShipment();
 }
 
-async function loadFleet() {
-  const rows = await api("GET", "/api/v1/fleet");
-  state.fleet = new Map(rows.map((row) => [row.id, row]));
+function fleetQuery() {
+  const params = new URLSearchParams({ limit: "100" });
+  const search = $("#fleet-search").value.trim();
+  if (search) params.set("q", search);
+  if ($("#fleet-all").checked) params.set("active", "false");
+  return `/api/v1/fleet?${params}`;
+}
+
+// Active shipments by default, a hundred at a time; "more" follows the API's next link.
+async function loadFleet(more = false) {
+  const rows = await api("GET", more && state.fleetNext ? state.fleetNext : fleetQuery());
+  state.fleetNext = state.nextPage;
+  if (!more) state.fleet = new Map();
+  for (const row of rows) state.fleet.set(row.id, row);
   renderFleet();
 }
 
@@ -242,6 +256,7 @@ function renderFleet() {
       el("td", {}, viabilityText(row, forecast.viability_remaining_at_eta_h))));
   }
   $("#fleet-empty").hidden = state.fleet.size > 0;
+  $("#fleet-more").hidden = !state.fleetNext;
   $("#fleet-counts").replaceChildren(...Object.entries(counts).map(([name, n]) =>
     el("span", {}, stateBadge(name), ` ${n}`)));
 }
@@ -428,3 +443,8 @@ $("#login-form").addEventListener("submit", (event) => {
 $("#logout-button").addEventListener("click", () => logout());
 window.addEventListener("hashchange", route);
 if (state.token) login(state.token); else logout();
+
+// Fleet controls: search as you type (debounced), everything or active only, the next page.
+$("#fleet-search").addEventListener("input", () => debounce("fleet-search", 300, () => loadFleet()));
+$("#fleet-all").addEventListener("change", () => loadFleet());
+$("#fleet-more").addEventListener("click", () => loadFleet(true));

@@ -79,3 +79,27 @@ def test_ops_watch_an_excursion_live_acknowledge_its_alert_and_open_the_chart(
     page.goto(f"{pipeline.api_url}/dashboard/#/")
     expect(row).to_be_visible()
     page.screenshot(path=str(artifacts / "dashboard-fleet.png"), full_page=True)
+
+
+def test_the_dashboard_on_a_phone_shows_the_fleet_without_the_events_covering_it_and_searches(
+        pipeline, browser, unique, artifacts):
+    ours, other = unique("SHP-PHONE"), unique("SHP-ELSE")
+    with pipeline.http() as http:
+        for shipment_id in (ours, other):
+            assert http.post("/api/v1/shipments", json=shipment_body(shipment_id, [unique("TRK-PHONE")])
+                             ).status_code == 201
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, device_scale_factor=2)
+    phone = context.new_page()
+    phone.goto(f"{pipeline.api_url}/dashboard/")
+    phone.fill("#token-input", pipeline.ops_token)
+    phone.click("#login-button")
+    phone.fill("#fleet-search", ours)
+    row = phone.locator(f'#fleet-table tr[data-shipment="{ours}"]')
+    expect(row).to_be_visible(timeout=10_000)
+    expect(phone.locator(f'#fleet-table tr[data-shipment="{other}"]')).to_have_count(0)
+    table, events = phone.locator("#fleet-table").bounding_box(), phone.locator("#stream").bounding_box()
+    assert table and events
+    assert events["y"] >= table["y"] + table["height"], "the live events cover the fleet"
+    assert phone.evaluate("document.scrollingElement.scrollWidth") <= 390
+    phone.screenshot(path=str(artifacts / "dashboard-fleet-390.png"), full_page=True)
+    context.close()
