@@ -3,6 +3,10 @@
 The registry notifies ``coldchain_bindings`` on every change (a trigger), so a shipment
 registered a moment ago is known before its first reading arrives. A tracker can be reused
 across shipments: a reading belongs to the latest shipment packed at or before its time.
+
+A reading is refused (and kept as a dead letter with the reason) when it would belong to a
+sealed shipment (services/integrity/sealing.py), or when it was taken before the device's first
+shipment was packed: a tracker reused by another party cannot write into a finished history.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import bisect
 import logging
 import threading
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
@@ -18,28 +23,48 @@ import psycopg
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Binding:
+    shipment_id: str | None = None  # None: the device is bound to no shipment (kept unbound)
+    refusal: str | None = None  # why the reading may not be stored, when it may not
+    rule: str | None = None  # the refusal's machine-readable name
+
+
+Bound = tuple[datetime, str, datetime | None]  # packed_at, shipment id, sealed_at
+
+
 class BindingTable:
     """Pure lookup structure; the cache below fills it."""
 
     def __init__(self) -> None:
-        self._by_device: dict[str, list[tuple[datetime, str]]] = {}
+        self._by_device: dict[str, list[Bound]] = {}
 
-    def replace(self, rows: list[tuple[str, datetime, str]]) -> None:
-        grouped: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
-        for device_id, packed_at, shipment_id in rows:
-            grouped[device_id].append((packed_at, shipment_id))
-        self._by_device = {device: sorted(bound) for device, bound in grouped.items()}
+    def replace(self, rows: list[tuple[str, datetime, str, datetime | None]]) -> None:
+        grouped: dict[str, list[Bound]] = defaultdict(list)
+        for device_id, packed_at, shipment_id, sealed_at in rows:
+            grouped[device_id].append((packed_at, shipment_id, sealed_at))
+        self._by_device = {device: sorted(bound, key=_order) for device, bound in grouped.items()}
 
-    def set_device(self, device_id: str, bound: list[tuple[datetime, str]]) -> None:
-        self._by_device = {**self._by_device, device_id: sorted(bound)}
+    def set_device(self, device_id: str, bound: list[Bound]) -> None:
+        self._by_device = {**self._by_device, device_id: sorted(bound, key=_order)}
 
-    def shipment_for(self, device_id: str, at: datetime) -> str | None:
+    def bind(self, device_id: str, at: datetime) -> Binding:
         bound = self._by_device.get(device_id)
         if not bound:
-            return None
-        index = bisect.bisect_right(bound, (at, "\uffff")) - 1
-        # A reading taken before packing still belongs to the first shipment (pre-cooling).
-        return bound[max(index, 0)][1]
+            return Binding()
+        index = bisect.bisect_right([(p, s) for p, s, _ in bound], (at, "\uffff")) - 1
+        if index < 0:
+            return Binding(refusal=f"taken before {device_id}'s first shipment {bound[0][1]} was packed "
+                                   f"({bound[0][0].isoformat()})", rule="before_packing")
+        packed_at, shipment_id, sealed_at = bound[index]
+        if sealed_at is not None:
+            return Binding(refusal=f"falls into shipment {shipment_id}, sealed at {sealed_at.isoformat()}",
+                           rule="shipment_sealed")
+        return Binding(shipment_id=shipment_id)
+
+
+def _order(bound: Bound) -> tuple[datetime, str]:
+    return bound[0], bound[1]
 
 
 class BindingCache:
@@ -61,18 +86,18 @@ class BindingCache:
     def stop(self) -> None:
         self._stop.set()
 
-    def shipment_for(self, device_id: str, at: datetime) -> str | None:
-        return self.table.shipment_for(device_id, at)
+    def bind(self, device_id: str, at: datetime) -> Binding:
+        return self.table.bind(device_id, at)
 
     def _load_all(self, conn: psycopg.Connection) -> None:
-        rows = conn.execute("SELECT device_id, packed_at, shipment_id FROM shipment_devices").fetchall()
+        rows = conn.execute("SELECT device_id, packed_at, shipment_id, sealed_at FROM shipment_devices").fetchall()
         self.table.replace(rows)
 
     def _load_device(self, conn: psycopg.Connection, device_id: str) -> None:
         rows = conn.execute(
-            "SELECT packed_at, shipment_id FROM shipment_devices WHERE device_id = %s", (device_id,)
+            "SELECT packed_at, shipment_id, sealed_at FROM shipment_devices WHERE device_id = %s", (device_id,)
         ).fetchall()
-        self.table.set_device(device_id, [(r[0], r[1]) for r in rows])
+        self.table.set_device(device_id, [(r[0], r[1], r[2]) for r in rows])
 
     def _listen_forever(self) -> None:
         while not self._stop.is_set():

@@ -22,16 +22,17 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from schemas.deadletter import DeadLetter
+from schemas.deadletter import DeadLetter, FieldError
 from schemas.reading import Reading
 from schemas.topics import DEADLETTER, MQTT_SUBSCRIPTION, READINGS
-from services.ingest.decoding import decode_message, refusal
+from services.ingest.binding import Binding
+from services.ingest.decoding import decode_message, refusal, refusals
 from services.ingest.metrics import IngestMetrics
 from services.ingest.settings import IngestSettings
 
 log = logging.getLogger(__name__)
 
-ShipmentLookup = Callable[[str, datetime], str | None]
+ShipmentLookup = Callable[[str, datetime], Binding]
 
 
 @dataclass
@@ -179,19 +180,29 @@ class IngestBridge:
 
     def _records(self, topic: str, payload: bytes, received_at: datetime) -> list[_Record]:
         decoded = decode_message(topic, payload, received_at)
-        bound = [self._bind(r) for r in decoded.readings]
+        bound: list[Reading] = []
+        unbindable: list[FieldError] = []
+        for index, reading in enumerate(decoded.readings):
+            binding = self.bindings(reading.device_id, reading.time)
+            if binding.refusal is not None:
+                unbindable.append(FieldError(index=index, field="ts", rule=binding.rule or "unbindable",
+                                             message=binding.refusal))
+            elif binding.shipment_id:
+                bound.append(reading.model_copy(update={"shipment_id": binding.shipment_id}))
+            else:
+                bound.append(reading)
         # Keyed after binding: a shipment's readings, from all its trackers, share a partition.
         records = [_Record(READINGS.name, r.key, r.model_dump_json().encode()) for r in bound]
         records += [_dead_letter_record(d) for d in decoded.refused]
+        if unbindable:
+            for error in unbindable:
+                self.metrics.refused.labels(error.rule).inc()
+            records.append(_dead_letter_record(refusals(topic, payload, received_at, unbindable)))
         for letter in decoded.refused:
             for error in letter.errors:
                 self.metrics.refused.labels(error.rule).inc()
-        self.metrics.accepted.inc(len(decoded.readings))
+        self.metrics.accepted.inc(len(bound))
         return records
-
-    def _bind(self, reading: Reading) -> Reading:
-        shipment_id = self.bindings(reading.device_id, reading.time)
-        return reading.model_copy(update={"shipment_id": shipment_id}) if shipment_id else reading
 
     # -- Kafka -----------------------------------------------------------------------------
     def _produce(self, record: _Record, pending: _Pending) -> None:

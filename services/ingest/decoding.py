@@ -128,8 +128,14 @@ def _finish(topic: str, device_id: str | None, payload: bytes, received_at: date
 
 def refusal(topic: str, payload: bytes, received_at: datetime, rule: str, message: str) -> DeadLetter:
     """A dead letter for a payload refused whole by a later stage of ingest (not the decoder)."""
+    return refusals(topic, payload, received_at, [_whole(rule, message)])
+
+
+def refusals(topic: str, payload: bytes, received_at: datetime, errors: list[FieldError]) -> DeadLetter:
+    """A dead letter for samples of a decoded payload that a later stage of ingest refused
+    (the binding: a sealed shipment); the payload's good samples went on."""
     parts = topic.split("/")
-    return bounded_dead_letter(stage=STAGE, topic=topic, payload=payload, errors=[_whole(rule, message)],
+    return bounded_dead_letter(stage=STAGE, topic=topic, payload=payload, errors=errors,
                                received_at=received_at, device_id=parts[3] if len(parts) > 3 else None)
 
 

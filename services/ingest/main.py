@@ -24,7 +24,7 @@ def main(settings: IngestSettings | None = None) -> int:
         start_http_server(settings.ingest_metrics_port, addr="127.0.0.1", registry=metrics.registry)
     bindings = BindingCache(settings.dsn, settings.ingest_binding_refresh_s)
     bindings.start()
-    bridge = IngestBridge(settings, bindings.shipment_for, metrics)
+    bridge = IngestBridge(settings, bindings.bind, metrics)
     signal.signal(signal.SIGTERM, lambda *_: bridge.stop())
     signal.signal(signal.SIGINT, lambda *_: bridge.stop())
     bridge.start()

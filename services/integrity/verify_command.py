@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from services.connections import DatabaseSettings
+from services.integrity.sealing import seal_breaks
 from services.integrity.store import logged_breaks, shipment_devices, verify_device
 
 EXIT_INTACT, EXIT_BROKEN, EXIT_UNKNOWN = 0, 1, 2
@@ -42,5 +43,8 @@ def verify_command(shipment: Annotated[str, typer.Argument(help="the shipment id
                 broken = True
                 out.print(f"[red]TAMPERED[/red] {device_id}: found by the sink at {at.isoformat()} while "
                           f"re-linking ({key}): {description}", soft_wrap=True)
+        for finding in seal_breaks(conn, shipment):
+            broken = True
+            out.print(f"[red]TAMPERED[/red] sealed {shipment}: {finding}", soft_wrap=True)
     sys.stdout.flush()
     raise typer.Exit(EXIT_BROKEN if broken else EXIT_INTACT)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import psycopg
 
 from services.db.migrate import migrate
+from services.integrity.sealing import seal_due
 from services.retention.policy import plan
 from services.retention.settings import RetentionSettings
 from services.retention.store import apply, timescale_license
@@ -22,9 +23,12 @@ log = logging.getLogger(__name__)
 
 def run_once(settings: RetentionSettings) -> dict[str, int]:
     with psycopg.connect(settings.dsn, autocommit=True) as conn:
-        todo = plan(datetime.now(UTC), settings.retention_days, settings.retention_compress_after_days,
-                    timescale_license(conn))
-        return apply(conn, todo)
+        now = datetime.now(UTC)
+        sealed = seal_due(conn, now)  # before any chunk is dropped: a seal names live readings
+        if sealed:
+            log.info("sealed %d shipments: %s", len(sealed), ", ".join(sealed[:20]))
+        todo = plan(now, settings.retention_days, settings.retention_compress_after_days, timescale_license(conn))
+        return {**apply(conn, todo), **({"sealed": len(sealed)} if sealed else {})}
 
 
 def main(settings: RetentionSettings | None = None) -> int:

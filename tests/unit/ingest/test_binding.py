@@ -1,0 +1,35 @@
+"""Which shipment a reading belongs to, and when it may belong to none (pure binding table)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from services.ingest.binding import Binding, BindingTable
+
+T0 = datetime(2026, 11, 9, 18, 0, tzinfo=UTC)
+
+
+def table(sealed_first: bool = False) -> BindingTable:
+    bindings = BindingTable()
+    bindings.replace([("TRK-1", T0, "SHP-A", T0 + timedelta(days=5) if sealed_first else None),
+                      ("TRK-1", T0 + timedelta(days=10), "SHP-B", None)])
+    return bindings
+
+
+def test_a_reused_tracker_binds_each_reading_to_the_latest_shipment_packed_before_it() -> None:
+    bindings = table()
+    assert bindings.bind("TRK-1", T0 + timedelta(hours=3)) == Binding(shipment_id="SHP-A")
+    assert bindings.bind("TRK-1", T0 + timedelta(days=11)) == Binding(shipment_id="SHP-B")
+    assert bindings.bind("TRK-OTHER", T0) == Binding()  # unbound: kept, belonging to no shipment
+
+
+def test_a_reading_into_a_sealed_shipment_is_refused_with_the_reason() -> None:
+    refused = table(sealed_first=True).bind("TRK-1", T0 + timedelta(hours=3))
+    assert refused.shipment_id is None and refused.rule == "shipment_sealed"
+    assert refused.refusal is not None and "SHP-A" in refused.refusal and "sealed" in refused.refusal
+    assert table(sealed_first=True).bind("TRK-1", T0 + timedelta(days=11)).shipment_id == "SHP-B"
+
+
+def test_a_reading_taken_before_the_first_packing_is_refused_not_bound() -> None:
+    refused = table().bind("TRK-1", T0 - timedelta(minutes=1))
+    assert refused.shipment_id is None and refused.rule == "before_packing"
