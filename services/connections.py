@@ -93,3 +93,11 @@ class DatabaseSettings(BaseSettings):
     @property
     def dsn(self) -> str:
         return self.database_url.get_secret_value()
+
+
+class MetricsSettings(BaseSettings):
+    """Where a service's /metrics and /healthz listen (services/metrics_server.py)."""
+
+    model_config = settings_config()
+
+    metrics_host: str = "127.0.0.1"

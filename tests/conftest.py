@@ -71,3 +71,4 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 os.environ.setdefault("COLDCHAIN_INGEST_METRICS_PORT", "0")
 os.environ.setdefault("COLDCHAIN_SINK_METRICS_PORT", "0")
+os.environ.setdefault("COLDCHAIN_ALERT_METRICS_PORT", "0")

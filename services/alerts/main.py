@@ -13,22 +13,25 @@ not memory, holds what is left to send.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from services.alerts.channel_set import ChannelSet, build_channels
 from services.alerts.consumer import AlertConsumer, ConsumerConfig
 from services.alerts.dispatcher import AlertDispatcher, DispatchConfig
 from services.alerts.feed import AlertFeed
 from services.alerts.intake import AlertIntake
+from services.alerts.metrics import AlertMetrics
 from services.alerts.outbox import AlertOutbox
 from services.alerts.settings import AlertSettings
 from services.alerts.shipment_lookup import ShipmentLookup
 from services.alerts.zones import preload as preload_zones
 from services.db.migrate import migrate
+from services.metrics_server import MetricsServer
 from services.thread_deaths import exit_when_a_thread_dies
 
 log = logging.getLogger("services.alerts")
@@ -42,6 +45,7 @@ class AlertService:
     feed: AlertFeed
     consumer: AlertConsumer
     dispatcher: AlertDispatcher
+    metrics: AlertMetrics
 
     async def start(self) -> None:
         await self.outbox.start()
@@ -56,6 +60,16 @@ class AlertService:
         async with asyncio.TaskGroup() as group:
             group.create_task(self.consumer.run(stop))
             group.create_task(self.dispatcher.run(stop))
+            group.create_task(self._watch_outbox(stop))
+
+    async def _watch_outbox(self, stop: asyncio.Event, every_s: float = 15.0) -> None:
+        while not stop.is_set():
+            try:
+                self.metrics.observe_outbox(*await self.outbox.depth(datetime.now(UTC)))
+            except Exception:  # a metric is never worth stopping the service for
+                log.exception("could not read the outbox's depth")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every_s)
 
     async def close(self) -> None:
         self.consumer.close()
@@ -71,6 +85,7 @@ def build_service(settings: AlertSettings) -> AlertService:
     policy = settings.policy_config()
     ops = settings.ops_recipients()
     outbox = AlertOutbox(settings.dsn, links.ack_secret)
+    metrics = AlertMetrics()
     shipments = ShipmentLookup(settings.dsn)
     channels = build_channels(settings)
     feed = AlertFeed(settings.kafka_client_config())
@@ -88,7 +103,7 @@ def build_service(settings: AlertSettings) -> AlertService:
             escalation_channels=settings.alert_escalation_channels,
             backoff=settings.backoff(),
         ),
-        on_event=feed.publish_event,
+        on_event=metrics.counting(feed.publish_event),
     )
     consumer = AlertConsumer(
         settings.kafka_client_config(),
@@ -105,7 +120,7 @@ def build_service(settings: AlertSettings) -> AlertService:
         shipments,
         feed,
     )
-    return AlertService(outbox, shipments, channels, feed, consumer, dispatcher)
+    return AlertService(outbox, shipments, channels, feed, consumer, dispatcher, metrics)
 
 
 async def serve(settings: AlertSettings) -> None:
@@ -116,6 +131,7 @@ async def serve(settings: AlertSettings) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await service.start()
+    MetricsServer(service.metrics.registry, settings.metrics_host, settings.alert_metrics_port).start()
     log.info("alert service started: group %s, channels %s", settings.alert_group_id,
              ", ".join(service.channels.names()) or "none")
     try:

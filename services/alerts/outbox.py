@@ -150,6 +150,17 @@ class AlertOutbox:
         )
         return cursor.rowcount == 1
 
+    async def depth(self, now: datetime) -> tuple[dict[str, int], float]:
+        """Deliveries by status, and how long the oldest due unsent one is overdue (seconds)."""
+        async with self._require_pool().connection() as conn:
+            counts: dict[str, int] = dict(await (await conn.execute(
+                "SELECT status, count(*) FROM alert_deliveries GROUP BY status")).fetchall())
+            row = await (await conn.execute(
+                "SELECT min(next_attempt_at) FROM alert_deliveries WHERE status IN ('pending', 'sending')"
+                " AND next_attempt_at <= %s", (now,))).fetchone()
+        oldest = row[0] if row else None
+        return counts, (now - oldest).total_seconds() if oldest else 0.0
+
     # --- dispatching -----------------------------------------------------------------
 
     async def claim_due(

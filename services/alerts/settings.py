@@ -12,18 +12,19 @@ from services.alerts.channels.smtp import SmtpEndpoint, parse_smtp_url
 from services.alerts.channels.twilio import TWILIO_API
 from services.alerts.formatting import LinkConfig
 from services.alerts.policy import DEFAULT_ROUTES, PolicyConfig, QuietHours, Recipient, Route
-from services.connections import DatabaseSettings, KafkaSettings, settings_config
+from services.connections import DatabaseSettings, KafkaSettings, MetricsSettings, settings_config
 
 # Defaults earlier versions shipped: refused, since anyone can read them.
 PUBLISHED_SECRETS = frozenset({"coldchain-development-ack-secret"})
 
 
-class AlertSettings(KafkaSettings, DatabaseSettings):
+class AlertSettings(KafkaSettings, DatabaseSettings, MetricsSettings):
     """Kafka and database settings come from the shared mixins (``settings.dsn``)."""
 
     model_config = settings_config()
 
     alert_group_id: str = "coldchain-alerts"
+    alert_metrics_port: int = 9103  # 0 = no /metrics endpoint
     # Base of the links in alerts; unset, the API's own address (where it listens), so a stack
     # run on another port still sends links that open.
     public_url: str | None = None

@@ -6,12 +6,11 @@ import logging
 import signal
 import sys
 
-from prometheus_client import start_http_server
-
 from services.ingest.binding import BindingCache
 from services.ingest.bridge import IngestBridge
 from services.ingest.metrics import IngestMetrics
 from services.ingest.settings import IngestSettings
+from services.metrics_server import MetricsServer
 from services.thread_deaths import exit_when_a_thread_dies
 
 
@@ -20,8 +19,7 @@ def main(settings: IngestSettings | None = None) -> int:
     settings = settings or IngestSettings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s ingest %(levelname)s %(message)s")
     metrics = IngestMetrics()
-    if settings.ingest_metrics_port:
-        start_http_server(settings.ingest_metrics_port, addr="127.0.0.1", registry=metrics.registry)
+    MetricsServer(metrics.registry, settings.metrics_host, settings.ingest_metrics_port).start()
     bindings = BindingCache(settings.dsn, settings.ingest_binding_refresh_s)
     bindings.start()
     bridge = IngestBridge(settings, bindings.bind, metrics)

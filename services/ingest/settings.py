@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from services.connections import DatabaseSettings, KafkaSettings, MqttSettings, settings_config
+from services.connections import DatabaseSettings, KafkaSettings, MetricsSettings, MqttSettings, settings_config
 
 
-class IngestSettings(MqttSettings, KafkaSettings, DatabaseSettings):
+class IngestSettings(MqttSettings, KafkaSettings, DatabaseSettings, MetricsSettings):
     model_config = settings_config()
 
     ingest_client_id: str = "coldchain-ingest-1"

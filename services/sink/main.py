@@ -6,8 +6,6 @@ import logging
 import signal
 import sys
 
-from prometheus_client import start_http_server
-
 from schemas.deadletter import DeadLetter
 from schemas.eta import EtaUpdate
 from schemas.excursion import ExcursionEvent
@@ -15,6 +13,7 @@ from schemas.reading import Reading
 from schemas.topics import DEADLETTER, ETA, EXCURSIONS, READINGS
 from services.cpu_priority import yield_cpu
 from services.db.migrate import migrate
+from services.metrics_server import MetricsServer
 from services.sink.consumer import Route, Sink, SinkMetrics
 from services.sink.settings import SinkSettings
 from services.sink.writers import DeadLetterWriter, EtaWriter, ExcursionWriter, ReadingWriter
@@ -37,8 +36,7 @@ def main(settings: SinkSettings | None = None) -> int:
     yield_cpu(settings.sink_nice)
     migrate(settings.dsn)
     metrics = SinkMetrics()
-    if settings.sink_metrics_port:
-        start_http_server(settings.sink_metrics_port, addr="127.0.0.1", registry=metrics.registry)
+    MetricsServer(metrics.registry, settings.metrics_host, settings.sink_metrics_port).start()
     sink = Sink(settings, routes(), metrics)
     signal.signal(signal.SIGTERM, lambda *_: sink.stop())
     signal.signal(signal.SIGINT, lambda *_: sink.stop())

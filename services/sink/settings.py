@@ -4,10 +4,10 @@ from typing import Annotated
 
 from pydantic import Field
 
-from services.connections import DatabaseSettings, KafkaSettings, settings_config
+from services.connections import DatabaseSettings, KafkaSettings, MetricsSettings, settings_config
 
 
-class SinkSettings(KafkaSettings, DatabaseSettings):
+class SinkSettings(KafkaSettings, DatabaseSettings, MetricsSettings):
     model_config = settings_config()
 
     sink_group_id: str = "coldchain-sink"

@@ -13,11 +13,12 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from schemas.topics import ETA, EXCURSIONS
 from services.kafka.groups import commit_log_end
-from tests.component.alerts.local_servers import HttpScript, SmtpInbox, http_server, smtp_server
+from tests.component.alerts.local_servers import HttpScript, SmtpInbox, free_port, http_server, smtp_server
 from tests.conftest import ARTIFACTS
 from tests.harness.processes import ServiceProcess, wait_for
 from tests.integration.conftest import DevicePublisher, Pipeline
@@ -28,10 +29,11 @@ BUYER = {"name": "Hangzhou Fresh Ltd.", "email": "qa@buyer.example", "phone": "+
 
 
 @pytest.fixture(scope="module")
-def night_alerts(pipeline: Pipeline) -> Iterator[tuple[SmtpInbox, HttpScript]]:
+def night_alerts(pipeline: Pipeline) -> Iterator[tuple[SmtpInbox, HttpScript, int]]:
     """The alert service with quiet hours from 00:00 to 23:59 in every recipient's zone: what
     ever the wall clock says when this runs, it is night for both parties."""
     inbox, sms = SmtpInbox(), HttpScript(default=(202, {"id": "gw"}))
+    metrics_port = free_port()
     group_id = f"coldchain-alerts-night-{uuid.uuid4().hex[:8]}"
     commit_log_end(pipeline.stack.kafka_bootstrap, group_id, [EXCURSIONS.name, ETA.name])
     with smtp_server(inbox) as smtp_port, http_server(sms) as sms_base:
@@ -45,12 +47,13 @@ def night_alerts(pipeline: Pipeline) -> Iterator[tuple[SmtpInbox, HttpScript]]:
             "COLDCHAIN_ALERT_QUIET_START": "00:00",
             "COLDCHAIN_ALERT_QUIET_END": "23:59",
             "COLDCHAIN_ALERT_POLL_INTERVAL_S": "0.5",
+            "COLDCHAIN_ALERT_METRICS_PORT": str(metrics_port),
         }, ARTIFACTS / "logs", name="night-alerts")
         service.start()
         try:
             wait_for(lambda: "partitions assigned: coldchain" in service.log_tail(200), 60,
                      "the alert service's partition assignment", interval_s=0.3)
-            yield inbox, sms
+            yield inbox, sms, metrics_port
         finally:
             service.stop()
 
@@ -84,10 +87,10 @@ def backlog(device: str, packed: datetime, now: datetime) -> list[dict[str, Any]
 
 
 def test_a_freeze_found_on_landing_reaches_both_parties_at_night_and_the_warning_waits_visibly(
-    pipeline: Pipeline, night_alerts: tuple[SmtpInbox, HttpScript],
+    pipeline: Pipeline, night_alerts: tuple[SmtpInbox, HttpScript, int],
     device_publisher: Callable[[str], DevicePublisher], unique: Callable[[str], str],
 ) -> None:
-    inbox, sms = night_alerts
+    inbox, sms, metrics_port = night_alerts
     shipment_id, device = unique("SHP-2026"), unique("TRK")
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     packed = now - timedelta(hours=6)
@@ -127,3 +130,12 @@ def test_a_freeze_found_on_landing_reaches_both_parties_at_night_and_the_warning
     assert {d["role"] for d in waiting} == {"seller", "buyer"}
     assert all(d["deferred"] and d["status"] == "pending" and d["not_before"] for d in waiting)
     print(f"freeze told to both parties by SMS and email {took:.1f} s after the upload began")
+
+    # What ops watch: the service's own metrics and health.
+    assert httpx.get(f"http://127.0.0.1:{metrics_port}/healthz", timeout=5).status_code == 200
+    scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+    sent_sms = [line for line in scraped.splitlines()
+                if line.startswith("coldchain_alerts_events_total{") and 'status="sent"' in line
+                and 'channel="sms"' in line and 'severity="critical"' in line]
+    assert sent_sms and float(sent_sms[0].rsplit(" ", 1)[1]) >= 2, scraped
+    assert "coldchain_alerts_outbox_deliveries" in scraped
