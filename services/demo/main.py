@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import signal
 
 from rich.console import Console
 
 from services.demo.session import DemoError, DemoSession
 from services.demo.settings import DemoSettings
-from services.stack.layout import StackLayout, default_root
+from services.stack.layout import StackLayout, default_root, export_running_stack_env
 from services.stack.native import NativeStack
 from services.stack.process import StackError
 
@@ -17,13 +18,15 @@ def main() -> int:
     console = Console()
     stack = NativeStack(StackLayout(default_root()))
     try:
-        with console.status("starting the local stack (the first run installs it: a few minutes)"):
-            started = stack.up()
+        console.print("starting the local stack (the first run installs it: a few minutes, each step below)")
+        started = stack.up()
     except StackError as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 1
     console.print(f"local stack: {', '.join(started) + ' started' if started else 'already running'}")
-    settings = DemoSettings()  # after `up`: the stack's settings file exists now
+    # The stack's settings for this process and every service it starts (what is set stays).
+    export_running_stack_env(os.environ)
+    settings = DemoSettings()
     session = DemoSession(settings, stack, console)
     signal.signal(signal.SIGINT, session.request_stop)
     signal.signal(signal.SIGTERM, session.request_stop)
