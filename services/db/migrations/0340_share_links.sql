@@ -17,5 +17,4 @@ CREATE TABLE share_links (
     revoked_at   timestamptz
 );
 CREATE INDEX share_links_shipment ON share_links (shipment_id);
-CREATE TRIGGER share_links_audit AFTER INSERT OR UPDATE OR DELETE ON share_links
-    FOR EACH ROW EXECUTE FUNCTION audit_row_change('id');
+-- Audited from 0600 on (the audit log comes after the alert tables).
