@@ -204,8 +204,8 @@ def _excursion_event(report: ShipmentReport, ids: Identifiers, excursion: Excurs
 
 
 def _alarm_report(excursion: ExcursionRow) -> dict[str, Any]:
-    extra = {"coldchain:kind": excursion.kind, "coldchain:severity": excursion.severity,
-             "coldchain:status": excursion.status}
+    extra: dict[str, Any] = {"coldchain:kind": excursion.kind, "coldchain:severity": excursion.severity,
+                             "coldchain:status": excursion.status}
     if excursion.degree_minutes is not None:
         extra["coldchain:degreeMinutes"] = excursion.degree_minutes
     if excursion.duration_min is not None:
