@@ -205,6 +205,10 @@ class ShipmentPatch(BaseModel):
     waypoints: list[Stop] | None = None
     destination: Stop | None = None
     devices: Annotated[list[DeviceId], Field(min_length=1)] | None = None
+    # Traceability data, often known only once the shipment is packed (FSMA 204 records).
+    quantity: Quantity | None = None
+    product_description: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    reference_documents: Annotated[list[ReferenceDocument], Field(max_length=20)] | None = None
 
 
 class ShipmentCancel(BaseModel):

@@ -3,8 +3,9 @@
 ``{"type": "coldchain.alert", "delivery_id", "recipient": {"role", "name"}, "alert": {...},
 "links": {"shipment", "acknowledge"}}``: ``alert`` is the stored alert as the API's
 ``/alerts`` lists it (schemas/alert.py ``Alert``: kind, step, severity, event time, figures,
-found late); ``links.acknowledge`` is there while the alert wants acknowledging, and, like
-the email's link, opens a page where acknowledging takes a deliberate POST.
+found late); ``links.shipment`` is the recipient's own page of the shipment (a share link
+of this delivery: no login, read-only, expiring), ``links.acknowledge`` its acknowledgement
+page while the alert wants acknowledging, where acknowledging takes a deliberate POST.
 
 The body is built the same on every attempt, so a retried delivery is byte-identical (its
 timestamp header and signature are new).
@@ -24,9 +25,10 @@ EVENT_TYPE = "coldchain.alert"
 def webhook_body(alert: Alert, delivery_id: str, role: Role, recipient_name: str, links: LinkConfig) -> bytes:
     # Internal bookkeeping of the outbox, not news for a receiver.
     shown = alert.model_dump(mode="json", exclude={"suppressed", "hold_until", "version"})
-    link_map = {"shipment": shipment_url(alert, links)}
+    # The recipient's own page, as its email or SMS would carry (a share link per delivery).
+    link_map = {"shipment": shipment_url(delivery_id, links)}
     if wants_ack(alert):
-        link_map["acknowledge"] = ack_url(alert, links)
+        link_map["acknowledge"] = ack_url(delivery_id, links)
     payload: dict[str, Any] = {
         "type": EVENT_TYPE,
         "delivery_id": delivery_id,

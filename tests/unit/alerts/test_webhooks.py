@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from schemas.alert import Alert
 from schemas.shipment import Party, ShipmentIn
-from services.alerts.formatting import LinkConfig
+from services.alerts.formatting import LinkConfig, shipment_url
 from services.alerts.policy import (
     AlertState,
     PolicyConfig,
@@ -99,8 +99,9 @@ def test_payload_is_the_alert_with_links() -> None:
     assert payload["recipient"] == {"role": "buyer", "name": "Hangzhou Fresh Ltd."}
     assert payload["alert"]["id"] == alert.id and payload["alert"]["kind"] == "temp_high"
     assert not {"suppressed", "hold_until", "version"} & set(payload["alert"])
-    assert payload["links"]["shipment"] == "https://coldchain.example/shipments/SHP-2026-0001"
-    assert payload["links"]["acknowledge"].startswith(f"https://coldchain.example/alerts/{alert.id}/ack?token=")
+    page = payload["links"]["shipment"]
+    assert page == shipment_url("dl-9", LINKS) and page.startswith("https://coldchain.example/s/")
+    assert payload["links"]["acknowledge"] == f"{page}/ack"
 
 
 def test_a_closing_has_nothing_to_acknowledge() -> None:
