@@ -18,7 +18,7 @@ AlertKind = Literal["temp_high", "temp_low", "humidity_low", "sensor_silent", "a
 AlertStep = Literal["opened", "escalated", "closed"]
 Severity = Literal["warning", "critical"]
 Role = Literal["seller", "buyer", "ops"]
-ChannelName = Literal["email", "sms"]
+ChannelName = Literal["email", "sms", "webhook"]
 DeliveryStatus = Literal["pending", "sending", "sent", "failed"]
 SmsEncoding = Literal["GSM-7", "UCS-2"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
@@ -51,6 +52,39 @@ class Stop(Place):
         return self
 
 
+# Hosts a webhook may reach over plain HTTP: only this machine (tests, a local relay).
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def check_webhook_url(url: str) -> str:
+    """HTTPS only: the body is signed, not encrypted, and alerts name parties and places."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return url
+    if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
+        return url
+    raise ValueError(f"webhook url must be https:// (http:// only to 127.0.0.1 or localhost), not {url!r}")
+
+
+class Webhook(BaseModel):
+    """Where a party's own systems take its alerts (services/alerts/channels/webhook.py).
+
+    ``secret_ref`` names the signing secret in the alert service's ``COLDCHAIN_WEBHOOK_SECRETS``
+    (a JSON object of name -> secret): the secret itself never enters the registration,
+    so it is in no API response, database row, Kafka record or audit entry.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: Annotated[str, Field(min_length=1, max_length=2000)]
+    secret_ref: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
+
+    @field_validator("url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        return check_webhook_url(value)
+
+
 class Party(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -59,6 +93,7 @@ class Party(BaseModel):
     phone: Annotated[str, Field(pattern=r"^\+[1-9]\d{6,14}$")] | None = None
     timezone: str | None = None  # IANA name, for quiet hours and local times
     language: str = DEFAULT_LANGUAGE  # BCP 47, one of SUPPORTED_LANGUAGES
+    webhook: Webhook | None = None  # alerts of at least warning, POSTed as signed JSON
 
     @field_validator("timezone")
     @classmethod
@@ -99,6 +134,24 @@ class PartyZones(BaseModel):
     buyer: PartyZone
 
 
+class Quantity(BaseModel):
+    """How much was shipped, as the shipper counts it (FSMA 204 records need it)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    value: Annotated[float, Field(gt=0)]
+    unit: Annotated[str, Field(min_length=1, max_length=32)]  # "kg", "lb", "cases"
+
+
+class ReferenceDocument(BaseModel):
+    """A document the shipment travels under: air waybill, bill of lading, invoice..."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: Annotated[str, Field(min_length=1, max_length=64)]  # "air waybill"
+    number: Annotated[str, Field(min_length=1, max_length=64)]  # "020-12345675"
+
+
 class ShipmentIn(BaseModel):
     """The body of ``POST /api/v1/shipments``."""
 
@@ -116,6 +169,10 @@ class ShipmentIn(BaseModel):
     buyer: Party
     # Per-shipment changes to the product profile's limits (e.g. a tighter high limit).
     profile_override: ProfileOverride | None = None
+    # For traceability records (services/reports/fsma204.py, epcis.py); all optional.
+    quantity: Quantity | None = None
+    product_description: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    reference_documents: Annotated[list[ReferenceDocument], Field(max_length=20)] = []
 
     @model_validator(mode="after")
     def _times_and_devices(self) -> Self:
@@ -148,6 +205,10 @@ class ShipmentPatch(BaseModel):
     waypoints: list[Stop] | None = None
     destination: Stop | None = None
     devices: Annotated[list[DeviceId], Field(min_length=1)] | None = None
+    # Traceability data, often known only once the shipment is packed (FSMA 204 records).
+    quantity: Quantity | None = None
+    product_description: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    reference_documents: Annotated[list[ReferenceDocument], Field(max_length=20)] | None = None
 
 
 class ShipmentCancel(BaseModel):

@@ -1,4 +1,5 @@
-"""The configured channels: email over SMTP, SMS over Twilio or the HTTP gateway."""
+"""The configured channels: email over SMTP, SMS over Twilio or the HTTP gateway, and
+signed webhooks when any webhook secret is configured."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from services.alerts.channels.base import Channel
 from services.alerts.channels.sms_gateway import HttpSmsGateway
 from services.alerts.channels.smtp import SmtpEmailChannel
 from services.alerts.channels.twilio import TwilioSms
-from services.alerts.messages import EmailMessage, SmsMessage
+from services.alerts.channels.webhook import WebhookChannel
+from services.alerts.messages import EmailMessage, SmsMessage, WebhookMessage
 from services.alerts.settings import AlertSettings
 
 
@@ -17,6 +19,7 @@ from services.alerts.settings import AlertSettings
 class ChannelSet:
     email: Channel[EmailMessage] | None = None
     sms: Channel[SmsMessage] | None = None
+    webhook: Channel[WebhookMessage] | None = None
 
     def names(self) -> list[ChannelName]:
         found: list[ChannelName] = []
@@ -24,17 +27,20 @@ class ChannelSet:
             found.append("email")
         if self.sms is not None:
             found.append("sms")
+        if self.webhook is not None:
+            found.append("webhook")
         return found
 
+    def _all(self) -> list[Channel[EmailMessage] | Channel[SmsMessage] | Channel[WebhookMessage]]:
+        return [c for c in (self.email, self.sms, self.webhook) if c is not None]
+
     async def start(self) -> None:
-        for channel in (self.email, self.sms):
-            if channel is not None:
-                await channel.start()
+        for channel in self._all():
+            await channel.start()
 
     async def close(self) -> None:
-        for channel in (self.email, self.sms):
-            if channel is not None:
-                await channel.close()
+        for channel in self._all():
+            await channel.close()
 
 
 def build_channels(settings: AlertSettings) -> ChannelSet:
@@ -53,4 +59,7 @@ def build_channels(settings: AlertSettings) -> ChannelSet:
         )
     elif settings.sms_url:
         sms = HttpSmsGateway(settings.sms_url)
-    return ChannelSet(email=email, sms=sms)
+    # Without any secret no webhook can be signed: its deliveries wait in the outbox.
+    secrets = settings.webhook_signing_secrets()
+    webhook = WebhookChannel(secrets, timeout_s=settings.webhook_timeout_s) if secrets else None
+    return ChannelSet(email=email, sms=sms, webhook=webhook)

@@ -29,9 +29,11 @@ from services.alerts.channels.base import (
 )
 from services.alerts.escalation import EscalationCandidate, escalation_due, plan_escalation
 from services.alerts.formatting import LinkConfig, format_email, format_sms
+from services.alerts.messages import WebhookMessage
 from services.alerts.outbox import AlertOutbox, ClaimedDelivery
 from services.alerts.policy import PlannedDelivery, PolicyConfig, Recipient, recipient_zone
 from services.alerts.sms_encoding import SmsSize
+from services.alerts.webhook_payload import webhook_body
 
 log = logging.getLogger(__name__)
 M = TypeVar("M")
@@ -181,6 +183,10 @@ class AlertDispatcher:
         if delivery.channel == "email":
             email = format_email(alert, delivery.address, delivery.recipient_name, delivery.id, zone, self._links)
             return await _send_via(self._channels.email, email, delivery.reclaimed), None
+        if delivery.channel == "webhook":
+            body = webhook_body(alert, delivery.id, delivery.role, delivery.recipient_name, self._links)
+            hook = WebhookMessage(delivery.id, delivery.address, delivery.secret_ref or "", body)
+            return await _send_via(self._channels.webhook, hook, delivery.reclaimed), None
         sms = format_sms(alert, delivery.address, delivery.id, zone, self._links)
         return await _send_via(self._channels.sms, sms, delivery.reclaimed), sms.size
 

@@ -20,6 +20,16 @@ class SmsMessage:
 
 
 @dataclass(frozen=True)
+class WebhookMessage:
+    """A signed POST to ``url``: ``body`` is signed as sent, with the secret ``secret_ref`` names."""
+
+    delivery_id: str
+    url: str
+    secret_ref: str
+    body: bytes  # JSON (services/alerts/webhook_payload.py)
+
+
+@dataclass(frozen=True)
 class EmailMessage:
     delivery_id: str
     to: str

@@ -49,6 +49,7 @@ class ClaimedDelivery:
     reclaimed: bool  # the previous claim expired mid-send: the provider may have it
     timezone_source: TimezoneSource | None = None
     language: str = DEFAULT_LANGUAGE  # what the recipient reads, for the formatting
+    secret_ref: str | None = None  # webhook: the name of the secret that signs it
 
 
 LINK_TTL = timedelta(days=14)  # when the shipment's deliver_by is not given
@@ -194,7 +195,7 @@ class AlertOutbox:
                 FROM due, alerts AS a
                 WHERE d.id = due.id AND a.id = d.alert_id
                 RETURNING d.id, d.role, d.channel, d.address, d.recipient_name, d.timezone,
-                          d.timezone_source, d.language, d.attempts, due.was, a.body
+                          d.timezone_source, d.language, d.secret_ref, d.attempts, due.was, a.body
                 """,
                 {
                     "channels": list(channels),
@@ -219,6 +220,7 @@ class AlertOutbox:
                 reclaimed=row["was"] == "sending",
                 timezone_source=row["timezone_source"],
                 language=row["language"] or DEFAULT_LANGUAGE,
+                secret_ref=row["secret_ref"],
             )
             for row in rows
         ]
@@ -455,8 +457,8 @@ async def _insert_delivery(conn: AsyncConnection[Any], delivery: PlannedDelivery
         """
         INSERT INTO alert_deliveries (id, alert_id, role, channel, address, recipient_name,
                                       timezone, timezone_source, language, next_attempt_at,
-                                      not_before, created_at)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                                      not_before, created_at, secret_ref)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
         ON CONFLICT DO NOTHING
         """,
         (
@@ -472,5 +474,6 @@ async def _insert_delivery(conn: AsyncConnection[Any], delivery: PlannedDelivery
             delivery.not_before,
             delivery.not_before,
             now,
+            delivery.secret_ref,
         ),
     )

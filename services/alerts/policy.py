@@ -56,6 +56,10 @@ DEFAULT_ROUTES: tuple[Route, ...] = (
     Route(role="seller", channel="sms", min_severity="critical"),
     Route(role="buyer", channel="email", min_severity="warning"),
     Route(role="buyer", channel="sms", min_severity="critical"),
+    # Only recipients with a webhook get these (a party's own, or the deployment's for ops).
+    Route(role="seller", channel="webhook", min_severity="warning"),
+    Route(role="buyer", channel="webhook", min_severity="warning"),
+    Route(role="ops", channel="webhook", min_severity="warning"),
 )
 
 
@@ -97,11 +101,18 @@ class Recipient:
     timezone: str | None = None
     timezone_source: TimezoneSource = "default"
     language: str = DEFAULT_LANGUAGE
+    webhook_url: str | None = None
+    webhook_secret_ref: str | None = None  # names the signing secret; never the secret
 
     def address_for(self, channel: ChannelName) -> str | None:
         if channel == "email":
             return self.email.strip().lower() if self.email else None
+        if channel == "webhook":
+            return self.webhook_url
         return self.phone
+
+    def secret_ref_for(self, channel: ChannelName) -> str | None:
+        return self.webhook_secret_ref if channel == "webhook" else None
 
 
 @dataclass(frozen=True)
@@ -116,6 +127,7 @@ class PlannedDelivery:
     not_before: datetime  # UTC; later than "now" when deferred by quiet hours
     timezone_source: TimezoneSource = "default"  # where ``timezone`` came from
     language: str = DEFAULT_LANGUAGE  # what the recipient reads (BCP 47), for formatting
+    secret_ref: str | None = None  # webhook: which secret signs it
 
 
 # --- per-shipment memory -------------------------------------------------------------
@@ -511,6 +523,8 @@ def _party(role: Role, party: Party, zone: PartyZone) -> Recipient:
         timezone=zone.timezone,
         timezone_source=zone.timezone_source,
         language=party.language,
+        webhook_url=party.webhook.url if party.webhook else None,
+        webhook_secret_ref=party.webhook.secret_ref if party.webhook else None,
     )
 
 
@@ -592,6 +606,7 @@ def _delivery(
         not_before=not_before,
         timezone_source=source,
         language=recipient.language,
+        secret_ref=recipient.secret_ref_for(channel),
     )
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import time, timedelta
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from schemas.alert import ChannelName
+from schemas.shipment import check_webhook_url
 from services.alerts.backoff import Backoff
 from services.alerts.channels.smtp import SmtpEndpoint, parse_smtp_url
 from services.alerts.channels.twilio import TWILIO_API
@@ -16,6 +17,8 @@ from services.connections import DatabaseSettings, KafkaSettings, MetricsSetting
 
 # Defaults earlier versions shipped: refused, since anyone can read them.
 PUBLISHED_SECRETS = frozenset({"coldchain-development-ack-secret"})
+# The secret name of the deployment-wide endpoint; party names cannot take this form.
+DEPLOYMENT_SECRET_REF = "@deployment"
 
 
 class AlertSettings(KafkaSettings, DatabaseSettings, MetricsSettings):
@@ -38,6 +41,14 @@ class AlertSettings(KafkaSettings, DatabaseSettings, MetricsSettings):
     twilio_auth_token: SecretStr | None = None
     twilio_from: str | None = None
     twilio_base_url: str = TWILIO_API
+
+    # Signed webhooks (services/alerts/channels/webhook.py). COLDCHAIN_WEBHOOK_URL gets every
+    # alert of every shipment (ops), signed with COLDCHAIN_WEBHOOK_SECRET; a party's webhook
+    # names its secret, a key of COLDCHAIN_WEBHOOK_SECRETS (a JSON object).
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_secrets: dict[str, SecretStr] = {}
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
 
     # Keys the SMS reply codes and acknowledgement links. There is no default: a built-in
     # value would let anyone forge an acknowledgement. The local stack generates one.
@@ -87,6 +98,23 @@ class AlertSettings(KafkaSettings, DatabaseSettings, MetricsSettings):
                              "generate your own (32+ random characters)")
         return value
 
+    @field_validator("webhook_url")
+    @classmethod
+    def _https_webhook(cls, value: str | None) -> str | None:
+        return None if value is None else check_webhook_url(value)
+
+    @model_validator(mode="after")
+    def _webhook_has_secret(self) -> AlertSettings:
+        if self.webhook_url and self.webhook_secret is None:
+            raise ValueError("COLDCHAIN_WEBHOOK_URL needs COLDCHAIN_WEBHOOK_SECRET to sign with")
+        return self
+
+    def webhook_signing_secrets(self) -> dict[str, bytes]:
+        found = {name: s.get_secret_value().encode("utf-8") for name, s in self.webhook_secrets.items()}
+        if self.webhook_secret is not None:
+            found[DEPLOYMENT_SECRET_REF] = self.webhook_secret.get_secret_value().encode("utf-8")
+        return found
+
     def policy_config(self) -> PolicyConfig:
         return PolicyConfig(
             routes=self.alert_routes,
@@ -117,7 +145,7 @@ class AlertSettings(KafkaSettings, DatabaseSettings, MetricsSettings):
         )
 
     def ops_recipients(self) -> list[Recipient]:
-        if not (self.alert_ops_email or self.alert_ops_phone):
+        if not (self.alert_ops_email or self.alert_ops_phone or self.webhook_url):
             return []
         return [
             Recipient(
@@ -127,6 +155,8 @@ class AlertSettings(KafkaSettings, DatabaseSettings, MetricsSettings):
                 phone=self.alert_ops_phone,
                 timezone=self.alert_ops_timezone,
                 timezone_source="given" if self.alert_ops_timezone else "default",
+                webhook_url=self.webhook_url,
+                webhook_secret_ref=DEPLOYMENT_SECRET_REF if self.webhook_url else None,
             )
         ]
 

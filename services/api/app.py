@@ -196,7 +196,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
         twilio_auth_token=settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else None,
         gateway_secret=settings.sms_inbound_secret.get_secret_value() if settings.sms_inbound_secret else None,
         public_url=settings.base_url)))
-    app.include_router(report_routes.router(pool, load_profiles(settings.excursions_profile_files), slots))
+    app.include_router(report_routes.router(pool, load_profiles(settings.excursions_profile_files), slots,
+                                            settings.base_url))
     app.include_router(feed_routes.router(pool, feed, settings, feed_slots))
     app.include_router(fleet_routes.router(pool))
     app.include_router(share_routes.router(pool, settings.base_url))

@@ -1,6 +1,12 @@
-"""Auditors' routes: the shipment PDF report and the audit log.
+"""Auditors' routes: the shipment's documents and the audit log.
 
 - ``GET /api/v1/shipments/{id}/report.pdf``: the report (services/reports/pdf.py).
+- ``GET /api/v1/shipments/{id}/epcis``: GS1 EPCIS 2.0 JSON-LD (services/reports/epcis.py).
+- ``GET /api/v1/shipments/{id}/fsma204?format=csv|xlsx``: the FDA FSMA 204 sortable
+  spreadsheet (services/reports/fsma204.py).
+
+Each takes the same path: the caller must see the shipment (another party's is a 404),
+and one of the caller's stream slots is held while its report is loaded and rendered.
 - ``GET /api/v1/audit?table=&key=&limit=``: the append-only audit log, newest first (ops, auditor).
 """
 
@@ -9,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import Response
@@ -18,18 +24,19 @@ from psycopg_pool import AsyncConnectionPool
 
 from services.api.auth import Caller
 from services.api.limits import StreamSlots
+from services.api.tokens import Principal
 from services.profiles.model import ProductProfile
+from services.reports.epcis import MEDIA_TYPE as EPCIS_MEDIA_TYPE
+from services.reports.fsma204 import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 from services.reports.loading import load_report
-from services.reports.pdf import render_pdf
-from services.reports.rendering import shipment_by_id
+from services.reports.rendering import DocumentKind, render_document, shipment_by_id
 
 
-def router(pool: AsyncConnectionPool, profiles: Mapping[str, ProductProfile], slots: StreamSlots) -> APIRouter:
+def router(pool: AsyncConnectionPool, profiles: Mapping[str, ProductProfile], slots: StreamSlots,
+           public_url: str = "http://127.0.0.1:8000") -> APIRouter:
     routes = APIRouter(tags=["auditors"])
 
-    @routes.get("/api/v1/shipments/{shipment_id}/report.pdf", response_class=Response,
-                responses={200: {"content": {"application/pdf": {}}}})
-    async def report_pdf(shipment_id: str, who: Caller) -> Response:
+    async def document(shipment_id: str, who: Principal, kind: DocumentKind, disposition: str) -> Response:
         async with slots.held(who.token_id):
             async with pool.connection() as conn:
                 shipment = await shipment_by_id(conn, shipment_id)
@@ -38,9 +45,26 @@ def router(pool: AsyncConnectionPool, profiles: Mapping[str, ProductProfile], sl
                     raise HTTPException(status.HTTP_404_NOT_FOUND, f"no shipment {shipment_id!r}")
                 report = await load_report(conn, shipment, profiles, datetime.now(UTC))
             # The connection goes back to the pool before the CPU-bound rendering starts.
-            pdf = await asyncio.to_thread(render_pdf, report)
-        return Response(pdf, media_type="application/pdf",
-                        headers={"Content-Disposition": f'inline; filename="{shipment_id}.pdf"'})
+            rendered = await asyncio.to_thread(render_document, report, kind, public_url)
+        return Response(rendered.body, media_type=rendered.media_type,
+                        headers={"Content-Disposition": f'{disposition}; filename="{rendered.filename}"'})
+
+    @routes.get("/api/v1/shipments/{shipment_id}/report.pdf", response_class=Response,
+                responses={200: {"content": {"application/pdf": {}}}})
+    async def report_pdf(shipment_id: str, who: Caller) -> Response:
+        return await document(shipment_id, who, "pdf", "inline")
+
+    @routes.get("/api/v1/shipments/{shipment_id}/epcis", response_class=Response,
+                responses={200: {"content": {EPCIS_MEDIA_TYPE: {}},
+                                 "description": "GS1 EPCIS 2.0 document (JSON-LD) of the shipment"}})
+    async def report_epcis(shipment_id: str, who: Caller) -> Response:
+        return await document(shipment_id, who, "epcis", "inline")
+
+    @routes.get("/api/v1/shipments/{shipment_id}/fsma204", response_class=Response,
+                responses={200: {"content": {CSV_MEDIA_TYPE: {}, XLSX_MEDIA_TYPE: {}},
+                                 "description": "FDA FSMA 204 sortable spreadsheet: shipping and receiving"}})
+    async def report_fsma204(shipment_id: str, who: Caller, format: Literal["csv", "xlsx"] = "csv") -> Response:
+        return await document(shipment_id, who, "fsma204-xlsx" if format == "xlsx" else "fsma204-csv", "attachment")
 
     @routes.get("/api/v1/audit")
     async def audit_log(

@@ -12,7 +12,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
 from schemas.excursion import ExcursionLimits
-from schemas.shipment import Shipment
+from schemas.shipment import Place, Shipment
 from services.excursions.limits import limits_for
 from services.profiles.model import ProductProfile
 from services.reports.model import (
@@ -45,7 +45,17 @@ async def load_report(conn: AsyncConnection[Any], shipment: Shipment, profiles: 
         chain_heads=await _chain_heads(conn, [d.device_id for d in devices] or list(shipment.devices)),
         generated_at=now,
         viability=_viability(etas),
+        places=tuple(Place(name=p.name, lat=p.lat, lon=p.lon)
+                     for p in (shipment.origin, *shipment.waypoints, shipment.destination)),
+        product_description=_description(shipment, profiles),
+        quantity=shipment.quantity,
+        reference_documents=tuple(shipment.reference_documents),
     )
+
+
+def _description(shipment: Shipment, profiles: Mapping[str, ProductProfile]) -> str:
+    profile = profiles.get(shipment.product)
+    return shipment.product_description or (profile.description if profile else "") or shipment.product
 
 
 async def _device_series(conn: AsyncConnection[Any], shipment_id: str) -> list[DeviceSeries]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from schemas.excursion import ExcursionLimits
-from schemas.shipment import Party
+from schemas.shipment import Party, Place, Quantity, ReferenceDocument
 from services.reports.statistics import Sample, SeriesStatistics, combined_mkt, series_statistics
 
 
@@ -94,6 +94,12 @@ class ShipmentReport:
     chain_heads: dict[str, str] = field(default_factory=dict)  # device -> last chain hash (hex)
     generated_at: datetime | None = None
     viability: ViabilityRow | None = None  # None before the first forecast
+    # The stops with their coordinates (origin first), for location identifiers (epcis.py).
+    places: tuple[Place, ...] = ()
+    # Traceability data (fsma204.py): the registration's, else the product profile's text.
+    product_description: str = ""
+    quantity: Quantity | None = None
+    reference_documents: tuple[ReferenceDocument, ...] = ()
 
     def temperature_statistics(self) -> dict[str, SeriesStatistics]:
         return {d.device_id: series_statistics(d.temperature, self.limits.nominal_low_c, self.limits.nominal_high_c,

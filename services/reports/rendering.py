@@ -1,18 +1,31 @@
-"""From a shipment id to the report's bytes: the one path both the API and the CLI take."""
+"""From a shipment id to a report's bytes: the one path both the API and the CLI take."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from psycopg import AsyncConnection
 
 from schemas.shipment import Shipment
 from services.profiles.model import ProductProfile
+from services.reports import epcis, fsma204
 from services.reports.loading import load_report
+from services.reports.model import ShipmentReport
 from services.reports.pdf import render_pdf
+
+DocumentKind = Literal["pdf", "epcis", "fsma204-csv", "fsma204-xlsx"]
+
+
+@dataclass(frozen=True)
+class Document:
+    body: bytes
+    media_type: str
+    filename: str
 
 
 async def shipment_by_id(conn: AsyncConnection[Any], shipment_id: str) -> Shipment | None:
@@ -26,3 +39,16 @@ async def shipment_pdf(conn: AsyncConnection[Any], shipment: Shipment,
     report = await load_report(conn, shipment, profiles, datetime.now(UTC))
     # Chart and layout are CPU work: off the event loop, so the API keeps serving meanwhile.
     return await asyncio.to_thread(render_pdf, report)
+
+
+def render_document(report: ShipmentReport, kind: DocumentKind, public_url: str) -> Document:
+    """The report model as one of the auditors' documents (CPU work: call it in a thread)."""
+    name = report.shipment_id
+    if kind == "pdf":
+        return Document(render_pdf(report), "application/pdf", f"{name}.pdf")
+    if kind == "epcis":
+        body = json.dumps(epcis.epcis_document(report, public_url), ensure_ascii=False, indent=1)
+        return Document(body.encode("utf-8"), epcis.MEDIA_TYPE, f"{name}.epcis.jsonld")
+    if kind == "fsma204-csv":
+        return Document(fsma204.fsma_csv(report), fsma204.CSV_MEDIA_TYPE, f"{name}.fsma204.csv")
+    return Document(fsma204.fsma_xlsx(report), fsma204.XLSX_MEDIA_TYPE, f"{name}.fsma204.xlsx")

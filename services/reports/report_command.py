@@ -1,17 +1,19 @@
-"""`coldchain report SHIPMENT --format pdf|csv|json -o FILE`: an auditor's temperature history.
+"""`coldchain report SHIPMENT --format pdf|csv|json|epcis|fsma204 -o FILE`: an auditor's records.
 
 CSV and JSON stream the readings (the API's export, services/api/exports.py) straight to the
-file in flat memory; PDF is the shipment report (services/reports/pdf.py).
+file in flat memory. The others are documents of the report model: PDF (services/reports/pdf.py),
+EPCIS 2.0 JSON-LD (epcis.py; its identifiers use ``COLDCHAIN_PUBLIC_URL``, as the API's do) and
+the FSMA 204 sortable spreadsheet (fsma204.py): XLSX when ``-o`` ends in ``.xlsx``, else CSV.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Annotated
+from typing import IO, TYPE_CHECKING, Annotated
 
 import psycopg
 import typer
@@ -21,11 +23,32 @@ from rich.console import Console
 from services.api.exports import as_csv, as_json
 from services.connections import DatabaseSettings
 
+if TYPE_CHECKING:
+    from services.reports.rendering import DocumentKind
+
 
 class ReportFormat(StrEnum):
     pdf = "pdf"
     csv = "csv"
     json = "json"
+    epcis = "epcis"
+    fsma204 = "fsma204"
+
+
+# Documents of the whole report model, as opposed to the raw readings (csv, json).
+DOCUMENTS = frozenset({ReportFormat.pdf, ReportFormat.epcis, ReportFormat.fsma204})
+
+
+def document_kind(format: ReportFormat, output: str) -> DocumentKind:
+    """Which document to write; for fsma204 the file's suffix picks the spreadsheet form."""
+    if format is ReportFormat.pdf:
+        return "pdf"
+    if format is ReportFormat.epcis:
+        return "epcis"
+    suffix = Path(output).suffix.lower() if output != "-" else ".csv"
+    if suffix not in (".csv", ".xlsx"):
+        raise typer.BadParameter("fsma204 writes FILE.csv or FILE.xlsx", param_hint="-o")
+    return "fsma204-xlsx" if suffix == ".xlsx" else "fsma204-csv"
 
 
 def _utc(value: str | None, name: str) -> datetime | None:
@@ -42,21 +65,24 @@ def _utc(value: str | None, name: str) -> datetime | None:
 
 def report_command(
     shipment: Annotated[str, typer.Argument(help="the shipment id")],
-    format: Annotated[ReportFormat, typer.Option("--format", "-f", help="pdf, csv or json")] = ReportFormat.pdf,
+    format: Annotated[ReportFormat, typer.Option("--format", "-f",
+                                                 help="pdf, csv, json, epcis or fsma204")] = ReportFormat.pdf,
     output: Annotated[str, typer.Option("--output", "-o", help="file to write; - for standard output")] = "-",
     start: Annotated[str | None, typer.Option("--from", help="csv/json: readings at or after (ISO 8601)")] = None,
     end: Annotated[str | None, typer.Option("--to", help="csv/json: readings before (ISO 8601)")] = None,
     device: Annotated[str | None, typer.Option(help="csv/json: only this device")] = None,
     profile_file: Annotated[list[Path] | None, typer.Option(help="extra product profile (TOML)")] = None,
 ) -> None:
-    """Write a shipment's temperature history: the PDF report, or every reading as CSV or JSON."""
+    """Write a shipment's records: the PDF report, EPCIS 2.0 events, the FSMA 204 spreadsheet,
+    or every reading as CSV or JSON."""
     err = Console(stderr=True)
     begin, until = _utc(start, "--from"), _utc(end, "--to")
-    if format is ReportFormat.pdf and output == "-" and sys.stdout.isatty():
-        raise typer.BadParameter("a PDF needs -o FILE (or a pipe)", param_hint="-o")
+    kind = document_kind(format, output) if format in DOCUMENTS else None
+    if kind in ("pdf", "fsma204-xlsx") and output == "-" and sys.stdout.isatty():
+        raise typer.BadParameter("a PDF or XLSX needs -o FILE (or a pipe)", param_hint="-o")
     dsn = DatabaseSettings().dsn
     try:
-        written = asyncio.run(_write(dsn, shipment, format, output, begin, until, device, profile_file or []))
+        written = asyncio.run(_write(dsn, shipment, format, kind, output, begin, until, device, profile_file or []))
     except LookupError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -67,26 +93,19 @@ def report_command(
         err.print(f"wrote {output} ({written:,} bytes)")
 
 
-async def _write(dsn: str, shipment_id: str, format: ReportFormat, output: str, start: datetime | None,
-                 end: datetime | None, device: str | None, profile_files: list[Path]) -> int:
-    # Imported here: matplotlib and reportlab would slow every other `coldchain` command.
-    from services.profiles.catalog import load_profiles
-    from services.reports.rendering import shipment_by_id, shipment_pdf
-
+async def _write(dsn: str, shipment_id: str, format: ReportFormat, kind: DocumentKind | None, output: str,
+                 start: datetime | None, end: datetime | None, device: str | None, profile_files: list[Path]) -> int:
     async with AsyncConnectionPool(dsn, min_size=1, max_size=1, open=False) as pool:
+        if kind is not None:
+            document = await _document(pool, shipment_id, kind, profile_files)
+            with _open(output) as out:
+                out.write(document)
+            return len(document)
         async with pool.connection() as conn:
-            if format is ReportFormat.pdf:
-                shipment = await shipment_by_id(conn, shipment_id)
-                if shipment is None:
-                    raise LookupError(f"no shipment {shipment_id!r}")
-                pdf = await shipment_pdf(conn, shipment, load_profiles(profile_files))
             # The raw history needs only the id: it does not depend on parsing the registration.
-            elif await (await conn.execute("SELECT 1 FROM shipments WHERE id = %s", (shipment_id,))).fetchone() is None:
+            if await (await conn.execute("SELECT 1 FROM shipments WHERE id = %s", (shipment_id,))).fetchone() is None:
                 raise LookupError(f"no shipment {shipment_id!r}")
         with _open(output) as out:
-            if format is ReportFormat.pdf:
-                out.write(pdf)
-                return len(pdf)
             export = as_csv if format is ReportFormat.csv else as_json
             written = 0
             async for chunk in export(pool, shipment_id, start, end, device):
@@ -94,6 +113,23 @@ async def _write(dsn: str, shipment_id: str, format: ReportFormat, output: str, 
                 out.write(data)
                 written += len(data)
             return written
+
+
+async def _document(pool: AsyncConnectionPool, shipment_id: str, kind: DocumentKind,
+                    profile_files: list[Path]) -> bytes:
+    # Imported here: matplotlib and reportlab would slow every other `coldchain` command.
+    from services.api.settings import ApiSettings
+    from services.profiles.catalog import load_profiles
+    from services.reports.loading import load_report
+    from services.reports.rendering import render_document, shipment_by_id
+
+    async with pool.connection() as conn:
+        shipment = await shipment_by_id(conn, shipment_id)
+        if shipment is None:
+            raise LookupError(f"no shipment {shipment_id!r}")
+        report = await load_report(conn, shipment, load_profiles(profile_files), datetime.now(UTC))
+    document = await asyncio.to_thread(render_document, report, kind, ApiSettings().base_url)
+    return document.body
 
 
 def _open(output: str) -> IO[bytes]:

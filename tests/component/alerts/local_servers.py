@@ -105,7 +105,8 @@ class HttpScript:
 
 
 @contextmanager
-def http_server(script: HttpScript) -> Iterator[str]:
+def http_server(script: HttpScript, port: int = 0) -> Iterator[str]:
+    """``port`` 0: any free one; a chosen port lets a test have it refuse connections first."""
     class Handler(BaseHTTPRequestHandler):
         def _answer(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
@@ -124,7 +125,7 @@ def http_server(script: HttpScript) -> Iterator[str]:
         def log_message(self, format: str, *args: Any) -> None:
             return None
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from schemas.shipment import Party
+from schemas.shipment import Party, Place
 from services.excursions.limits import limits_for
 from services.profiles.catalog import builtin_profiles
 from services.reports.model import AlertRow, DeliveryRow, DeviceSeries, ExcursionRow, LegRow, ShipmentReport
@@ -13,6 +13,9 @@ from services.reports.statistics import Sample
 PACKED = datetime(2026, 11, 9, 18, 0, tzinfo=UTC)
 HOT_FROM, HOT_MINUTES = 1000, 60  # minute offsets of the warm spell
 PEAK_C = 12.34
+PLACES = (Place(name="Halifax Stanfield (YHZ)", lat=44.8808, lon=-63.5086),
+          Place(name="Shanghai Pudong (PVG)", lat=31.1443, lon=121.8083),
+          Place(name="Hangzhou buyer warehouse", lat=30.2741, lon=120.1551))
 
 
 def temperature_at(minute: int) -> float:
@@ -51,4 +54,6 @@ def three_day_report(device_id: str = "TRK-0001") -> ShipmentReport:
                           DeliveryRow("seller", "email", "sent", excursion_start + timedelta(minutes=5, seconds=3)))),),
         chain_heads={device_id: "ab" * 32},
         generated_at=PACKED + timedelta(days=4),
+        places=PLACES,
+        product_description="Live lobster, out of water, gel-packed",
     )
