@@ -1,6 +1,7 @@
 """Auditors' routes: the shipment PDF report and the audit log.
 
-- ``GET /api/v1/shipments/{id}/report.pdf``: the report (services/reports/pdf.py).
+- ``GET /api/v1/shipments/{id}/report.pdf?lang=``: the report (services/reports/pdf.py), in
+  English unless ``lang`` names another supported language (``fr-CA``, ``zh-CN``; 422 otherwise).
 - ``GET /api/v1/audit?table=&key=&limit=``: the append-only audit log, newest first (ops, auditor).
 """
 
@@ -16,6 +17,7 @@ from fastapi.responses import Response
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from schemas.shipment import DEFAULT_LANGUAGE, SUPPORTED_LANGUAGES, supported_language
 from services.api.auth import Caller
 from services.api.limits import StreamSlots
 from services.profiles.model import ProductProfile
@@ -29,7 +31,14 @@ def router(pool: AsyncConnectionPool, profiles: Mapping[str, ProductProfile], sl
 
     @routes.get("/api/v1/shipments/{shipment_id}/report.pdf", response_class=Response,
                 responses={200: {"content": {"application/pdf": {}}}})
-    async def report_pdf(shipment_id: str, who: Caller) -> Response:
+    async def report_pdf(
+        shipment_id: str, who: Caller,
+        lang: Annotated[str, Query(description=f"BCP 47: one of {', '.join(SUPPORTED_LANGUAGES)}")] = DEFAULT_LANGUAGE,
+    ) -> Response:
+        try:
+            language = supported_language(lang)
+        except ValueError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
         async with slots.held(who.token_id):
             async with pool.connection() as conn:
                 shipment = await shipment_by_id(conn, shipment_id)
@@ -38,9 +47,10 @@ def router(pool: AsyncConnectionPool, profiles: Mapping[str, ProductProfile], sl
                     raise HTTPException(status.HTTP_404_NOT_FOUND, f"no shipment {shipment_id!r}")
                 report = await load_report(conn, shipment, profiles, datetime.now(UTC))
             # The connection goes back to the pool before the CPU-bound rendering starts.
-            pdf = await asyncio.to_thread(render_pdf, report)
+            pdf = await asyncio.to_thread(render_pdf, report, language)
         return Response(pdf, media_type="application/pdf",
-                        headers={"Content-Disposition": f'inline; filename="{shipment_id}.pdf"'})
+                        headers={"Content-Disposition": f'inline; filename="{shipment_id}.pdf"',
+                                 "Content-Language": language})
 
     @routes.get("/api/v1/audit")
     async def audit_log(

@@ -9,7 +9,7 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
-from schemas.shipment import Shipment
+from schemas.shipment import DEFAULT_LANGUAGE, Shipment
 from services.profiles.model import ProductProfile
 from services.reports.loading import load_report
 from services.reports.pdf import render_pdf
@@ -22,7 +22,7 @@ async def shipment_by_id(conn: AsyncConnection[Any], shipment_id: str) -> Shipme
 
 
 async def shipment_pdf(conn: AsyncConnection[Any], shipment: Shipment,
-                       profiles: Mapping[str, ProductProfile]) -> bytes:
+                       profiles: Mapping[str, ProductProfile], language: str = DEFAULT_LANGUAGE) -> bytes:
     report = await load_report(conn, shipment, profiles, datetime.now(UTC))
     # Chart and layout are CPU work: off the event loop, so the API keeps serving meanwhile.
-    return await asyncio.to_thread(render_pdf, report)
+    return await asyncio.to_thread(render_pdf, report, language)

@@ -1,4 +1,4 @@
-"""`coldchain report SHIPMENT --format pdf|csv|json -o FILE`: an auditor's temperature history.
+"""`coldchain report SHIPMENT --format pdf|csv|json -o FILE [--lang fr-CA]`: an auditor's temperature history.
 
 CSV and JSON stream the readings (the API's export, services/api/exports.py) straight to the
 file in flat memory; PDF is the shipment report (services/reports/pdf.py).
@@ -18,6 +18,7 @@ import typer
 from psycopg_pool import AsyncConnectionPool
 from rich.console import Console
 
+from schemas.shipment import DEFAULT_LANGUAGE, SUPPORTED_LANGUAGES, supported_language
 from services.api.exports import as_csv, as_json
 from services.connections import DatabaseSettings
 
@@ -40,6 +41,16 @@ def _utc(value: str | None, name: str) -> datetime | None:
     return moment
 
 
+_LANG_HELP = f"pdf: its language (BCP 47), one of {', '.join(SUPPORTED_LANGUAGES)}"
+
+
+def _language(value: str) -> str:
+    try:
+        return supported_language(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--lang") from exc
+
+
 def report_command(
     shipment: Annotated[str, typer.Argument(help="the shipment id")],
     format: Annotated[ReportFormat, typer.Option("--format", "-f", help="pdf, csv or json")] = ReportFormat.pdf,
@@ -48,15 +59,18 @@ def report_command(
     end: Annotated[str | None, typer.Option("--to", help="csv/json: readings before (ISO 8601)")] = None,
     device: Annotated[str | None, typer.Option(help="csv/json: only this device")] = None,
     profile_file: Annotated[list[Path] | None, typer.Option(help="extra product profile (TOML)")] = None,
+    lang: Annotated[str, typer.Option("--lang", help=_LANG_HELP)] = DEFAULT_LANGUAGE,
 ) -> None:
     """Write a shipment's temperature history: the PDF report, or every reading as CSV or JSON."""
     err = Console(stderr=True)
     begin, until = _utc(start, "--from"), _utc(end, "--to")
+    language = _language(lang)
     if format is ReportFormat.pdf and output == "-" and sys.stdout.isatty():
         raise typer.BadParameter("a PDF needs -o FILE (or a pipe)", param_hint="-o")
     dsn = DatabaseSettings().dsn
     try:
-        written = asyncio.run(_write(dsn, shipment, format, output, begin, until, device, profile_file or []))
+        written = asyncio.run(_write(dsn, shipment, format, output, begin, until, device, profile_file or [],
+                                     language))
     except LookupError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -68,7 +82,8 @@ def report_command(
 
 
 async def _write(dsn: str, shipment_id: str, format: ReportFormat, output: str, start: datetime | None,
-                 end: datetime | None, device: str | None, profile_files: list[Path]) -> int:
+                 end: datetime | None, device: str | None, profile_files: list[Path],
+                 language: str = DEFAULT_LANGUAGE) -> int:
     # Imported here: matplotlib and reportlab would slow every other `coldchain` command.
     from services.profiles.catalog import load_profiles
     from services.reports.rendering import shipment_by_id, shipment_pdf
@@ -79,7 +94,7 @@ async def _write(dsn: str, shipment_id: str, format: ReportFormat, output: str, 
                 shipment = await shipment_by_id(conn, shipment_id)
                 if shipment is None:
                     raise LookupError(f"no shipment {shipment_id!r}")
-                pdf = await shipment_pdf(conn, shipment, load_profiles(profile_files))
+                pdf = await shipment_pdf(conn, shipment, load_profiles(profile_files), language)
             # The raw history needs only the id: it does not depend on parsing the registration.
             elif await (await conn.execute("SELECT 1 FROM shipments WHERE id = %s", (shipment_id,))).fetchone() is None:
                 raise LookupError(f"no shipment {shipment_id!r}")
