@@ -201,7 +201,8 @@ def _sms_facts(alert: Alert, zone: tzinfo, lang: Language) -> list[str | None]:
     if alert.found_late:
         facts = [*_when_found_late(alert, zones, lang), value, _place(alert, lang, short=True), f.device_id]
     elif f.lost_at is not None:
-        facts = [value, f.device_id, lang.pgettext("SMS", "lost %(time)s", time=wording.in_zones(f.lost_at, zones, lang))]
+        lost = lang.pgettext("SMS", "lost %(time)s", time=wording.in_zones(f.lost_at, zones, lang))
+        facts = [value, f.device_id, lost]
     else:
         at = wording.in_zones(f.reading_time or alert.event_time, zones, lang)
         facts = [value, f.device_id, at, _place(alert, lang, short=True)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, tzinfo
 
 from schemas.alert import Alert, AlertPlace
-from services.i18n.language import Language, N_
+from services.i18n.language import N_, Language
 
 # --- titles --------------------------------------------------------------------------
 

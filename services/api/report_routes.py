@@ -38,7 +38,9 @@ def router(pool: AsyncConnectionPool, profiles: Mapping[str, ProductProfile], sl
         try:
             language = supported_language(lang)
         except ValueError as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+            # Named like FastAPI's own validation errors, as the registration names its field.
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [{
+                "loc": ["query", "lang"], "type": "value_error", "msg": str(exc)}]) from exc
         async with slots.held(who.token_id):
             async with pool.connection() as conn:
                 shipment = await shipment_by_id(conn, shipment_id)

@@ -8,7 +8,7 @@ A fuzzy or empty entry is not a translation: gettext then falls back to the Engl
 from __future__ import annotations
 
 import io
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
@@ -40,7 +40,7 @@ def read_catalog(path: Path, locale: str | None = None) -> Catalog:
         return read_po(po, locale=locale, domain=DOMAIN)
 
 
-@lru_cache(maxsize=None)
+@cache
 def translations(locale: str) -> Translations:
     """The locale's catalog as gettext translations, read once (``locale`` as ``locale_id``)."""
     catalog = read_catalog(catalog_path(locale), locale)

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache
 
 from babel import Locale
 from babel.dates import format_datetime
@@ -24,7 +24,7 @@ from services.i18n.catalogs import locale_id, translations
 log = logging.getLogger(__name__)
 
 
-def N_(message: str) -> str:  # noqa: N802 - the gettext convention extractors look for
+def N_(message: str) -> str:
     """Marks ``message`` for the catalog where it is defined; it is translated where it is shown."""
     return message
 
@@ -40,11 +40,8 @@ class Language:
 
     def pgettext(self, context: str, message: str, **values: object) -> str:
         """``message`` where its English alone is ambiguous ("min" the unit or the limit)."""
-        return _fill(self.translations.pgettext(context, message), message, values)
-
-    def ngettext(self, singular: str, plural: str, n: int, **values: object) -> str:
-        source = singular if n == 1 else plural
-        return _fill(self.translations.ngettext(singular, plural, n), source, {"n": n, **values})
+        # Babel's stubs type pgettext loosely; a catalog holds only text.
+        return _fill(str(self.translations.pgettext(context, message)), message, values)
 
     def decimal(self, value: float, digits: int = 1) -> str:
         """``value`` with ``digits`` decimals in the locale's symbols ("-2,5" in French),
@@ -75,7 +72,7 @@ def _fill(translated: str, source: str, values: dict[str, object]) -> str:
         return source % values
 
 
-@lru_cache(maxsize=None)
+@cache
 def language_for(tag: str) -> Language:
     """The language of a party's BCP 47 tag (as registered); English when it is not supported."""
     locale = locale_id(tag)

@@ -16,7 +16,7 @@ import html
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
@@ -49,14 +49,14 @@ class _Styles:
     grid: TableStyle
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cjk_font() -> str:
     """Registered once per process: the Adobe-GB1 font PDF readers bring for Chinese."""
     pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
     return CJK_FONT
 
 
-@lru_cache(maxsize=None)
+@cache
 def _styles(tag: str) -> _Styles:
     sheet = getSampleStyleSheet()
     # STSong-Light has no bold face: Chinese headings are set in it too, larger.
@@ -88,9 +88,9 @@ def render_pdf(report: ShipmentReport, language: str = DEFAULT_LANGUAGE) -> byte
     st = _styles(lang.tag)
     _, e = lang.gettext, html.escape  # _: the name the catalog extraction looks for
     out = io.BytesIO()
+    title = _("Temperature report %(shipment)s", shipment=report.shipment_id)
     doc = SimpleDocTemplate(out, pagesize=A4, leftMargin=14 * mm, rightMargin=14 * mm, topMargin=14 * mm,
-                            bottomMargin=14 * mm, title=_("Temperature report %(shipment)s", shipment=report.shipment_id),
-                            author="coldchain", lang=lang.tag)
+                            bottomMargin=14 * mm, title=title, author="coldchain", lang=lang.tag)
     width = A4[0] - 28 * mm
     table = _Tables(st, lang)
     generated = _("Product %(product)s (profile %(profile)s); generated %(time)s",

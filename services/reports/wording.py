@@ -52,9 +52,17 @@ def _codes(lang: Language) -> dict[str, dict[str, str]]:
             "escalated": pgettext("alert step", "escalated"),
             "closed": pgettext("alert step", "closed"),
         },
-        "role": {"seller": pgettext("role", "seller"), "buyer": pgettext("role", "buyer"), "ops": pgettext("role", "ops")},
+        "role": {
+            "seller": pgettext("role", "seller"),
+            "buyer": pgettext("role", "buyer"),
+            "ops": pgettext("role", "ops"),
+        },
         "channel": {"email": pgettext("channel", "email"), "sms": pgettext("channel", "sms")},
-        "mode": {"air": pgettext("leg mode", "air"), "road": pgettext("leg mode", "road"), "sea": pgettext("leg mode", "sea")},
+        "mode": {
+            "air": pgettext("leg mode", "air"),
+            "road": pgettext("leg mode", "road"),
+            "sea": pgettext("leg mode", "sea"),
+        },
         "state": {
             "planned": pgettext("leg state", "planned"),
             "active": pgettext("leg state", "active"),

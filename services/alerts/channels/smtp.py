@@ -53,10 +53,11 @@ def build_mime(message: EmailMessage, sender: str) -> email.message.EmailMessage
     mime["Subject"] = message.subject
     mime["Message-ID"] = message_id(message.delivery_id, sender)
     mime["X-Coldchain-Delivery"] = message.delivery_id
-    # Mail clients pick fonts (CJK) and offer translation by it.
-    mime["Content-Language"] = message.language
     mime.set_content(message.text)
     mime.add_alternative(message.html, subtype="html")
+    # After the content: setting it clears Content-* headers. Mail clients pick fonts (CJK)
+    # and offer a translation by it.
+    mime["Content-Language"] = message.language
     return mime
 
 
