@@ -27,7 +27,7 @@ from services.alerts.sms_encoding import is_gsm7, sms_size
 from services.alerts.sources import _LOSS_WORDS
 from services.alerts.whereabouts import place_at
 from services.api.sms_inbound import parse_reply
-from tests.unit.alerts.factories import contract_shipment
+from tests.unit.alerts.factories import contract_shipment, every_alert
 
 LINKS = LinkConfig(public_url="https://coldchain.example/", ack_secret=b"test-secret")
 HALIFAX = ZoneInfo("America/Halifax")
@@ -299,3 +299,10 @@ def test_the_dispatcher_writes_each_delivery_in_its_recipients_language() -> Non
     assert report.sent == 2 and sorted(outbox.sent) == ["dl-1", "dl-2"]
     assert sms.got[0].body.startswith("严重 SHP-2026-0001：在补传的读数中发现温度过低。11月10日 09:30")  # type: ignore[union-attr]
     assert email.got[0].subject.startswith("[coldchain] CRITIQUE : Température trop basse")  # type: ignore[union-attr]
+
+
+def test_every_french_sms_of_every_kind_and_step_stays_gsm7() -> None:
+    # None of the French SMS texts needs ê, â, î, ô, û or ç: they go at a third of UCS-2's cost.
+    for alert in every_alert():
+        sms = format_sms(alert, "+19025550100", "dl-1", HALIFAX, LINKS, "fr-CA")
+        assert sms.size.encoding == "GSM-7", sms.body

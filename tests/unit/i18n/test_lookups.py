@@ -16,14 +16,11 @@ import pytest
 from babel.support import NullTranslations
 
 import services.i18n.language as language_module
-from schemas.alert import Alert, AlertFigures
 from services.alerts.formatting import LinkConfig, format_email, format_sms
-from services.alerts.sources import _LOSS_WORDS, _RISK_WORDS
-from services.alerts.whereabouts import place_at
 from services.i18n.catalogs import catalog_path, read_catalog, translations
 from services.reports.model import AlertRow, DeliveryRow, ViabilityRow
 from services.reports.pdf import render_pdf
-from tests.unit.alerts.factories import STD, contract_shipment
+from tests.unit.alerts.factories import every_alert
 from tests.unit.reports.factories import three_day_report
 
 AT = datetime(2026, 11, 10, 3, 12, tzinfo=UTC)
@@ -53,39 +50,14 @@ def looked_up(monkeypatch: pytest.MonkeyPatch) -> Iterator[set[tuple[str | None,
     language_module.language_for.cache_clear()
 
 
-def _alerts() -> list[Alert]:
-    place = place_at(contract_shipment(), STD + timedelta(hours=2))
-    stop = place_at(contract_shipment(), STD - timedelta(minutes=30))
-    figures = AlertFigures(
-        device_id="TRK-0001", reading_time=AT, temp_c=11.3, peak_c=12.6, humidity_pct=61.0, low_limit=-1.0,
-        high_limit=10.0, degree_minutes=1234.0, started_at=AT - timedelta(minutes=95), received_at=AT,
-        place=place, eta=AT + timedelta(hours=30), deliver_by=AT + timedelta(hours=28), viability_left_h=3.5,
-        lost_at=AT - timedelta(hours=1), reasons=(*_RISK_WORDS.values(), *_LOSS_WORDS.values()),
-    )
-    alerts = []
-    for kind in ("temp_high", "temp_low", "humidity_low", "sensor_silent", "at_risk", "viability_lost"):
-        for step in ("opened", "escalated", "closed"):
-            for found_late, ended, severity in ((False, True, "critical"), (True, True, "warning"),
-                                                 (True, False, "critical")):
-                f = figures.model_copy(update={
-                    "ended_at": AT - timedelta(minutes=5) if ended else None,
-                    "place": stop if kind == "at_risk" else place,
-                    "low_limit": None if step == "escalated" else figures.low_limit,
-                    "high_limit": None if kind == "humidity_low" else figures.high_limit,
-                })
-                alerts.append(Alert(id=f"al-{kind}-{step}", trigger_id="t", shipment_id="SHP-1", kind=kind, step=step,
-                                    severity=severity, event_time=AT, figures=f, found_late=found_late))
-    return alerts
-
-
 @pytest.mark.parametrize("language", ["fr-CA", "zh-CN"])
 def test_every_alert_text_looked_up_is_in_the_catalog(language: str, looked_up: set) -> None:
     zone = ZoneInfo("Asia/Shanghai")
-    for alert in _alerts():
+    for alert in every_alert():
         format_sms(alert, "+8613800000000", "dl-1", zone, LINKS, language)
         format_email(alert, "qa@buyer.example", "Buyer", "dl-2", zone, LINKS, language)
     # Across midnight and across a DST change, the two other ways of saying a span.
-    long = _alerts()[0].model_copy(update={"found_late": True})
+    long = every_alert()[0].model_copy(update={"found_late": True})
     for start, end in ((AT - timedelta(hours=30), AT), (datetime(2026, 11, 1, 4, tzinfo=UTC),
                                                         datetime(2026, 11, 1, 7, tzinfo=UTC))):
         late = long.model_copy(update={"figures": long.figures.model_copy(update={"started_at": start,
