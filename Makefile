@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lock lint test test-unit bench demo stack-up stack-down chaos schemas clean chromium
+.PHONY: install lock lint test test-unit bench demo stack-up stack-down chaos schemas i18n-extract clean chromium
 
 # The whole dependency tree comes from the hashed lock, so a fresh clone gets CI's versions.
 $(STAMP): pyproject.toml requirements/dev.lock
@@ -31,6 +31,16 @@ lint: $(STAMP)
 
 schemas: $(STAMP)
 	$(BIN)/python -m schemas.generate
+
+# The message catalogs (services/i18n) from the gettext/pgettext/N_ markers in the code: a new
+# msgid arrives untranslated in each .po (tests/unit/i18n names it until it is translated),
+# a removed one goes. The .po files are read as they are at run time: nothing to compile.
+I18N := services/i18n
+i18n-extract: $(STAMP)
+	$(BIN)/pybabel -q extract --add-location=file --add-comments=i18n: --strip-comment-tags --sort-by-file \
+	  --project=coldchain --copyright-holder=coldchain -o $(I18N)/coldchain.pot services schemas
+	$(BIN)/pybabel -q update -i $(I18N)/coldchain.pot -d $(I18N)/locales -D coldchain \
+	  --no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date
 
 # The dashboard's browser tests drive Debian's Chromium (Playwright never downloads a browser).
 chromium:

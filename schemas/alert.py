@@ -37,6 +37,13 @@ class AlertPlace(BaseModel):
     mode: LegMode | None = None
     # The zone of the place it was at, or last left when under way; None when unknown.
     timezone: str | None = None
+    # The same place as parts, so a message can say it in the recipient's language: the
+    # stop it was at (or the leg's start) and, under way, the leg's end; short = SMS form.
+    # None on alerts stored before they were recorded: ``name`` and ``short`` are used then.
+    start_name: str | None = None
+    start_short: str | None = None
+    end_name: str | None = None
+    end_short: str | None = None
 
 
 class AlertFigures(BaseModel):

@@ -22,6 +22,17 @@ DEFAULT_LANGUAGE = "en"
 TimezoneSource = Literal["given", "phone", "place", "default"]
 
 
+def supported_language(value: str) -> str:
+    """``value`` as the supported BCP 47 tag it names, or ValueError saying which are.
+    Tags are case-insensitive ("fr-ca" is "fr-CA"); the registration, the report's
+    ``?lang=`` and ``coldchain report --lang`` accept the same ones."""
+    by_lower = {tag.lower(): tag for tag in SUPPORTED_LANGUAGES}
+    tag = by_lower.get(value.strip().lower())
+    if tag is None:
+        raise ValueError(f"unsupported language {value!r}: expected one of {', '.join(SUPPORTED_LANGUAGES)}")
+    return tag
+
+
 class Place(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -110,12 +121,7 @@ class Party(BaseModel):
     @field_validator("language")
     @classmethod
     def _supported_language(cls, value: str) -> str:
-        # BCP 47 tags are case-insensitive: "fr-ca" is "fr-CA".
-        by_lower = {tag.lower(): tag for tag in SUPPORTED_LANGUAGES}
-        tag = by_lower.get(value.strip().lower())
-        if tag is None:
-            raise ValueError(f"unsupported language {value!r}: expected one of {', '.join(SUPPORTED_LANGUAGES)}")
-        return tag
+        return supported_language(value)
 
 
 class PartyZone(BaseModel):

@@ -181,13 +181,14 @@ class AlertDispatcher:
         zone = recipient_zone(delivery.timezone, self._policy.default_timezone)
         alert = delivery.alert
         if delivery.channel == "email":
-            email = format_email(alert, delivery.address, delivery.recipient_name, delivery.id, zone, self._links)
+            email = format_email(alert, delivery.address, delivery.recipient_name, delivery.id, zone, self._links,
+                                 delivery.language)
             return await _send_via(self._channels.email, email, delivery.reclaimed), None
         if delivery.channel == "webhook":
             body = webhook_body(alert, delivery.id, delivery.role, delivery.recipient_name, self._links)
             hook = WebhookMessage(delivery.id, delivery.address, delivery.secret_ref or "", body)
             return await _send_via(self._channels.webhook, hook, delivery.reclaimed), None
-        sms = format_sms(alert, delivery.address, delivery.id, zone, self._links)
+        sms = format_sms(alert, delivery.address, delivery.id, zone, self._links, delivery.language)
         return await _send_via(self._channels.sms, sms, delivery.reclaimed), sms.size
 
     async def _retry_or_fail(self, delivery: ClaimedDelivery, error: str) -> str:

@@ -1,42 +1,33 @@
 """Alerts into words: an SMS of a few segments at most, and a plain-text + HTML email. Pure.
 
-Times are the device's, written in the recipient's zone and, when the route says where
-the shipment was, in that place's zone too, each with its UTC offset and zone name
-("14:31 UTC+08:00 (Asia/Shanghai)"): an abbreviation like "CST" is ambiguous (China,
-Cuba, US Central). SMS bodies are GSM-7 when every character allows it, else UCS-2
-(``sms_encoding``); nothing a party wrote is replaced.
+Written in the recipient's language (``wording`` and the catalogs of services/i18n; English
+for a language that is not supported). Times are the device's, in the recipient's zone
+and, when the route says where the shipment was, in that place's zone too, each with its
+UTC offset and zone name ("14:31 UTC+08:00 (Asia/Shanghai)"). SMS bodies are GSM-7 when
+every character allows it, else UCS-2 (``sms_encoding``): French accents outside GSM-7
+(ê, â, î, ô, û, ç) and Chinese go as UCS-2, never replaced; nothing a party wrote is either.
 """
 
 from __future__ import annotations
 
 import html
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from schemas.alert import Alert
+from schemas.shipment import DEFAULT_LANGUAGE
+from services.alerts import wording
 from services.alerts.ids import ack_code, share_token
 from services.alerts.messages import EmailMessage, SmsMessage
 from services.alerts.sms_encoding import sms_size, sms_text
+from services.i18n.language import Language, language_for
 
 # A found-late excursion needs its start, end, zones and place: more than one segment.
 # Three keep it one message on every phone while capping the cost of a long detail.
 SMS_MAX_SEGMENTS = 3
-
-_WHAT = {
-    "temp_high": "Temperature high",
-    "temp_low": "Temperature low",
-    "humidity_low": "Humidity low",
-    "sensor_silent": "Tracker silent",
-    "at_risk": "Delivery at risk",
-    "viability_lost": "Viability lost",
-}
-_STEP = {
-    "opened": "started",
-    "escalated": "escalated to critical",
-    "closed": "ended",
-}
 
 
 @dataclass(frozen=True)
@@ -49,79 +40,77 @@ class LinkConfig:
 
 
 def sms_fits(text: str, max_segments: int = SMS_MAX_SEGMENTS) -> bool:
+    """Whether ``text``, as sent, takes at most ``max_segments`` in the encoding it needs
+    (153 septets a part in GSM-7, 67 UTF-16 units in UCS-2)."""
     return sms_size(sms_text(text)).segments <= max_segments
 
 
-def fit_sms(head: str, detail: str, tail: str, max_segments: int = SMS_MAX_SEGMENTS) -> str:
+def fit_sms(
+    head: str,
+    detail: str,
+    tail: str,
+    max_segments: int = SMS_MAX_SEGMENTS,
+    separator: str = ". ",
+    marker: str = "..",
+) -> str:
     """``head. detail. tail`` in ``max_segments``: the detail gives way first, at a word
-    boundary. The head says what happened and the tail holds the reply code, so both survive.
+    boundary, ending with ``marker``. The head says what happened and the tail holds the
+    reply code, so both survive. ``separator`` and ``marker`` are the language's ("。", "…").
     """
-    whole = _sentences(head, detail, tail)
+    join = _joiner(separator)
+    whole = join(head, detail, tail)
     if sms_fits(whole, max_segments):
         return sms_text(whole)
     if detail:
-        cut = _shorten(detail, lambda d: sms_fits(_sentences(head, d, tail), max_segments))
+        cut = _shorten(detail, marker, lambda d: sms_fits(join(head, d, tail), max_segments))
         if len(cut) >= 8:
-            return sms_text(_sentences(head, cut, tail))
+            return sms_text(join(head, cut, tail))
     # Even head + tail do not fit (a 64-character shipment id): cut the head instead.
-    cut_head = _shorten(head, lambda h: sms_fits(_sentences(h, "", tail), max_segments))
-    return sms_text(_sentences(cut_head, "", tail))
+    cut_head = _shorten(head, marker, lambda h: sms_fits(join(h, "", tail), max_segments))
+    return sms_text(join(cut_head, "", tail))
 
 
-_SEP = ". "
-_MARKER = ".."
+def _joiner(separator: str) -> Callable[..., str]:
+    def join(*parts: str) -> str:
+        return separator.join(p for p in parts if p)
+
+    return join
 
 
-def _sentences(*parts: str) -> str:
-    return _SEP.join(p for p in parts if p)
+# Where a text may be cut: between words, or after a comma or enumeration comma in Chinese
+# (which has no spaces between words).
+_BOUNDARIES = (" ", "\u3001", "\uff0c", "\uff1b")
+_TRAILING = " ,;:/\u3001\uff0c\uff1b\uff1a"
 
 
-def _shorten(text: str, fits: Callable[[str], bool]) -> str:
-    """The longest prefix of ``text`` (with a marker) that ``fits``; "" if none does."""
+def _shorten(text: str, marker: str, fits: Callable[[str], bool]) -> str:
+    """The longest prefix of ``text`` (with ``marker``) that ``fits``; "" if none does."""
     low, high = 0, len(text)  # fits() only gets harder as the prefix grows: bisect it
     while low < high:
         mid = (low + high + 1) // 2
-        if fits(text[:mid] + _MARKER):
+        if fits(text[:mid] + marker):
             low = mid
         else:
             high = mid - 1
     cut = text[:low]
-    if " " in cut[len(cut) // 2 :]:  # prefer a word boundary when one is near the end
-        cut = cut[: cut.rindex(" ")]
-    cut = cut.rstrip(" ,;:/")
-    return cut + _MARKER if cut else ""
+    boundary = max(cut.rfind(b) for b in _BOUNDARIES)
+    if boundary >= len(cut) // 2:  # prefer a word boundary when one is near the end
+        cut = cut[:boundary]
+    cut = cut.rstrip(_TRAILING)
+    return cut + marker if cut else ""
 
 
-# --- times ---------------------------------------------------------------------------
+# --- times (English by default, for callers that have no recipient) ------------------
 
 
-def zone_label(local: datetime) -> str:
-    """"UTC+08:00 (Asia/Shanghai)" for an aware local time; "UTC" in UTC itself."""
-    offset = local.utcoffset() or timedelta(0)
-    key = getattr(local.tzinfo, "key", None)
-    if not offset and key in (None, "UTC", "Etc/UTC"):
-        return "UTC"
-    minutes = int(offset.total_seconds() // 60)
-    sign = "+" if minutes >= 0 else "-"
-    hours, mins = divmod(abs(minutes), 60)
-    label = f"UTC{sign}{hours:02d}:{mins:02d}"
-    return f"{label} ({key})" if key else label
-
-
-def local_time(at: datetime, zone: tzinfo) -> str:
+def local_time(at: datetime, zone: tzinfo, language: str = DEFAULT_LANGUAGE) -> str:
     """"10 Nov 14:31 UTC+08:00 (Asia/Shanghai)"."""
-    local = at.astimezone(zone)
-    return f"{local:%d %b %H:%M} {zone_label(local)}"
+    return wording.local_time(at, zone, language_for(language))
 
 
-def local_span(start: datetime, end: datetime, zone: tzinfo) -> str:
+def local_span(start: datetime, end: datetime, zone: tzinfo, language: str = DEFAULT_LANGUAGE) -> str:
     """"10 Nov 02:31-02:51 UTC-04:00 (America/Halifax)", the zone said once when it can be."""
-    a, b = start.astimezone(zone), end.astimezone(zone)
-    if a.utcoffset() != b.utcoffset():  # a DST change in between: each end says its own
-        return f"{local_time(start, zone)} - {local_time(end, zone)}"
-    if a.date() == b.date():
-        return f"{a:%d %b %H:%M}-{b:%H:%M} {zone_label(b)}"
-    return f"{a:%d %b %H:%M} - {b:%d %b %H:%M} {zone_label(b)}"
+    return wording.local_span(start, end, zone, language_for(language))
 
 
 def place_zone(alert: Alert) -> tzinfo | None:
@@ -142,66 +131,11 @@ def _zones(alert: Alert, zone: tzinfo) -> list[tzinfo]:
     return [zone, there]
 
 
-def _in_zones(at: datetime, zones: list[tzinfo]) -> str:
-    return " / ".join(local_time(at, z) for z in zones)
-
-
-def _span_in_zones(start: datetime, end: datetime, zones: list[tzinfo]) -> str:
-    return " / ".join(local_span(start, end, z) for z in zones)
-
-
-def _duration(minutes: float) -> str:
-    whole = round(minutes)
-    if whole < 60:
-        return f"{whole} min"
-    return f"{whole // 60} h {whole % 60:02d} min"
-
-
 # --- content -------------------------------------------------------------------------
 
 
-def _num(value: float, unit: str) -> str:
-    return f"{value:.1f}{unit}"
-
-
-def _unit(alert: Alert) -> str:
-    return "%RH" if alert.kind == "humidity_low" else "°C"
-
-
-def _limits(alert: Alert) -> str | None:
-    low, high, unit = alert.figures.low_limit, alert.figures.high_limit, _unit(alert)
-    if low is not None and high is not None:
-        return f"{_num(low, unit)} to {_num(high, unit)}"
-    if high is not None:
-        return f"max {_num(high, unit)}"
-    if low is not None:
-        return f"min {_num(low, unit)}"
-    return None
-
-
-def _worst_label(alert: Alert) -> str:
-    return "Lowest" if alert.kind in ("temp_low", "humidity_low") else "Peak"
-
-
-def _reading(alert: Alert) -> str | None:
-    """The value that matters most: the worst one if known, else the last reading."""
-    f, unit = alert.figures, _unit(alert)
-    if alert.kind == "humidity_low" and f.humidity_pct is not None:
-        return f"{_worst_label(alert)} {_num(f.humidity_pct, unit)}"
-    if f.peak_c is not None:
-        return f"{_worst_label(alert)} {_num(f.peak_c, unit)}"
-    if f.temp_c is not None:
-        return _num(f.temp_c, unit)
-    return None
-
-
-def title(alert: Alert) -> str:
-    what = _WHAT[alert.kind]
-    if alert.kind == "viability_lost":
-        return what  # a verdict, not an episode: it neither starts nor ends
-    if alert.found_late:
-        return f"{what} found late" if alert.kind == "sensor_silent" else f"{what} found in uploaded backlog"
-    return f"{what} {_STEP[alert.step]}"
+def title(alert: Alert, language: str = DEFAULT_LANGUAGE) -> str:
+    return wording.title(alert, language_for(language))
 
 
 def shipment_url(delivery_id: str, links: LinkConfig) -> str:
@@ -222,99 +156,142 @@ def wants_ack(alert: Alert) -> bool:
     return alert.step != "closed" or alert.found_late
 
 
-def _when_found_late(alert: Alert, zones: list[tzinfo]) -> list[str]:
+def _reading(alert: Alert, lang: Language) -> str | None:
+    """The value that matters most: the worst one if known, else the last reading."""
+    f = alert.figures
+    if alert.kind == "humidity_low" and f.humidity_pct is not None:
+        return wording.worst(alert, f.humidity_pct, lang)
+    if f.peak_c is not None:
+        return wording.worst(alert, f.peak_c, lang)
+    if f.temp_c is not None:
+        return wording.measured(alert, f.temp_c, lang)
+    return None
+
+
+def _place(alert: Alert, lang: Language, short: bool) -> str | None:
+    place = alert.figures.place
+    if place is None:
+        return None
+    full, brief = wording.place_words(place, lang)
+    return brief if short else full
+
+
+def _when_found_late(alert: Alert, zones: list[tzinfo], lang: Language) -> list[str]:
     """Its start and end (or that it is still going), and how long, for the SMS detail."""
     f = alert.figures
     start = f.started_at or alert.event_time
     if f.ended_at is not None:
         minutes = f.duration_min if f.duration_min is not None else (f.ended_at - start).total_seconds() / 60
-        return [_span_in_zones(start, f.ended_at, zones), _duration(minutes)]
+        return [wording.span_in_zones(start, f.ended_at, zones, lang), wording.duration(minutes, lang)]
     last = f.reading_time or alert.event_time
-    so_far = _duration((last - start).total_seconds() / 60)
-    return [f"since {_in_zones(start, zones)}", f"still out of range, {so_far} so far"]
+    so_far = wording.duration((last - start).total_seconds() / 60, lang)
+    return [
+        lang.pgettext("SMS", "since %(time)s", time=wording.in_zones(start, zones, lang)),
+        lang.pgettext("SMS", "still out of range, %(duration)s so far", duration=so_far),
+    ]
 
 
-def format_sms(alert: Alert, to: str, delivery_id: str, zone: tzinfo, links: LinkConfig) -> SmsMessage:
-    head = f"{alert.severity.upper()} {alert.shipment_id}: {title(alert)}"
-    limits = _limits(alert)
-    reading = _reading(alert)
+def _sms_facts(alert: Alert, zone: tzinfo, lang: Language) -> list[str | None]:
     f = alert.figures
     zones = _zones(alert, zone)
-    value = f"{reading} ({limits})" if reading and limits else reading or limits
-    bits: list[str | None]
+    limits, reading = wording.limits(alert, lang), _reading(alert, lang)
+    value = lang.pgettext("SMS", "%(reading)s (%(limits)s)", reading=reading, limits=limits) \
+        if reading and limits else reading or limits
+    facts: list[str | None]
     if alert.found_late:
-        bits = [*_when_found_late(alert, zones), value, f.place.short if f.place else None, f.device_id]
+        facts = [*_when_found_late(alert, zones, lang), value, _place(alert, lang, short=True), f.device_id]
     elif f.lost_at is not None:
-        bits = [value, f.device_id, f"lost {_in_zones(f.lost_at, zones)}"]
+        lost = lang.pgettext("SMS", "lost %(time)s", time=wording.in_zones(f.lost_at, zones, lang))
+        facts = [value, f.device_id, lost]
     else:
-        bits = [value, f.device_id, _in_zones(f.reading_time or alert.event_time, zones)]
-        bits.append(f.place.short if f.place else None)
+        at = wording.in_zones(f.reading_time or alert.event_time, zones, lang)
+        facts = [value, f.device_id, at, _place(alert, lang, short=True)]
     if f.eta is not None:
-        bits.append(f"ETA {local_time(f.eta, zone)}")
-    bits.extend(f.reasons)
-    detail = ", ".join(b for b in bits if b)
-    tail = f"Reply ACK {ack_code(alert.id, links.ack_secret)}" if wants_ack(alert) else ""
-    return SmsMessage(delivery_id=delivery_id, to=to, body=fit_sms(head, detail, tail))
+        facts.append(lang.pgettext("SMS", "ETA %(time)s", time=wording.local_time(f.eta, zone, lang)))
+    facts.extend(wording.reason(r, lang) for r in f.reasons)
+    return facts
 
 
-def _with_utc(at: datetime, zones: list[tzinfo]) -> str:
-    return f"{_in_zones(at, zones)} ({at:%Y-%m-%d %H:%M:%S} UTC)"
+def format_sms(
+    alert: Alert, to: str, delivery_id: str, zone: tzinfo, links: LinkConfig, language: str = DEFAULT_LANGUAGE
+) -> SmsMessage:
+    lang = language_for(language)
+    head = lang.pgettext("SMS", "%(severity)s %(shipment)s: %(title)s", severity=wording.severity_flag(alert, lang),
+                         shipment=alert.shipment_id, title=wording.title(alert, lang))
+    # i18n: between the facts of an SMS ("20 min, Lowest -2.5°C")
+    detail = lang.pgettext("SMS", ", ").join(b for b in _sms_facts(alert, zone, lang) if b)
+    tail = ""
+    if wants_ack(alert):
+        # i18n: keep "ACK" as it is, in capitals: the reply is parsed by that keyword in every language
+        tail = lang.pgettext("SMS", "Reply ACK %(code)s", code=ack_code(alert.id, links.ack_secret))
+    # i18n: between the sentences of an SMS (what happened. the facts. the reply code)
+    separator = lang.pgettext("SMS", ". ")
+    # i18n: ends a text shortened to fit an SMS
+    marker = lang.pgettext("SMS", "..")
+    body = fit_sms(head, detail, tail, separator=separator, marker=marker)
+    return SmsMessage(delivery_id=delivery_id, to=to, body=body)
 
 
-def _facts(alert: Alert, zone: tzinfo) -> list[tuple[str, str]]:
+def _facts(alert: Alert, zone: tzinfo, lang: Language) -> list[tuple[str, str]]:
     f = alert.figures
-    unit = _unit(alert)
     zones = _zones(alert, zone)
+    _, pgettext = lang.gettext, lang.pgettext  # the names the catalog extraction looks for
     when = f.reading_time or alert.event_time
-    ended = _with_utc(f.ended_at, zones) if f.ended_at else None
+    ended = wording.with_utc(f.ended_at, zones, lang) if f.ended_at else None
     if alert.found_late and ended is None:
-        ended = "not yet: still out of range at the last reading"
+        ended = _("not yet: still out of range at the last reading")
     duration = f.duration_min
     if duration is None and f.started_at and f.ended_at:
         duration = (f.ended_at - f.started_at).total_seconds() / 60
     found = None
     if alert.found_late:
-        found = "in the readings the tracker uploaded later, not while it happened"
+        found = _("in the readings the tracker uploaded later, not while it happened")
         if f.received_at is not None:
-            found = f"in the readings the tracker uploaded at {local_time(f.received_at, zone)}, not while it happened"
+            found = _("in the readings the tracker uploaded at %(time)s, not while it happened",
+                      time=wording.local_time(f.received_at, zone, lang))
+    # i18n: between the reasons of an alert
+    reasons = pgettext("reasons", "; ").join(wording.reason(r, lang) for r in f.reasons)
     rows: list[tuple[str, str | None]] = [
-        ("Shipment", alert.shipment_id),
-        ("Severity", alert.severity),
-        ("Found", found),
-        ("Device", f.device_id),
-        ("Started", _with_utc(f.started_at, zones) if f.started_at else None),
-        ("Ended", ended),
-        ("Duration", _duration(duration) if duration is not None else None),
-        ("Where", f.place.name if f.place else None),
+        (_("Shipment"), alert.shipment_id),
+        (_("Severity"), wording.severity_word(alert, lang)),
+        (_("Found"), found),
+        (_("Device"), f.device_id),
+        (_("Started"), wording.with_utc(f.started_at, zones, lang) if f.started_at else None),
+        (_("Ended"), ended),
+        (_("Duration"), wording.duration(duration, lang) if duration is not None else None),
+        (_("Where"), _place(alert, lang, short=False)),
         # A found-late step's reading is only the one that confirmed it: start and end say more.
-        ("Reading time (device)", None if alert.found_late else _with_utc(when, zones)),
-        ("Temperature", _num(f.temp_c, "°C") if f.temp_c is not None else None),
-        (_worst_label(alert), _num(f.peak_c, unit) if f.peak_c is not None else None),
-        ("Humidity", _num(f.humidity_pct, "%RH") if f.humidity_pct is not None else None),
-        ("Limits", _limits(alert)),
-        ("Degree-minutes", f"{f.degree_minutes:.0f}" if f.degree_minutes is not None else None),
-        ("Lost at", _with_utc(f.lost_at, _zones(alert, zone)) if f.lost_at else None),
-        ("ETA", local_time(f.eta, zone) if f.eta else None),
-        ("Deliver by", local_time(f.deliver_by, zone) if f.deliver_by else None),
-        (
-            "Viability left",
-            f"{f.viability_left_h:.1f} h" if f.viability_left_h is not None else None,
-        ),
-        ("Why", "; ".join(f.reasons) if f.reasons else None),
+        (_("Reading time (device)"), None if alert.found_late else wording.with_utc(when, zones, lang)),
+        (_("Temperature"), wording.temperature(f.temp_c, lang) if f.temp_c is not None else None),
+        (wording.worst_label(alert, lang), wording.measured(alert, f.peak_c, lang) if f.peak_c is not None else None),
+        (_("Humidity"), wording.humidity(f.humidity_pct, lang) if f.humidity_pct is not None else None),
+        (_("Limits"), wording.limits(alert, lang)),
+        (_("Degree-minutes"), lang.decimal(f.degree_minutes, 0) if f.degree_minutes is not None else None),
+        (_("Lost at"), wording.with_utc(f.lost_at, zones, lang) if f.lost_at else None),
+        (_("ETA"), wording.local_time(f.eta, zone, lang) if f.eta else None),
+        (_("Deliver by"), wording.local_time(f.deliver_by, zone, lang) if f.deliver_by else None),
+        (_("Viability left"), wording.hours(f.viability_left_h, lang) if f.viability_left_h is not None else None),
+        (_("Why"), reasons or None),
     ]
     return [(k, v) for k, v in rows if v]
 
 
-def _lead(alert: Alert) -> str:
+def _lead(alert: Alert, lang: Language) -> str:
     """The opening sentence: what happened, and for a found-late one, that it is old news."""
     if not alert.found_late:
-        return f"{title(alert)} on shipment {alert.shipment_id}."
-    what = _WHAT[alert.kind].lower()
-    state = "It is over." if alert.figures.ended_at else "It was still going on at the last reading."
-    return (
-        f"An excursion ({what}) on shipment {alert.shipment_id} happened while the tracker could not "
-        f"report: it was found in the readings the tracker uploaded later. {state}"
+        return lang.gettext("%(title)s on shipment %(shipment)s.", title=wording.title(alert, lang),
+                            shipment=alert.shipment_id)
+    news = lang.gettext(
+        "An excursion (%(what)s) on shipment %(shipment)s happened while the tracker could not report: "
+        "it was found in the readings the tracker uploaded later.",
+        what=wording.kind_in_sentence(alert, lang), shipment=alert.shipment_id,
     )
+    if alert.figures.ended_at:
+        state = lang.gettext("It is over.")
+    else:
+        state = lang.gettext("It was still going on at the last reading.")
+    # i18n: between two sentences of the email (Chinese needs no space)
+    return lang.pgettext("email", "%(first)s %(second)s", first=news, second=state)
 
 
 def format_email(
@@ -324,9 +301,13 @@ def format_email(
     delivery_id: str,
     zone: tzinfo,
     links: LinkConfig,
+    language: str = DEFAULT_LANGUAGE,
 ) -> EmailMessage:
-    subject = f"[coldchain] {alert.severity.upper()}: {title(alert)} - {alert.shipment_id}"
-    facts = _facts(alert, zone)
+    lang = language_for(language)
+    subject = lang.gettext("[coldchain] %(severity)s: %(title)s - %(shipment)s",
+                           severity=wording.severity_flag(alert, lang), title=wording.title(alert, lang),
+                           shipment=alert.shipment_id)
+    facts = _facts(alert, zone, lang)
     page = shipment_url(delivery_id, links)
     ack = ack_url(delivery_id, links) if wants_ack(alert) else None
     return EmailMessage(
@@ -334,36 +315,52 @@ def format_email(
         to=to,
         to_name=to_name,
         subject=subject,
-        text=_email_text(alert, to_name, facts, page, ack),
-        html=_email_html(alert, to_name, facts, page, ack),
+        text=_email_text(alert, to_name, facts, page, ack, lang),
+        html=_email_html(alert, to_name, facts, page, ack, lang),
+        language=lang.tag,
     )
 
 
-def _email_text(alert: Alert, to_name: str, facts: list[tuple[str, str]], page: str, ack: str | None) -> str:
-    width = max(len(k) for k, _ in facts)
-    lines = [f"Hello {to_name},", "", _lead(alert), ""]
-    lines += [f"{k.ljust(width)}  {v}" for k, v in facts]
-    lines += ["", f"Shipment page: {page}"]
+def display_width(text: str) -> int:
+    """Columns ``text`` takes in a monospaced font: two for a wide (CJK) character."""
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def _email_text(alert: Alert, to_name: str, facts: list[tuple[str, str]], page: str, ack: str | None,
+                lang: Language) -> str:
+    width = max(display_width(k) for k, _ in facts)
+    lines = [lang.gettext("Hello %(name)s,", name=to_name), "", _lead(alert, lang), ""]
+    lines += [f"{k}{' ' * (width - display_width(k))}  {v}" for k, v in facts]
+    lines += ["", lang.gettext("Shipment page: %(url)s", url=page)]
     if ack:
-        lines.append(f"Acknowledge this alert: {ack}")
-    lines += ["", "-- coldchain alerts", f"Alert {alert.id}"]
+        lines.append(lang.gettext("Acknowledge this alert: %(url)s", url=ack))
+    signature = lang.gettext("coldchain alerts")
+    lines += ["", f"-- {signature}", lang.gettext("Alert %(id)s", id=alert.id)]
     return "\n".join(lines) + "\n"
 
 
-def _email_html(alert: Alert, to_name: str, facts: list[tuple[str, str]], page: str, ack: str | None) -> str:
+def _email_html(alert: Alert, to_name: str, facts: list[tuple[str, str]], page: str, ack: str | None,
+                lang: Language) -> str:
+    # Every text is looked up outside the f-strings: the catalog extraction cannot see into them.
     e = html.escape
     rows = "".join(f'<tr><th align="left" style="padding-right:1em">{e(k)}</th><td>{e(v)}</td></tr>' for k, v in facts)
     colour = "#b00020" if alert.severity == "critical" else "#b26a00"
-    ack_html = f'<p><a href="{e(ack)}">Acknowledge this alert</a></p>' if ack else ""
-    lead = f"<p>{e(_lead(alert))}</p>" if alert.found_late else ""
+    ack_caption = lang.gettext("Acknowledge this alert")
+    ack_html = f'<p><a href="{e(ack)}">{e(ack_caption)}</a></p>' if ack else ""
+    lead = f"<p>{e(_lead(alert, lang))}</p>" if alert.found_late else ""
+    greeting = lang.gettext("Hello %(name)s,", name=to_name)
+    heading = lang.pgettext("email heading", "%(title)s: %(shipment)s", title=wording.title(alert, lang),
+                            shipment=alert.shipment_id)
+    page_caption = lang.gettext("Open the shipment page")
+    signature, alert_label = lang.gettext("coldchain alerts"), lang.pgettext("footer", "alert %(id)s", id=alert.id)
     return (
-        "<!DOCTYPE html><html><body>"
-        f"<p>Hello {e(to_name)},</p>"
-        f'<h2 style="color:{colour}">{e(title(alert))}: {e(alert.shipment_id)}</h2>'
+        f'<!DOCTYPE html><html lang="{e(lang.tag)}"><body>'
+        f"<p>{e(greeting)}</p>"
+        f'<h2 style="color:{colour}">{e(heading)}</h2>'
         f"{lead}"
         f"<table>{rows}</table>"
-        f'<p><a href="{e(page)}">Open the shipment page</a></p>'
+        f'<p><a href="{e(page)}">{e(page_caption)}</a></p>'
         f"{ack_html}"
-        f'<p style="color:#666">coldchain alerts &middot; alert {e(alert.id)}</p>'
+        f'<p style="color:#666">{e(signature)} &middot; {e(alert_label)}</p>'
         "</body></html>"
     )

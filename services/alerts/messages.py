@@ -37,3 +37,4 @@ class EmailMessage:
     subject: str
     text: str
     html: str
+    language: str = "en"  # BCP 47, what it is written in (its Content-Language)

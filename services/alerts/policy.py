@@ -39,6 +39,7 @@ from schemas.shipment import DEFAULT_LANGUAGE, Party, PartyZone, Shipment, Shipm
 from services.alerts.ids import alert_id, delivery_id
 from services.alerts.trigger import AlertTrigger
 from services.alerts.zones import shipment_zones
+from services.i18n.language import N_
 
 
 class Route(BaseModel):
@@ -366,7 +367,7 @@ def _retract(
         suppressed = "retracted before anyone was told"
     figures = trigger.figures
     if suppressed is None:
-        note = "withdrawn: late readings changed the picture"
+        note = N_("withdrawn: late readings changed the picture")  # translated when it is shown
         figures = figures.model_copy(update={"reasons": (*figures.reasons, note)})
     alert = _alert(trigger, memory, "closed", suppressed, figures)
     closing = trigger.model_copy(update={"step": "closed"})

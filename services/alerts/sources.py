@@ -12,6 +12,7 @@ from schemas.alert import AlertFigures, AlertStep
 from schemas.eta import EtaUpdate
 from schemas.excursion import ExcursionEvent
 from services.alerts.trigger import AlertTrigger, TriggerStep
+from services.i18n.language import N_
 
 _EXCURSION_STEPS: dict[str, TriggerStep] = {
     "opened": "opened",
@@ -25,13 +26,14 @@ _EXCURSION_STEPS: dict[str, TriggerStep] = {
 # tracker that was silent in flight or out of coverage), not from live tracking; a live
 # tracker that batches its uploads stays well under it.
 FOUND_LATE_AFTER = timedelta(minutes=15)
+# Stored in English with the alert; in the catalog, so messages say them in their reader's language.
 _RISK_WORDS = {
-    "late": "ETA after deliver-by",
-    "viability": "viability budget runs out before arrival",
+    "late": N_("ETA after deliver-by"),
+    "viability": N_("viability budget runs out before arrival"),
 }
 _LOSS_WORDS = {
-    "freezing": "frozen: modelled body temperature too long at the freezing limit",
-    "heat": "overheated: modelled body temperature too long at the heat limit",
+    "freezing": N_("frozen: modelled body temperature too long at the freezing limit"),
+    "heat": N_("overheated: modelled body temperature too long at the heat limit"),
 }
 
 

@@ -16,10 +16,11 @@ from datetime import datetime
 from schemas.alert import AlertPlace
 from schemas.shipment import LegMode, Place, ShipmentIn
 from services.alerts.trigger import AlertTrigger
+from services.alerts.wording import place_words
 from services.alerts.zones import zone_near
+from services.i18n.language import language_for
 
 _CODE = re.compile(r"\(([A-Z0-9]{3,4})\)\s*$")  # "Halifax Stanfield (YHZ)" -> YHZ
-_UNDER_WAY = {"air": "flight", "sea": "voyage", "road": "road"}
 
 
 @dataclass(frozen=True)
@@ -73,19 +74,23 @@ def _legs(shipment: ShipmentIn) -> list[_Leg]:
 
 
 def _under_way(leg: _Leg) -> AlertPlace:
-    what = _UNDER_WAY[leg.mode]
-    return AlertPlace(
-        name=f"{what} {leg.start.name} -> {leg.end.name} (booked)",
-        short=f"{what} {short_name(leg.start)}->{short_name(leg.end)}",
-        leg_index=leg.index,
-        mode=leg.mode,
+    parts = AlertPlace(
+        name="", short="", leg_index=leg.index, mode=leg.mode,
         timezone=zone_near(leg.start.lat, leg.start.lon),  # the place it last left
+        start_name=leg.start.name, start_short=short_name(leg.start),
+        end_name=leg.end.name, end_short=short_name(leg.end),
     )
+    return _named(parts)
 
 
 def _at(stop: Place) -> AlertPlace:
-    return AlertPlace(
-        name=f"at {stop.name}",
-        short=f"at {short_name(stop)}",
-        timezone=zone_near(stop.lat, stop.lon),
-    )
+    parts = AlertPlace(name="", short="", timezone=zone_near(stop.lat, stop.lon),
+                       start_name=stop.name, start_short=short_name(stop))
+    return _named(parts)
+
+
+def _named(place: AlertPlace) -> AlertPlace:
+    """``name`` and ``short`` in English, as the API and dashboard show them; messages say
+    the place in their reader's language from its parts (``wording.place_words``)."""
+    name, short = place_words(place, language_for("en"))
+    return place.model_copy(update={"name": name, "short": short})

@@ -22,6 +22,7 @@ from fastapi.responses import Response
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from schemas.shipment import DEFAULT_LANGUAGE, SUPPORTED_LANGUAGES, supported_language
 from services.api.auth import Caller
 from services.api.limits import StreamSlots
 from services.api.tokens import Principal
@@ -36,7 +37,8 @@ def router(pool: AsyncConnectionPool, profiles: Mapping[str, ProductProfile], sl
            public_url: str = "http://127.0.0.1:8000") -> APIRouter:
     routes = APIRouter(tags=["auditors"])
 
-    async def document(shipment_id: str, who: Principal, kind: DocumentKind, disposition: str) -> Response:
+    async def document(shipment_id: str, who: Principal, kind: DocumentKind, disposition: str,
+                       language: str = DEFAULT_LANGUAGE) -> Response:
         async with slots.held(who.token_id):
             async with pool.connection() as conn:
                 shipment = await shipment_by_id(conn, shipment_id)
@@ -45,14 +47,25 @@ def router(pool: AsyncConnectionPool, profiles: Mapping[str, ProductProfile], sl
                     raise HTTPException(status.HTTP_404_NOT_FOUND, f"no shipment {shipment_id!r}")
                 report = await load_report(conn, shipment, profiles, datetime.now(UTC))
             # The connection goes back to the pool before the CPU-bound rendering starts.
-            rendered = await asyncio.to_thread(render_document, report, kind, public_url)
+            rendered = await asyncio.to_thread(render_document, report, kind, public_url, language)
         return Response(rendered.body, media_type=rendered.media_type,
-                        headers={"Content-Disposition": f'{disposition}; filename="{rendered.filename}"'})
+                        headers={"Content-Disposition": f'{disposition}; filename="{rendered.filename}"',
+                                 "Content-Language": language})
 
     @routes.get("/api/v1/shipments/{shipment_id}/report.pdf", response_class=Response,
                 responses={200: {"content": {"application/pdf": {}}}})
-    async def report_pdf(shipment_id: str, who: Caller) -> Response:
-        return await document(shipment_id, who, "pdf", "inline")
+    async def report_pdf(
+        shipment_id: str, who: Caller,
+        lang: Annotated[str, Query(max_length=20,
+                                   description=f"BCP 47: one of {', '.join(SUPPORTED_LANGUAGES)}")] = DEFAULT_LANGUAGE,
+    ) -> Response:
+        try:
+            language = supported_language(lang)
+        except ValueError as exc:
+            # Named like FastAPI's own validation errors, as the registration names its field.
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [{
+                "loc": ["query", "lang"], "type": "value_error", "msg": str(exc)}]) from exc
+        return await document(shipment_id, who, "pdf", "inline", language)
 
     @routes.get("/api/v1/shipments/{shipment_id}/epcis", response_class=Response,
                 responses={200: {"content": {EPCIS_MEDIA_TYPE: {}},

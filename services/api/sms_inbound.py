@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import unicodedata
 from collections.abc import Mapping
 
 REPLAY_WINDOW_S = 300
@@ -46,7 +47,16 @@ def gateway_valid(secret: str, timestamp: str, body: bytes, header: str, now_s: 
     return hmac.compare_digest(gateway_signature(secret, timestamp, body), header)
 
 
+# The reply keyword, the same in every language an SMS is written in ("Répondez ACK 7KQ2MX",
+# "确认请回复 ACK 7KQ2MX"): one parser serves every recipient.
+ACK_KEYWORD = "ACK"
+
+
 def parse_reply(text: str) -> str | None:
-    """The code of an "ACK CODE" reply (any case, spaces around), else None."""
-    words = text.strip().split()
-    return words[1].upper() if len(words) == 2 and words[0].upper() == "ACK" else None
+    """The code of an "ACK CODE" reply (any case, spaces around), else None.
+
+    NFKC first: a Chinese phone's keyboard may send full-width letters and an ideographic
+    space ("ＡＣＫ　７ＫＱ２ＭＸ"), which are the same reply.
+    """
+    words = unicodedata.normalize("NFKC", text).split()
+    return words[1].upper() if len(words) == 2 and words[0].upper() == ACK_KEYWORD else None

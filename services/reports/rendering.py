@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from psycopg import AsyncConnection
 
-from schemas.shipment import Shipment
-from services.profiles.model import ProductProfile
+from schemas.shipment import DEFAULT_LANGUAGE, Shipment
 from services.reports import epcis, fsma204
-from services.reports.loading import load_report
 from services.reports.model import ShipmentReport
 from services.reports.pdf import render_pdf
 
@@ -34,18 +29,13 @@ async def shipment_by_id(conn: AsyncConnection[Any], shipment_id: str) -> Shipme
     return Shipment.model_validate(row[0]) if row else None
 
 
-async def shipment_pdf(conn: AsyncConnection[Any], shipment: Shipment,
-                       profiles: Mapping[str, ProductProfile]) -> bytes:
-    report = await load_report(conn, shipment, profiles, datetime.now(UTC))
-    # Chart and layout are CPU work: off the event loop, so the API keeps serving meanwhile.
-    return await asyncio.to_thread(render_pdf, report)
-
-
-def render_document(report: ShipmentReport, kind: DocumentKind, public_url: str) -> Document:
-    """The report model as one of the auditors' documents (CPU work: call it in a thread)."""
+def render_document(report: ShipmentReport, kind: DocumentKind, public_url: str,
+                    language: str = DEFAULT_LANGUAGE) -> Document:
+    """The report model as one of the auditors' documents (CPU work: call it in a thread);
+    ``language`` is the PDF's (the EPCIS and FSMA columns are the standards' own words)."""
     name = report.shipment_id
     if kind == "pdf":
-        return Document(render_pdf(report), "application/pdf", f"{name}.pdf")
+        return Document(render_pdf(report, language), "application/pdf", f"{name}.pdf")
     if kind == "epcis":
         body = json.dumps(epcis.epcis_document(report, public_url), ensure_ascii=False, indent=1)
         return Document(body.encode("utf-8"), epcis.MEDIA_TYPE, f"{name}.epcis.jsonld")

@@ -20,6 +20,7 @@ import typer
 from psycopg_pool import AsyncConnectionPool
 from rich.console import Console
 
+from schemas.shipment import DEFAULT_LANGUAGE, SUPPORTED_LANGUAGES, supported_language
 from services.api.exports import as_csv, as_json
 from services.connections import DatabaseSettings
 
@@ -63,6 +64,16 @@ def _utc(value: str | None, name: str) -> datetime | None:
     return moment
 
 
+_LANG_HELP = f"pdf: its language (BCP 47), one of {', '.join(SUPPORTED_LANGUAGES)}"
+
+
+def _language(value: str) -> str:
+    try:
+        return supported_language(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--lang") from exc
+
+
 def report_command(
     shipment: Annotated[str, typer.Argument(help="the shipment id")],
     format: Annotated[ReportFormat, typer.Option("--format", "-f",
@@ -72,17 +83,20 @@ def report_command(
     end: Annotated[str | None, typer.Option("--to", help="csv/json: readings before (ISO 8601)")] = None,
     device: Annotated[str | None, typer.Option(help="csv/json: only this device")] = None,
     profile_file: Annotated[list[Path] | None, typer.Option(help="extra product profile (TOML)")] = None,
+    lang: Annotated[str, typer.Option("--lang", help=_LANG_HELP)] = DEFAULT_LANGUAGE,
 ) -> None:
     """Write a shipment's records: the PDF report, EPCIS 2.0 events, the FSMA 204 spreadsheet,
     or every reading as CSV or JSON."""
     err = Console(stderr=True)
     begin, until = _utc(start, "--from"), _utc(end, "--to")
     kind = document_kind(format, output) if format in DOCUMENTS else None
+    language = _language(lang)
     if kind in ("pdf", "fsma204-xlsx") and output == "-" and sys.stdout.isatty():
         raise typer.BadParameter("a PDF or XLSX needs -o FILE (or a pipe)", param_hint="-o")
     dsn = DatabaseSettings().dsn
     try:
-        written = asyncio.run(_write(dsn, shipment, format, kind, output, begin, until, device, profile_file or []))
+        written = asyncio.run(_write(dsn, shipment, format, kind, output, begin, until, device, profile_file or [],
+                                     language))
     except LookupError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -94,10 +108,11 @@ def report_command(
 
 
 async def _write(dsn: str, shipment_id: str, format: ReportFormat, kind: DocumentKind | None, output: str,
-                 start: datetime | None, end: datetime | None, device: str | None, profile_files: list[Path]) -> int:
+                 start: datetime | None, end: datetime | None, device: str | None, profile_files: list[Path],
+                 language: str = DEFAULT_LANGUAGE) -> int:
     async with AsyncConnectionPool(dsn, min_size=1, max_size=1, open=False) as pool:
         if kind is not None:
-            document = await _document(pool, shipment_id, kind, profile_files)
+            document = await _document(pool, shipment_id, kind, profile_files, language)
             with _open(output) as out:
                 out.write(document)
             return len(document)
@@ -116,7 +131,7 @@ async def _write(dsn: str, shipment_id: str, format: ReportFormat, kind: Documen
 
 
 async def _document(pool: AsyncConnectionPool, shipment_id: str, kind: DocumentKind,
-                    profile_files: list[Path]) -> bytes:
+                    profile_files: list[Path], language: str = DEFAULT_LANGUAGE) -> bytes:
     # Imported here: matplotlib and reportlab would slow every other `coldchain` command.
     from services.api.settings import ApiSettings
     from services.profiles.catalog import load_profiles
@@ -128,7 +143,7 @@ async def _document(pool: AsyncConnectionPool, shipment_id: str, kind: DocumentK
         if shipment is None:
             raise LookupError(f"no shipment {shipment_id!r}")
         report = await load_report(conn, shipment, load_profiles(profile_files), datetime.now(UTC))
-    document = await asyncio.to_thread(render_document, report, kind, ApiSettings().base_url)
+    document = await asyncio.to_thread(render_document, report, kind, ApiSettings().base_url, language)
     return document.body
 
 

@@ -55,6 +55,9 @@ def build_mime(message: EmailMessage, sender: str) -> email.message.EmailMessage
     mime["X-Coldchain-Delivery"] = message.delivery_id
     mime.set_content(message.text)
     mime.add_alternative(message.html, subtype="html")
+    # After the content: setting it clears Content-* headers. Mail clients pick fonts (CJK)
+    # and offer a translation by it.
+    mime["Content-Language"] = message.language
     return mime
 
 

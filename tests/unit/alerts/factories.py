@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from schemas.alert import AlertFigures, AlertKind, AlertStep, Severity
+from schemas.alert import Alert, AlertFigures, AlertKind, AlertStep, Severity
 from schemas.shipment import ShipmentIn
+from services.alerts.sources import _LOSS_WORDS, _RISK_WORDS
 from services.alerts.trigger import AlertTrigger
+from services.alerts.whereabouts import place_at
 
 T0 = datetime(2026, 11, 10, 3, 0, tzinfo=UTC)
 # The booked flight of ``contract_shipment``: YHZ 20:00 UTC -> PVG 06:00 UTC next day.
@@ -86,3 +88,32 @@ def trigger(
         event_time=at,
         figures=AlertFigures(device_id="TRK-0001", reading_time=at, temp_c=7.4, peak_c=8.1, high_limit=5.0),
     )
+
+
+_AT = datetime(2026, 11, 10, 3, 12, tzinfo=UTC)
+
+
+def every_alert() -> list[Alert]:
+    """Each kind at each step, as news and found late (over or not), with every figure set."""
+    place = place_at(contract_shipment(), STD + timedelta(hours=2))
+    stop = place_at(contract_shipment(), STD - timedelta(minutes=30))
+    figures = AlertFigures(
+        device_id="TRK-0001", reading_time=_AT, temp_c=11.3, peak_c=12.6, humidity_pct=61.0, low_limit=-1.0,
+        high_limit=10.0, degree_minutes=1234.0, started_at=_AT - timedelta(minutes=95), received_at=_AT,
+        place=place, eta=_AT + timedelta(hours=30), deliver_by=_AT + timedelta(hours=28), viability_left_h=3.5,
+        lost_at=_AT - timedelta(hours=1), reasons=(*_RISK_WORDS.values(), *_LOSS_WORDS.values()),
+    )
+    alerts = []
+    for kind in ("temp_high", "temp_low", "humidity_low", "sensor_silent", "at_risk", "viability_lost"):
+        for step in ("opened", "escalated", "closed"):
+            for found_late, ended, severity in ((False, True, "critical"), (True, True, "warning"),
+                                                 (True, False, "critical")):
+                f = figures.model_copy(update={
+                    "ended_at": _AT - timedelta(minutes=5) if ended else None,
+                    "place": stop if kind == "at_risk" else place,
+                    "low_limit": None if step == "escalated" else figures.low_limit,
+                    "high_limit": None if kind == "humidity_low" else figures.high_limit,
+                })
+                alerts.append(Alert(id=f"al-{kind}-{step}", trigger_id="t", shipment_id="SHP-1", kind=kind, step=step,
+                                    severity=severity, event_time=_AT, figures=f, found_late=found_late))
+    return alerts

