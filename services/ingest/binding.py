@@ -4,9 +4,11 @@ The registry notifies ``coldchain_bindings`` on every change (a trigger), so a s
 registered a moment ago is known before its first reading arrives. A tracker can be reused
 across shipments: a reading belongs to the latest shipment packed at or before its time.
 
-A reading is refused (and kept as a dead letter with the reason) when it would belong to a
-sealed shipment (services/integrity/sealing.py), or when it was taken before the device's first
-shipment was packed: a tracker reused by another party cannot write into a finished history.
+A reading taken before the device's first shipment was packed still belongs to that shipment
+(pre-cooling). A reading is refused (and kept as a dead letter with the reason) when its time
+falls into a sealed shipment, or before one (services/integrity/sealing.py): the device's hash
+chain runs through every shipment, so a reading linked in there would change a sealed history.
+A tracker reused by another party cannot write into a finished one.
 """
 
 from __future__ import annotations
@@ -53,13 +55,14 @@ class BindingTable:
         if not bound:
             return Binding()
         index = bisect.bisect_right([(p, s) for p, s, _ in bound], (at, "\uffff")) - 1
-        if index < 0:
-            return Binding(refusal=f"taken before {device_id}'s first shipment {bound[0][1]} was packed "
-                                   f"({bound[0][0].isoformat()})", rule="before_packing")
-        packed_at, shipment_id, sealed_at = bound[index]
+        packed_at, shipment_id, sealed_at = bound[max(index, 0)]
         if sealed_at is not None:
             return Binding(refusal=f"falls into shipment {shipment_id}, sealed at {sealed_at.isoformat()}",
                            rule="shipment_sealed")
+        later = next((s for s in bound[index + 1:] if s[2] is not None), None)
+        if later is not None:
+            return Binding(refusal=f"is older than shipment {later[1]} of this device, sealed at "
+                                   f"{later[2].isoformat()}", rule="shipment_sealed")
         return Binding(shipment_id=shipment_id)
 
 

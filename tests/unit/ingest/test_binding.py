@@ -30,6 +30,16 @@ def test_a_reading_into_a_sealed_shipment_is_refused_with_the_reason() -> None:
     assert table(sealed_first=True).bind("TRK-1", T0 + timedelta(days=11)).shipment_id == "SHP-B"
 
 
-def test_a_reading_taken_before_the_first_packing_is_refused_not_bound() -> None:
-    refused = table().bind("TRK-1", T0 - timedelta(minutes=1))
-    assert refused.shipment_id is None and refused.rule == "before_packing"
+def test_a_reading_taken_before_the_first_packing_belongs_to_it_unless_a_sealed_history_follows() -> None:
+    assert table().bind("TRK-1", T0 - timedelta(minutes=1)) == Binding(shipment_id="SHP-A")  # pre-cooling
+    refused = table(sealed_first=True).bind("TRK-1", T0 - timedelta(minutes=1))
+    assert refused.shipment_id is None and refused.rule == "shipment_sealed"
+
+
+def test_a_reading_older_than_a_sealed_shipment_is_refused_though_it_falls_before_it() -> None:
+    bindings = BindingTable()
+    bindings.replace([("TRK-1", T0, "SHP-A", None),
+                      ("TRK-1", T0 + timedelta(days=10), "SHP-B", T0 + timedelta(days=15)),
+                      ("TRK-1", T0 + timedelta(days=20), "SHP-C", None)])
+    assert bindings.bind("TRK-1", T0 + timedelta(days=1)).rule == "shipment_sealed"  # would change SHP-B's chain
+    assert bindings.bind("TRK-1", T0 + timedelta(days=21)) == Binding(shipment_id="SHP-C")
