@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
+from services.i18n.language import N_, Language, language_for
+
 CSS = """
 *{box-sizing:border-box}body{margin:0;font:16px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,
 'Noto Sans','Noto Sans CJK SC',sans-serif;color:#1b1f24;background:#f4f6f8}
@@ -51,19 +53,47 @@ class ShareView:
     ack_alert: dict[str, Any] | None = None  # the alert this link may acknowledge
     acknowledged: bool = False
     notes: list[str] = field(default_factory=list)
+    lang: Language = field(default_factory=lambda: language_for("en"))  # the party's language
+
+
+# Words the page shows for values the API keeps in English.
+_KINDS = {"temp_high": N_("temperature high"), "temp_low": N_("temperature low"),
+          "humidity_low": N_("humidity low"), "sensor_silent": N_("sensor silent"),
+          "at_risk": N_("at risk"), "viability_lost": N_("viability lost")}
+_SEVERITIES = {"warning": N_("warning"), "critical": N_("critical")}
+_STEPS = {"opened": N_("opened"), "escalated": N_("escalated"), "closed": N_("closed")}
+_STATES = {"ok": N_("ok"), "excursion": N_("excursion"), "at_risk": N_("at risk"), "silent": N_("silent"),
+           "lost": N_("viability lost")}
+_PARTIES = {"seller": N_("seller"), "buyer": N_("buyer"), "ops": N_("operations")}
+
+
+def _word(words: dict[str, str], key: str, lang: Language) -> str:
+    return lang.gettext(words[key]) if key in words else key.replace("_", " ")
 
 
 def _e(value: object) -> str:
     return html.escape(str(value))
 
 
-def _when(at: datetime | str | None, zone: tzinfo) -> str:
+def _when(at: datetime | str | None, zone: tzinfo, lang: Language) -> str:
     if at is None:
         return "—"
     moment = datetime.fromisoformat(at) if isinstance(at, str) else at
     local = moment.astimezone(zone)
     offset = local.strftime("%z")
-    return f"{local:%d %b %H:%M} UTC{offset[:3]}:{offset[3:]}"
+    return f"{lang.day(local)} {lang.clock(local)} UTC{offset[:3]}:{offset[3:]}"
+
+
+def state_line(summary: dict[str, Any], lang: Language) -> str:
+    """What the shipment went through, in the reader's words (fleet_status.state_text's facts)."""
+    parts = [_word(_STATES, summary["state"], lang)]
+    if summary.get("critical_excursions"):
+        parts.append(lang.gettext("critical excursions: %(count)s", count=summary["critical_excursions"]))
+    if summary["viability"] == "compromised":
+        parts.append(lang.gettext("viability compromised"))
+    elif summary["viability"] == "lost" and summary["state"] != "lost":
+        parts.append(lang.gettext("viability lost"))
+    return " · ".join(parts)
 
 
 def _state_class(summary: dict[str, Any]) -> str:
@@ -75,27 +105,30 @@ def _state_class(summary: dict[str, Any]) -> str:
 
 
 def render_share_page(view: ShareView) -> str:
-    s, summary = view.shipment, view.summary
+    s, summary, lang = view.shipment, view.summary, view.lang
+    title = lang.gettext("Shipment %(id)s", id=s["id"])
     parts = [
-        f"<section><h1>Shipment {_e(s['id'])}</h1>"
-        f"<div class='state {_state_class(summary)}' id='state'>{_e(summary['state_text'])}</div>"
-        f"{_viability(summary)}</section>",
+        f"<section><h1>{_e(title)}</h1>"
+        f"<div class='state {_state_class(summary)}' id='state'>{_e(state_line(summary, lang))}</div>"
+        f"{_viability(summary, lang)}</section>",
         _chart_section(view),
         _route_section(view),
         _excursions_section(view),
         _alerts_section(view),
     ]
     if view.ack_alert is not None:
-        parts.append(ack_form(view.ack_alert, view.acknowledged, view.zone, action="ack"))
+        parts.append(ack_form(view.ack_alert, view.acknowledged, view.zone, action="ack", lang=lang))
     body = "".join(parts)
-    footer = (f"<p class='muted'>For {_e(view.party)} · {_e(s['seller']['name'])} → {_e(s['buyer']['name'])}"
-              f" · times in {_e(getattr(view.zone, 'key', 'UTC'))} · read-only page from coldchain</p>")
-    return page(f"Shipment {s['id']}", body + footer)
+    footer = lang.gettext("For the %(party)s · %(seller)s → %(buyer)s · times in %(zone)s · a read-only page "
+                          "from coldchain", party=_word(_PARTIES, view.party, lang), seller=s["seller"]["name"],
+                          buyer=s["buyer"]["name"], zone=getattr(view.zone, "key", "UTC"))
+    return page(lang.gettext("Shipment %(id)s", id=s["id"]), body + f"<p class='muted'>{_e(footer)}</p>", lang)
 
 
-def page(title: str, body: str) -> str:
+def page(title: str, body: str, lang: Language | None = None) -> str:
+    tag = lang.tag if lang is not None else "en"
     return (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<!DOCTYPE html><html lang='{_e(tag)}'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         "<meta name='robots' content='noindex'>"
         f"<title>{_e(title)}</title><style>{CSS}</style></head>"
@@ -103,24 +136,32 @@ def page(title: str, body: str) -> str:
     )
 
 
-def _viability(summary: dict[str, Any]) -> str:
+_LOST_REASONS = {"freezing": N_("freezing"), "heat": N_("heat")}
+
+
+def _viability(summary: dict[str, Any], lang: Language) -> str:
     forecast = summary.get("forecast") or {}
     rows: list[tuple[str, str]] = []
     if summary["viability"] == "lost":
-        reason = summary.get("viability_lost_reason") or "a lethal limit"
-        rows.append(("Viability", f"lost ({reason})"))
+        reason = _word(_LOST_REASONS, summary.get("viability_lost_reason") or "", lang)
+        rows.append((lang.gettext("Viability"), lang.gettext("lost (%(reason)s)", reason=reason)))
     elif forecast.get("viability_remaining_at_eta_h") is not None:
-        label = "compromised · " if summary["viability"] == "compromised" else ""
-        rows.append(("Viability", f"{label}{forecast['viability_remaining_at_eta_h']:.1f} h left at arrival"))
+        hours = lang.decimal(forecast["viability_remaining_at_eta_h"])
+        left = lang.gettext("%(hours)s h left at arrival", hours=hours)
+        if summary["viability"] == "compromised":
+            left = lang.gettext("compromised · %(left)s", left=left)
+        rows.append((lang.gettext("Viability"), left))
     if summary.get("last_temp_c") is not None:
-        rows.append(("Last reading", f"{summary['last_temp_c']:.1f} °C"))
+        rows.append((lang.gettext("Last reading"), f"{lang.decimal(summary['last_temp_c'])} °C"))
     return "<dl>" + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in rows) + "</dl>" if rows else ""
 
 
 def _chart_section(view: ShareView) -> str:
+    heading = _e(view.lang.gettext("Temperature"))
     if not view.points:
-        return "<section><h2>Temperature</h2><p class='muted'>No readings yet.</p></section>"
-    return f"<section><h2>Temperature</h2>{temperature_svg(view.points, view.limits, view.excursions)}</section>"
+        empty = _e(view.lang.gettext("No readings yet."))
+        return f"<section><h2>{heading}</h2><p class='muted'>{empty}</p></section>"
+    return f"<section><h2>{heading}</h2>{temperature_svg(view.points, view.limits, view.excursions)}</section>"
 
 
 def temperature_svg(points: list[Point], limits: dict[str, Any] | None, excursions: list[dict[str, Any]],
@@ -162,7 +203,7 @@ def temperature_svg(points: list[Point], limits: dict[str, Any] | None, excursio
 
 
 def _route_section(view: ShareView) -> str:
-    s, forecast = view.shipment, view.summary.get("forecast") or {}
+    s, forecast, lang = view.shipment, view.summary.get("forecast") or {}, view.lang
     stops = [s["origin"]["name"], *[w["name"] for w in s.get("waypoints", [])], s["destination"]["name"]]
     current = forecast.get("leg_index")
     legs = forecast.get("legs") or []
@@ -171,50 +212,66 @@ def _route_section(view: ShareView) -> str:
     for number, name in enumerate(stops):
         mark = " class='now'" if now_leg and number > 0 and now_leg.endswith(name) else ""
         items.append(f"<li{mark}>{_e(name)}</li>")
-    rows = [("ETA", _when(forecast.get("eta"), view.zone)), ("Deliver by", _when(s["deliver_by"], view.zone))]
+    rows = [(lang.gettext("ETA"), _when(forecast.get("eta"), view.zone, lang)),
+            (lang.gettext("Deliver by"), _when(s["deliver_by"], view.zone, lang))]
     if now_leg:
-        rows.insert(0, ("Under way", now_leg))
+        rows.insert(0, (lang.gettext("Under way"), now_leg))
     elif current is not None and legs:
-        rows.insert(0, ("Under way", f"leg {current + 1} of {len(legs)}"))
+        rows.insert(0, (lang.gettext("Under way"),
+                        lang.gettext("leg %(number)s of %(count)s", number=current + 1, count=len(legs))))
     facts = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in rows)
-    return f"<section><h2>Route</h2><ol class='route'>{''.join(items)}</ol><dl>{facts}</dl></section>"
+    heading = _e(lang.gettext("Route"))
+    return f"<section><h2>{heading}</h2><ol class='route'>{''.join(items)}</ol><dl>{facts}</dl></section>"
 
 
 def _excursions_section(view: ShareView) -> str:
+    lang = view.lang
+    heading = _e(lang.gettext("Excursions"))
     if not view.excursions:
-        return "<section><h2>Excursions</h2><p class='muted'>None.</p></section>"
+        none = _e(lang.gettext("None."))
+        return f"<section><h2>{heading}</h2><p class='muted'>{none}</p></section>"
     rows = "".join(
-        f"<tr><td>{_e(x['severity'])} {_e(x['kind'].replace('_', ' '))}</td>"
-        f"<td>{_when(x['started_at'], view.zone)} – {_when(x.get('ended_at'), view.zone)}</td>"
-        f"<td>{_peak(x)}</td></tr>"
+        f"<tr><td>{_e(_word(_SEVERITIES, x['severity'], lang))} {_e(_word(_KINDS, x['kind'], lang))}</td>"
+        f"<td>{_when(x['started_at'], view.zone, lang)} – {_when(x.get('ended_at'), view.zone, lang)}</td>"
+        f"<td>{_peak(x, lang)}</td></tr>"
         for x in view.excursions)
-    return f"<section><h2>Excursions</h2><table>{rows}</table></section>"
+    return f"<section><h2>{heading}</h2><table>{rows}</table></section>"
 
 
-def _peak(excursion: dict[str, Any]) -> str:
+def _peak(excursion: dict[str, Any], lang: Language) -> str:
     peak = excursion.get("peak_c")
-    return "" if peak is None else f"{peak:.1f} °C"
+    return "" if peak is None else f"{lang.decimal(peak)} °C"
 
 
 def _alerts_section(view: ShareView) -> str:
+    lang = view.lang
+    heading = _e(lang.gettext("Alerts"))
+    none = _e(lang.gettext("None."))
     if not view.alerts:
-        return "<section><h2>Alerts</h2><p class='muted'>None.</p></section>"
+        return f"<section><h2>{heading}</h2><p class='muted'>{none}</p></section>"
+    late = " · " + lang.gettext("found late")
+    acknowledged = _e(lang.gettext("acknowledged"))
     rows = "".join(
-        f"<tr><td>{_e(a['severity'])}</td><td>{_e(a['kind'].replace('_', ' '))} {_e(a['step'])}"
-        f"{' · found late' if a.get('found_late') else ''}</td><td>{_when(a['raised_at'], view.zone)}</td>"
-        f"<td>{'acknowledged' if a['acknowledged'] else ''}</td></tr>"
+        f"<tr><td>{_e(_word(_SEVERITIES, a['severity'], lang))}</td>"
+        f"<td>{_e(_word(_KINDS, a['kind'], lang))} {_e(_word(_STEPS, a['step'], lang))}"
+        f"{_e(late) if a.get('found_late') else ''}</td><td>{_when(a['raised_at'], view.zone, lang)}</td>"
+        f"<td>{acknowledged if a['acknowledged'] else ''}</td></tr>"
         for a in view.alerts)
-    return f"<section><h2>Alerts</h2><table>{rows}</table></section>"
+    return f"<section><h2>{heading}</h2><table>{rows}</table></section>"
 
 
-def ack_form(alert: dict[str, Any], acknowledged: bool, zone: tzinfo, action: str) -> str:
+def ack_form(alert: dict[str, Any], acknowledged: bool, zone: tzinfo, action: str,
+             lang: Language | None = None) -> str:
     """What would be acknowledged, and the one button that does it (a POST)."""
-    what = (f"{alert['severity']} · {alert['kind'].replace('_', ' ')} {alert['step']} · "
-            f"{_when(alert['event_time'], zone)}")
+    lang = lang or language_for("en")
+    what = (f"{_word(_SEVERITIES, alert['severity'], lang)} · {_word(_KINDS, alert['kind'], lang)} "
+            f"{_word(_STEPS, alert['step'], lang)} · {_when(alert['event_time'], zone, lang)}")
     if acknowledged:
-        return (f"<section id='ack'><h2>Acknowledgement</h2><p>{_e(what)}</p>"
-                "<p class='state ok'>Acknowledged.</p></section>")
-    return (f"<section id='ack'><h2>Acknowledge this alert</h2><p>{_e(what)}</p>"
-            f"<form method='post' action='{_e(action)}'><button type='submit'>Acknowledge</button></form>"
-            "<p class='muted'>Opening this page acknowledges nothing; the button does, and it is recorded as "
-            "yours.</p></section>")
+        heading, done = lang.gettext("Acknowledgement"), lang.gettext("Acknowledged.")
+        return (f"<section id='ack'><h2>{_e(heading)}</h2><p>{_e(what)}</p>"
+                f"<p class='state ok'>{_e(done)}</p></section>")
+    note = lang.gettext("Opening this page acknowledges nothing; the button does, and it is recorded as yours.")
+    heading, button = lang.gettext("Acknowledge this alert"), lang.gettext("Acknowledge")
+    return (f"<section id='ack'><h2>{_e(heading)}</h2><p>{_e(what)}</p>"
+            f"<form method='post' action='{_e(action)}'><button type='submit' data-action='acknowledge'>"
+            f"{_e(button)}</button></form><p class='muted'>{_e(note)}</p></section>")

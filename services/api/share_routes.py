@@ -14,6 +14,7 @@ party, expiry and revocation. An unknown, expired or revoked token is a 404 page
 
 from __future__ import annotations
 
+import html
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,7 @@ from services.api.auth import Caller
 from services.api.fleet_routes import fleet_summaries, shipment_limits
 from services.api.share_page import Point, ShareView, ack_form, page, render_share_page
 from services.api.tokens import Principal
+from services.i18n.language import Language, language_for
 
 TOKEN = Annotated[str, Path(min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 CHART_POINTS = 300
@@ -116,7 +118,8 @@ def router(pool: AsyncConnectionPool, base_url: str) -> APIRouter:
             shipment=summary["shipment"], summary=summary, limits=await shipment_limits(pool, shipment),
             points=points, excursions=excursions, alerts=alerts, zone=_zone_of(shipment, link.party),
             party=link.party, ack_alert=ack_alert,
-            acknowledged=bool(ack_alert and ack_alert["acknowledged"]) if acknowledged is None else acknowledged)
+            acknowledged=bool(ack_alert and ack_alert["acknowledged"]) if acknowledged is None else acknowledged,
+            lang=_language_of(shipment, link.party))
 
     @routes.get("/s/{token}", response_class=HTMLResponse, include_in_schema=False)
     async def shared_page(token: TOKEN) -> HTMLResponse:
@@ -136,13 +139,16 @@ def router(pool: AsyncConnectionPool, base_url: str) -> APIRouter:
         if link is None:
             return _not_found()
         view = await load_view(link)
+        lang = view.lang
+        open_page = html.escape(lang.gettext("Open the shipment page"))
+        back = f"<p><a href='/s/{token}'>{open_page}</a></p>"
         if view.ack_alert is None:
-            return HTMLResponse(page("Nothing to acknowledge", "<section><h1>Nothing to acknowledge</h1>"
-                                     f"<p><a href='/s/{token}'>Open the shipment page</a></p></section>"))
-        body = (f"<section><h1>Shipment {view.shipment['id']}</h1></section>"
-                + ack_form(view.ack_alert, view.acknowledged, view.zone, action=f"/s/{token}/ack")
-                + f"<p><a href='/s/{token}'>Open the shipment page</a></p>")
-        return HTMLResponse(page("Acknowledge an alert", body), headers=_private())
+            nothing = html.escape(lang.gettext("Nothing to acknowledge"))
+            return HTMLResponse(page(nothing, f"<section><h1>{nothing}</h1>{back}</section>", lang))
+        title = html.escape(lang.gettext("Shipment %(id)s", id=view.shipment["id"]))
+        body = (f"<section><h1>{title}</h1></section>"
+                + ack_form(view.ack_alert, view.acknowledged, view.zone, action=f"/s/{token}/ack", lang=lang) + back)
+        return HTMLResponse(page(lang.gettext("Acknowledge this alert"), body, lang), headers=_private())
 
     @routes.post("/s/{token}/ack", response_class=HTMLResponse, include_in_schema=False)
     async def acknowledge(token: TOKEN) -> HTMLResponse:
@@ -159,12 +165,15 @@ def router(pool: AsyncConnectionPool, base_url: str) -> APIRouter:
                     " WHERE alert_id = %s AND address = %s AND acknowledged_at IS NULL",
                     (now, by, link.alert_id, link.recipient))
         view = await load_view(link, acknowledged=True)
-        note = "Thank you: the alert is acknowledged." if done else "This alert was already acknowledged."
-        body = f"<section><h1>{note}</h1></section>"
+        lang = view.lang
+        note = lang.gettext("Thank you: the alert is acknowledged.") if done else lang.gettext(
+            "This alert was already acknowledged.")
+        body = f"<section><h1 data-acknowledged='true'>{html.escape(note)}</h1></section>"
         if view.ack_alert is not None:
-            body += ack_form(view.ack_alert, True, view.zone, action="")
-        body += f"<p><a href='/s/{token}'>Open the shipment page</a></p>"
-        return HTMLResponse(page("Alert acknowledged", body), headers=_private())
+            body += ack_form(view.ack_alert, True, view.zone, action="", lang=lang)
+        open_page = html.escape(lang.gettext("Open the shipment page"))
+        body += f"<p><a href='/s/{token}'>{open_page}</a></p>"
+        return HTMLResponse(page(note, body, lang), headers=_private())
 
     @routes.post("/api/v1/shipments/{shipment_id}/links", status_code=status.HTTP_201_CREATED, tags=["links"])
     async def create_link(shipment_id: str, body: LinkIn, who: Caller, response: Response) -> LinkOut:
@@ -229,6 +238,11 @@ async def _shipment_for(conn: AsyncConnection[Any], shipment_id: str, who: Princ
 def _private() -> dict[str, str]:
     # The page is for one recipient: no cache may keep it, no search engine list it.
     return {"Cache-Control": "private, no-store", "X-Robots-Tag": "noindex", "Referrer-Policy": "no-referrer"}
+
+
+def _language_of(shipment: Shipment, party: str) -> Language:
+    chosen = getattr(shipment, party, None) if party in ("seller", "buyer") else None
+    return language_for(getattr(chosen, "language", None) or "en")
 
 
 def _zone_of(shipment: Shipment, party: str) -> ZoneInfo:
