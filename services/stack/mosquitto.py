@@ -40,8 +40,7 @@ class Mosquitto:
         self.ports = ports
         self.secrets = secrets
         self.conf_file = layout.conf / "mosquitto.conf"
-        self.password_file = layout.conf / "mosquitto.passwd"  # devices
-        self.services_password_file = layout.conf / "mosquitto-services.passwd"
+        self.password_file = layout.conf / "mosquitto.passwd"
         self.acl_file = layout.conf / "mosquitto.acl"
         self.pid_file = layout.pid_file("mosquitto")
 
@@ -71,18 +70,18 @@ class Mosquitto:
         store.mkdir(parents=True, exist_ok=True)
         self.conf_file.write_text(
             "# coldchain: written by `coldchain stack up`\n"
-            "per_listener_settings true\n"
-            f"listener {self.ports.mqtt} {self.ports.host}\n"
+            # Accounts and ACLs for both listeners (per-listener security segfaults Debian's
+            # 2.0.11 when it expires a persistent session, and loses queued messages after 2.0.12).
+            "per_listener_settings false\n"
             "allow_anonymous false\n"
             f"password_file {self.password_file}\n"
             f"acl_file {self.acl_file}\n"
-            # A device's client id is its username: no device can take over or wipe another
+            f"listener {self.ports.mqtt} {self.ports.host}\n"
+            # Devices: a client's id is its username, so no device can take over or wipe another
             # client's persistent session (ingest's included) by naming its client id.
             "use_username_as_clientid true\n"
+            # Services (ingest): client ids of their own; keep this listener off the devices' network.
             f"listener {self.ports.mqtt_services} {self.ports.host}\n"
-            "allow_anonymous false\n"
-            f"password_file {self.services_password_file}\n"
-            f"acl_file {self.acl_file}\n"
             "persistence true\n"
             f"persistence_location {store}/\n"
             "autosave_interval 30\n"
@@ -96,16 +95,9 @@ class Mosquitto:
             f"user {getpass.getuser()}\n"
         )
         self.acl_file.write_text(ACL_FILE.read_text())
-        for path in (self.password_file, self.services_password_file):
-            if not path.exists():
-                path.touch(mode=0o600)
-        # Stacks made before the services listener kept these accounts with the devices'.
-        devices = self.password_file.read_text().splitlines()
         for user, password in ((INGEST_USER, self.secrets.mqtt_ingest_password),
                                (ADMIN_USER, self.secrets.mqtt_admin_password)):
-            if any(line.startswith(f"{user}:") for line in devices):
-                run([MOSQUITTO_PASSWD, "-D", str(self.password_file), user], "mosquitto_passwd -D")
-            self._write_password(self.services_password_file, user, password)
+            self._write_password(self.password_file, user, password)
 
     def _write_password(self, path: Path, user: str, password: str) -> None:
         if ":" in user:
