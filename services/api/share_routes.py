@@ -121,10 +121,13 @@ def router(pool: AsyncConnectionPool, base_url: str) -> APIRouter:
             acknowledged=bool(ack_alert and ack_alert["acknowledged"]) if acknowledged is None else acknowledged,
             lang=_language_of(shipment, link.party))
 
+    async def opened(token: str) -> OpenLink | None:
+        async with pool.connection() as conn:
+            return await open_link(conn, token, datetime.now(UTC))
+
     @routes.get("/s/{token}", response_class=HTMLResponse, include_in_schema=False)
     async def shared_page(token: TOKEN) -> HTMLResponse:
-        async with pool.connection() as conn:
-            link = await open_link(conn, token, datetime.now(UTC))
+        link = await opened(token)
         if link is None:
             return _not_found()
         view = await load_view(link)
@@ -134,8 +137,7 @@ def router(pool: AsyncConnectionPool, base_url: str) -> APIRouter:
 
     @routes.get("/s/{token}/ack", response_class=HTMLResponse, include_in_schema=False)
     async def ack_page(token: TOKEN) -> HTMLResponse:
-        async with pool.connection() as conn:
-            link = await open_link(conn, token, datetime.now(UTC))
+        link = await opened(token)
         if link is None:
             return _not_found()
         view = await load_view(link)
