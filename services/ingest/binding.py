@@ -59,10 +59,10 @@ class BindingTable:
         if sealed_at is not None:
             return Binding(refusal=f"falls into shipment {shipment_id}, sealed at {sealed_at.isoformat()}",
                            rule="shipment_sealed")
-        later = next((s for s in bound[index + 1:] if s[2] is not None), None)
+        later = next(((s, sealed) for _, s, sealed in bound[index + 1:] if sealed is not None), None)
         if later is not None:
-            return Binding(refusal=f"is older than shipment {later[1]} of this device, sealed at "
-                                   f"{later[2].isoformat()}", rule="shipment_sealed")
+            return Binding(refusal=f"is older than shipment {later[0]} of this device, sealed at "
+                                   f"{later[1].isoformat()}", rule="shipment_sealed")
         return Binding(shipment_id=shipment_id)
 
 
