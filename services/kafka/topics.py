@@ -6,6 +6,7 @@ faust creates only its internal topics; a source topic auto-created by the broke
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 
 from confluent_kafka import KafkaException
@@ -40,4 +41,20 @@ def ensure_topics(client_config: Mapping[str, str], replication: int = 1, timeou
         except KafkaException as exc:
             if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
                 raise
+    _wait_for_leaders(admin, created, timeout_s)
     return created
+
+
+def _wait_for_leaders(admin: AdminClient, names: list[str], timeout_s: float) -> None:
+    """A topic just created has no partition leaders for a moment (on a fresh broker, the first
+    offsets request then fails with NOT_LEADER_FOR_PARTITION): return once every partition has one."""
+    deadline = time.monotonic() + timeout_s
+    while names and time.monotonic() < deadline:
+        topics = admin.list_topics(timeout=timeout_s).topics
+        if all(name in topics and topics[name].error is None and topics[name].partitions
+               and all(p.leader >= 0 and p.error is None for p in topics[name].partitions.values())
+               for name in names):
+            return
+        time.sleep(0.2)
+    if names:
+        raise KafkaException(f"partition leaders of {', '.join(names)} not elected within {timeout_s:.0f} s")
