@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -33,7 +33,7 @@ from services.alerts.messages import WebhookMessage
 from services.alerts.outbox import ClaimedDelivery
 from services.alerts.policy import AlertState, PlannedDelivery, PolicyConfig, QuietHours, handle_trigger, recipients_for
 from services.alerts.webhook_signature import verify_signature
-from tests.component.alerts.local_servers import free_port
+from tests.component.alerts.local_servers import free_port, serving
 from tests.unit.alerts.factories import T0, shipment, trigger
 
 SECRET = b"whsec-hangzhou-fresh-0123456789"
@@ -103,14 +103,8 @@ def receiving(receiver: Receiver, port: int) -> Iterator[str]:
         def log_message(self, format: str, *args: Any) -> None:
             return None
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler, port) as base:
+        yield base
 
 
 # --- an outbox in memory, with the PostgreSQL one's claim rules ------------------------
