@@ -19,9 +19,9 @@ class KafkaTopic:
 
 READINGS = KafkaTopic(
     "coldchain.readings",
-    "schemas.reading:Reading",
+    "schemas.reading:ReadingBatch",
     "shipment id, or 'device:{device_id}' for an unbound device",
-    "Accepted, normalised readings from ingest.",
+    "Accepted, normalised readings from ingest: one record per MQTT message and shipment.",
 )
 DEADLETTER = KafkaTopic(
     "coldchain.deadletter",

@@ -169,7 +169,7 @@ class LiveFeed:
             key = _shipment_of(message)
             if feed_filter.takes(event_type, key) and feed_filter.visible(
                     await self._parties.of(key) if feed_filter.party else None):
-                frames.append(sse_frame(event_type, _value(message), FeedPosition(position).encode()))
+                frames.append(_frame(event_type, message, FeedPosition(position).encode()))
         return frames
 
     # -- the consumer thread ---------------------------------------------------------------
@@ -279,7 +279,7 @@ class LiveFeed:
             takers = [s for s in self._subscribers if s.filter.takes(event_type, key)]
             if not takers:
                 continue
-            frame = sse_frame(event_type, _value(message), FeedPosition(dict(self._next)).encode())
+            frame = _frame(event_type, message, FeedPosition(dict(self._next)).encode())
             parties = await self._parties.of(key) if any(s.filter.party for s in takers) else None
             self.stats.events += 1
             for subscriber in takers:
@@ -292,20 +292,26 @@ class LiveFeed:
 
 
 def _shipment_of(message: Message) -> str:
-    """The record's shipment id: its key, except for readings keyed by device (ingest keys a
-    reading by device before binding it), whose body names the shipment."""
-    key = (message.key() or b"").decode(errors="replace")
-    if not key.startswith("device:"):
-        return key
+    """The record's shipment id: its key (an unbound device's readings are keyed
+    ``device:{id}`` and belong to no shipment)."""
+    return (message.key() or b"").decode(errors="replace")
+
+
+def _frame(event_type: str, message: Message, position: str) -> str:
+    return "".join(sse_frame(event_type, value, position) for value in _values(event_type, message))
+
+
+def _values(event_type: str, message: Message) -> list[str]:
+    """The event bodies of one record: a readings record (one message's readings of one
+    shipment) is one ``reading`` event per reading, as the contract's feed sends them."""
+    raw = (message.value() or b"{}").decode(errors="replace")
+    if event_type != "reading":
+        return [raw]
     try:
-        shipment_id = json.loads(message.value() or b"{}").get("shipment_id")
-    except (ValueError, AttributeError):
-        return key
-    return shipment_id if isinstance(shipment_id, str) else key
-
-
-def _value(message: Message) -> str:
-    return (message.value() or b"{}").decode(errors="replace")
+        readings = json.loads(raw)["readings"]
+    except (ValueError, KeyError, TypeError):
+        return [raw]
+    return [json.dumps(reading, separators=(",", ":")) for reading in readings]
 
 
 def _merged_by_time(per_partition: list[list[Message]]) -> Iterator[Message]:

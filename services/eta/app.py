@@ -2,7 +2,7 @@
 
 ``create_app(settings)`` builds a fresh ``faust.App`` (no module-level app): one agent
 copies the compacted ``coldchain.shipments`` topic into the ``eta-shipments`` table, the
-other folds each reading of ``coldchain.readings`` into the shipment's state in the
+other folds each record of ``coldchain.readings`` (one message's readings) into the shipment's state in the
 ``eta-state`` table (JSON, changelogged) and publishes the core's updates on
 ``coldchain.eta``, keyed by shipment id. Both source topics are keyed by shipment id and
 have ``PARTITIONS`` partitions, so a shipment's record and its readings meet on the same
@@ -70,12 +70,13 @@ def create_app(
     @app.agent(readings, name="eta-forecast", concurrency=1, sink=[publish])
     async def forecast(stream: faust.StreamT[bytes]) -> AsyncIterator[list[EtaUpdate]]:
         async for raw in stream:
-            reading = processor.decode_reading(raw)
-            if reading is None or reading.shipment_id is None:
+            # One record is one message's readings of one shipment: one state write for all.
+            readings = processor.decode_readings(raw)
+            if not readings or readings[0].shipment_id is None:
                 yield []
                 continue
-            key = reading.shipment_id
-            step = processor.on_reading(reading, shipment_table.get(key), state_table.get(key))
+            key = readings[0].shipment_id
+            step = processor.on_readings(readings, shipment_table.get(key), state_table.get(key))
             if step is None:
                 yield []
                 continue

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from schemas.eta import EtaUpdate
-from schemas.reading import Reading
+from schemas.reading import Reading, ReadingBatch
 from schemas.shipment import Shipment
 from services.eta.context import EtaContext, make_context
 from services.eta.core import apply_reading
@@ -62,12 +62,13 @@ class EtaProcessor:
             return None
 
     @staticmethod
-    def decode_reading(raw: bytes) -> Reading | None:
+    def decode_readings(raw: bytes) -> list[Reading]:
+        """The readings of one ``coldchain.readings`` record; none for a record that does not parse."""
         try:
-            return Reading.model_validate_json(raw)
+            return ReadingBatch.model_validate_json(raw).readings
         except ValidationError as exc:
-            log.warning("ignoring a reading that does not validate: %s", exc)
-            return None
+            log.warning("ignoring a readings record that does not validate: %s", exc)
+            return []
 
     def context(self, shipment: JsonObject) -> EtaContext | None:
         shipment_id = str(shipment.get("id"))
@@ -87,18 +88,25 @@ class EtaProcessor:
             self._contexts.popitem(last=False)
         return context
 
-    def on_reading(
-        self, reading: Reading, shipment: JsonObject | None, state: JsonObject | None
+    def on_readings(
+        self, readings: list[Reading], shipment: JsonObject | None, state: JsonObject | None
     ) -> Step | None:
-        """None when the reading has no registered shipment (unbound, or not yet known)."""
-        if reading.shipment_id is None or shipment is None:
+        """One shipment's readings, in order; None when they have no registered shipment
+        (unbound, or not yet known). The state is stored once for all of them."""
+        if not readings or readings[0].shipment_id is None or shipment is None:
             return None
+        shipment_id = readings[0].shipment_id
         context = self.context(shipment)
         if context is None:
             return None
-        new, updates = apply_reading(self._state(reading.shipment_id, state), reading, context)
+        new = self._state(shipment_id, state)
+        updates: list[EtaUpdate] = []
+        for reading in readings:
+            new, found = apply_reading(new, reading, context)
+            updates.extend(found)
+        assert new is not None
         stored = new.model_dump(mode="json")
-        self._states[reading.shipment_id] = (stored, new)
+        self._states[shipment_id] = (stored, new)
         if len(self._states) > STATE_CACHE_SIZE:
             self._states.popitem(last=False)
         return Step(state=stored, updates=updates)

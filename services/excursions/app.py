@@ -44,7 +44,7 @@ STATE_TABLE = "excursions-state"
 SCORE_AGENT = "excursions-score"
 SHIPMENTS_AGENT = "excursions-shipments"
 SILENCE_AGENT = "excursions-silence"
-SCORE_BATCH_MAX = 1_000  # readings taken at once (or fewer, after excursions_batch_s)
+SCORE_BATCH_MAX = 1_000  # records taken at once (or fewer, after excursions_batch_s)
 
 
 def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfile] | None = None) -> faust.App:
@@ -101,9 +101,9 @@ def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfil
         async for batch in batches:
             by_shipment: dict[str, tuple[faust.EventT, list[Reading]]] = {}
             for event in batch:
-                reading = processor.decode_reading(event.value)
-                if reading is not None and reading.shipment_id is not None:
-                    by_shipment.setdefault(reading.shipment_id, (event, []))[1].append(reading)
+                readings = processor.decode_readings(event.value)
+                if readings and readings[0].shipment_id is not None:
+                    by_shipment.setdefault(readings[0].shipment_id, (event, []))[1].extend(readings)
             found: list[ExcursionEvent] = []
             for key, (event, readings) in by_shipment.items():
                 step = processor.on_readings(

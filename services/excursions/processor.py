@@ -18,12 +18,12 @@ from datetime import datetime
 from pydantic import ValidationError
 
 from schemas.excursion import ExcursionEvent, ExcursionLimits, ProfileOverride
-from schemas.reading import Reading
+from schemas.reading import Reading, ReadingBatch
 from schemas.shipment import Shipment
 from services.excursions.flight import likely_in_air
 from services.excursions.journey import journey_over
 from services.excursions.limits import limits_for
-from services.excursions.scoring import DEFAULT_CONFIG, ScoringConfig, apply_readings, check_silence, new_state
+from services.excursions.scoring import DEFAULT_CONFIG, ScoringConfig, apply_each, check_silence, new_state
 from services.excursions.storage import (
     MissingSegment,
     ReadValue,
@@ -69,12 +69,13 @@ class ExcursionProcessor:
         # (e-mail addresses and all) for every reading was a fifth of the worker's time.
         self._shipments: OrderedDict[str, tuple[bytes, Shipment | None, ExcursionLimits]] = OrderedDict()
 
-    def decode_reading(self, raw: bytes) -> Reading | None:
+    def decode_readings(self, raw: bytes) -> list[Reading]:
+        """The readings of one ``coldchain.readings`` record; none for a record that does not parse."""
         try:
-            return Reading.model_validate_json(raw)
+            return ReadingBatch.model_validate_json(raw).readings
         except ValidationError as exc:
-            log.warning("skipping a reading that does not parse: %s", exc)
-            return None
+            log.warning("skipping a readings record that does not parse: %s", exc)
+            return []
 
     def decode_shipment(self, raw: bytes | None) -> Shipment | None:
         """None for a tombstone or a record that does not parse."""
@@ -119,19 +120,16 @@ class ExcursionProcessor:
         shipment_id = readings[0].shipment_id
         stored = self._load(shipment_id, stored_raw, read) or StoredState(partition, new_state(shipment_id))
         _, limits = self._shipment(shipment_id, shipment_raw)
-        events: list[ExcursionEvent] = []
-        scored = 0
         # Reading by reading, as they arrived: scored together, an excursion that opens and
         # closes within the batch would be told only as closed (the core reports the state a
         # batch leaves), and nobody would hear that it opened.
-        for reading in readings:
-            try:
-                stored.state, found = apply_readings(stored.state, [reading], limits, self.config)
-            except MissingSegment as exc:  # raised before any re-scoring; the sink still stores it
-                log.error("not scoring a reading of shipment %s: %s", shipment_id, exc)
-                continue
-            events.extend(found)
-            scored += 1
+        unscored: list[tuple[Reading, LookupError]] = []
+        stored.state, events = apply_each(stored.state, readings, limits, self.config, unscored)
+        for _, exc in unscored:  # the sink still stores them
+            if not isinstance(exc, MissingSegment):
+                raise exc
+            log.error("not scoring a reading of shipment %s: %s", shipment_id, exc)
+        scored = len(readings) - len(unscored)
         if not scored:
             return None
         stored.partition = partition

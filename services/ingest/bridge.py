@@ -23,7 +23,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from schemas.deadletter import DeadLetter, FieldError
-from schemas.reading import Reading
+from schemas.reading import Reading, ReadingBatch
 from schemas.topics import DEADLETTER, MQTT_SUBSCRIPTION, READINGS
 from services.ingest.binding import Binding
 from services.ingest.decoding import decode_message, refusal, refusals
@@ -57,6 +57,16 @@ class _Record:
 
 def _dead_letter_record(letter: DeadLetter, replacement: bool = False) -> _Record:
     return _Record(DEADLETTER.name, letter.mqtt_topic, letter.model_dump_json().encode(), replacement)
+
+
+# A reading is at most ~450 bytes of JSON (64-character ids): 1,000 of them stay well below
+# the producer's 1 MB message limit, whatever a message held (up to 5,000 samples).
+RECORD_READINGS = 1000
+
+
+def _batches(readings: list[Reading]) -> list[ReadingBatch]:
+    return [ReadingBatch.model_construct(readings=readings[start:start + RECORD_READINGS])
+            for start in range(0, len(readings), RECORD_READINGS)]
 
 
 # Delivery errors that are about the record itself, not the broker: retrying cannot help.
@@ -180,7 +190,7 @@ class IngestBridge:
 
     def _records(self, topic: str, payload: bytes, received_at: datetime) -> list[_Record]:
         decoded = decode_message(topic, payload, received_at)
-        bound: list[Reading] = []
+        by_shipment: dict[str | None, list[Reading]] = {}
         unbindable: list[FieldError] = []
         for index, reading in enumerate(decoded.readings):
             binding = self.bindings(reading.device_id, reading.time)
@@ -188,11 +198,15 @@ class IngestBridge:
                 unbindable.append(FieldError(index=index, field="ts", rule=binding.rule or "unbindable",
                                              message=binding.refusal))
             elif binding.shipment_id:
-                bound.append(reading.model_copy(update={"shipment_id": binding.shipment_id}))
+                by_shipment.setdefault(binding.shipment_id, []).append(
+                    reading.model_copy(update={"shipment_id": binding.shipment_id}))
             else:
-                bound.append(reading)
-        # Keyed after binding: a shipment's readings, from all its trackers, share a partition.
-        records = [_Record(READINGS.name, r.key, r.model_dump_json().encode()) for r in bound]
+                by_shipment.setdefault(None, []).append(reading)
+        # One record per shipment the message's readings bind to (almost always one), keyed by
+        # it: a shipment's readings, from all its trackers, share a partition.
+        records = [_Record(READINGS.name, batch.key, batch.model_dump_json().encode())
+                   for bound in by_shipment.values() for batch in _batches(bound)]
+        bound_count = sum(len(bound) for bound in by_shipment.values())
         records += [_dead_letter_record(d) for d in decoded.refused]
         if unbindable:
             for error in unbindable:
@@ -201,7 +215,7 @@ class IngestBridge:
         for letter in decoded.refused:
             for error in letter.errors:
                 self.metrics.refused.labels(error.rule).inc()
-        self.metrics.accepted.inc(len(bound))
+        self.metrics.accepted.inc(bound_count)
         return records
 
     # -- Kafka -----------------------------------------------------------------------------

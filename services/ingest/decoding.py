@@ -22,13 +22,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from schemas.common import is_device_id
 from schemas.deadletter import MAX_ERRORS, DeadLetter, FieldError, bounded_dead_letter
 from schemas.reading import Reading
 from schemas.telemetry import MAX_BATCH_SAMPLES, MAX_SENML_RECORDS, DeviceSample, SenMLBase, SenMLRecord
-from services.ingest.bounded_json import load_json
+from services.ingest.bounded_json import MAX_PAYLOAD_BYTES, load_json
 
 EARLIEST_SAMPLE = datetime(2000, 1, 1, tzinfo=UTC)  # before this, the tracker's clock was never set
 # Trackers set their clocks from GPS or the network: one further ahead than this is faulty, and
@@ -156,6 +156,15 @@ def _time_errors(sample: DeviceSample, received_at: datetime, index: int | None)
     return []
 
 
+_READINGS: TypeAdapter[list[Reading]] = TypeAdapter(list[Reading])
+
+
+def _to_readings(samples: Sequence[DeviceSample], received_at: datetime, source: str) -> list[Reading]:
+    """Many samples at once: one validation call for the list costs less than a model each."""
+    extra = {"received_at": received_at, "source": source}
+    return _READINGS.validate_python([{**sample.__dict__, "time": sample.ts, **extra} for sample in samples])
+
+
 def _to_reading(sample: DeviceSample, received_at: datetime, source: str) -> Reading:
     return Reading(
         device_id=sample.device_id,
@@ -205,10 +214,49 @@ def _kind(document: Any) -> str:
     return _JSON_KINDS.get(type(document), type(document).__name__)
 
 
+_SAMPLES: TypeAdapter[list[DeviceSample] | DeviceSample] = TypeAdapter(list[DeviceSample] | DeviceSample)
+
+
+def _all_good(payload: bytes, device_id: str, received_at: datetime) -> list[Reading] | None:
+    """The readings of a payload with nothing wrong in it, parsed and validated in one pass
+    (pydantic's JSON parser, no Python object per value); ``None`` as soon as anything is
+    unusual, and the exact path below decides. A landed backlog is almost always all good, and
+    this path reads it at ~3 µs a sample instead of ~17.
+
+    It only accepts what the exact path accepts: plain ASCII (no UTF-8 question), no ``NaN``
+    or ``Infinity`` anywhere (pydantic reads them in unknown fields, the exact path refuses
+    them), exactly one object per sample and at most one array (so the nesting is 2), the
+    parser's own integer limit below ``MAX_INT_DIGITS``, and every sample's device and time
+    in bounds (tests/unit/ingest check both paths agree on generated payloads).
+    """
+    if len(payload) > MAX_PAYLOAD_BYTES or not payload.isascii() or b"NaN" in payload or b"Infinity" in payload:
+        return None
+    try:
+        document = _SAMPLES.validate_json(payload)
+    except ValidationError:
+        return None
+    samples = document if isinstance(document, list) else [document]
+    arrays = 1 if isinstance(document, list) else 0
+    if not samples or len(samples) > MAX_BATCH_SAMPLES or payload.count(b"[") != arrays \
+            or payload.count(b"{") != len(samples):
+        return None
+    latest = received_at + MAX_CLOCK_LEAD
+    if any(s.device_id != device_id or not EARLIEST_SAMPLE <= s.ts <= latest for s in samples):
+        return None
+    return _to_readings(samples, received_at, "json")
+
+
 class JsonTelemetryDecoder:
     """``.../telemetry``: one sample object, or an array of them (store-and-forward)."""
 
     def decode(self, topic: str, device_id: str, payload: bytes, received_at: datetime) -> Decoded:
+        good = _all_good(payload, device_id, received_at)
+        if good is not None:
+            return Decoded(readings=good)
+        return self.decode_exactly(topic, device_id, payload, received_at)
+
+    def decode_exactly(self, topic: str, device_id: str, payload: bytes, received_at: datetime) -> Decoded:
+        """Every payload, good or bad, each refused part with its reason."""
         document, error = load_json(payload)
         if error is not None:
             return _refuse_whole(topic, device_id, payload, received_at, error)

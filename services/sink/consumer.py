@@ -78,6 +78,23 @@ def record_dead_letter(message: Message, rule: str, detail: str, device_id: str 
                                received_at=datetime.now(UTC), device_id=device_id)
 
 
+def _chunks(records: list[Message], limit: int) -> list[list[Message]]:
+    """Consecutive records of at most ``limit`` bytes of values (at least one record each): a
+    consumed batch of readings is a few hundred to a few hundred thousand readings, and one
+    transaction per chunk keeps each one's memory and duration bounded. Offsets are committed
+    once after every chunk is stored."""
+    chunks: list[list[Message]] = [[]]
+    size = 0
+    for record in records:
+        length = len(record.value() or b"")
+        if chunks[-1] and size + length > limit:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(record)
+        size += length
+    return chunks
+
+
 class Sink:
     def __init__(self, settings: SinkSettings, routes: Mapping[str, Route], metrics: SinkMetrics,
                  on_written: Callable[[str, int], None] | None = None) -> None:
@@ -119,7 +136,8 @@ class Sink:
                 # queued while the group coordinator is away holds up the group's rejoin, and
                 # the sink would wait out the request timeout again and again after Kafka is back.
                 if records:
-                    self._store_until_stored(records)
+                    for chunk in _chunks(records, self.settings.sink_transaction_bytes):
+                        self._store_until_stored(chunk)
                     self._commit()
         finally:
             self._consumer.close()

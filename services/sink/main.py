@@ -9,7 +9,7 @@ import sys
 from schemas.deadletter import DeadLetter
 from schemas.eta import EtaUpdate
 from schemas.excursion import ExcursionEvent
-from schemas.reading import Reading
+from schemas.reading import ReadingBatch
 from schemas.topics import DEADLETTER, ETA, EXCURSIONS, READINGS
 from services.cpu_priority import yield_cpu
 from services.db.migrate import migrate
@@ -22,7 +22,7 @@ from services.thread_deaths import exit_when_a_thread_dies
 
 def routes() -> dict[str, Route]:
     return {
-        READINGS.name: Route(Reading, ReadingWriter()),
+        READINGS.name: Route(ReadingBatch, ReadingWriter()),
         DEADLETTER.name: Route(DeadLetter, DeadLetterWriter()),
         EXCURSIONS.name: Route(ExcursionEvent, ExcursionWriter()),
         ETA.name: Route(EtaUpdate, EtaWriter()),

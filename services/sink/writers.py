@@ -13,7 +13,7 @@ from psycopg.types.json import Jsonb
 from schemas.deadletter import DeadLetter
 from schemas.eta import EtaUpdate
 from schemas.excursion import ExcursionEvent
-from schemas.reading import Reading
+from schemas.reading import ReadingBatch
 from services.integrity.chain import CHAINED_COLUMNS, ChainedReading
 from services.integrity.store import ChainWriter
 
@@ -36,8 +36,9 @@ class ReadingWriter:
         )
         self.chain.prepare(conn)
 
-    def write(self, conn: psycopg.Connection, readings: Sequence[Reading]) -> int:
+    def write(self, conn: psycopg.Connection, batches: Sequence[ReadingBatch]) -> int:
         """Returns how many readings were new."""
+        readings = [reading for batch in batches for reading in batch.readings]
         if not readings:
             return 0
         with conn.cursor() as cur:

@@ -10,6 +10,7 @@ import faust
 
 from bench.trips import TripPlan, halifax_to_hangzhou, simulate
 from schemas.eta import EtaUpdate
+from schemas.reading import ReadingBatch
 from schemas.shipment import Shipment
 from services.eta.app import SHIPMENTS_TABLE, STATE_TABLE, create_app
 from services.eta.settings import EtaSettings
@@ -36,10 +37,11 @@ async def _run(app: faust.App) -> tuple[list[EtaUpdate], EtaState]:
     async with app.agents["eta-forecast"].test_context(sink=[updates.extend]) as forecast:
         # An unbound reading is skipped, not a crash.
         unbound = trip.readings[0].model_copy(update={"shipment_id": None})
-        await forecast.put(key=b"device:TRK-0001", value=unbound.model_dump_json().encode())
+        await forecast.put(key=b"device:TRK-0001", value=ReadingBatch(readings=[unbound]).model_dump_json().encode())
         await forecast.put(key=b"x", value=b"{not json")
         for reading in trip.readings:
-            await forecast.put(key=SHIPMENT.id.encode(), value=reading.model_dump_json().encode())
+            batch = ReadingBatch(readings=[reading])
+            await forecast.put(key=SHIPMENT.id.encode(), value=batch.model_dump_json().encode())
     state_table, shipment_table = app.tables[STATE_TABLE], app.tables[SHIPMENTS_TABLE]
     assert isinstance(state_table, faust.Table) and isinstance(shipment_table, faust.Table)
     assert shipment_table[SHIPMENT.id]["id"] == SHIPMENT.id

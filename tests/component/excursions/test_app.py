@@ -10,7 +10,7 @@ from pathlib import Path
 import faust
 
 from schemas.excursion import ExcursionEvent
-from schemas.reading import Reading
+from schemas.reading import Reading, ReadingBatch
 from schemas.shipment import Shipment
 from services.excursions.app import (
     SCORE_AGENT,
@@ -75,10 +75,10 @@ async def _feed(app: faust.App, temps: list[float], where: tuple[float, float]) 
     async with app.agents[SCORE_AGENT].test_context(sink=[events.extend]) as score:
         # An unbound reading and a broken message are skipped, not a crash.
         unbound = _reading(0, 20.0, where).model_copy(update={"shipment_id": None})
-        await score.put(key=b"device:TRK-0001", value=unbound.model_dump_json().encode())
+        await score.put(key=b"device:TRK-0001", value=ReadingBatch(readings=[unbound]).model_dump_json().encode())
         await score.put(key=b"x", value=b"{not json")
         for minute, temp in enumerate(temps):
-            value = _reading(minute, temp, where).model_dump_json().encode()
+            value = ReadingBatch(readings=[_reading(minute, temp, where)]).model_dump_json().encode()
             await score.put(key=SHIPMENT.id.encode(), value=value, partition=2)
     return events
 
@@ -87,7 +87,8 @@ async def _score(app: faust.App, readings: list[Reading]) -> list[ExcursionEvent
     events: list[ExcursionEvent] = []
     async with app.agents[SCORE_AGENT].test_context(sink=[events.extend]) as score:
         for reading in readings:
-            await score.put(key=SHIPMENT.id.encode(), value=reading.model_dump_json().encode(), partition=2)
+            batch = ReadingBatch(readings=[reading])
+            await score.put(key=SHIPMENT.id.encode(), value=batch.model_dump_json().encode(), partition=2)
     return events
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from confluent_kafka import Producer
 
-from schemas.reading import Reading
+from schemas.reading import Reading, ReadingBatch
 from schemas.topics import READINGS
 from services.integrity.sealing import SEAL_GRACE, seal_due
 from tests.harness.processes import wait_for
@@ -56,7 +56,8 @@ def test_a_sealed_shipment_refuses_late_readings_and_verify_names_one_smuggled_i
     smuggled = Reading(device_id=device, shipment_id=shipment_id, time=late + timedelta(minutes=1), temp_c=3.1,
                        received_at=datetime.now(UTC))
     producer = Producer({"bootstrap.servers": pipeline.stack.kafka_bootstrap})
-    producer.produce(READINGS.name, key=shipment_id.encode(), value=smuggled.model_dump_json().encode())
+    record = ReadingBatch(readings=[smuggled]).model_dump_json().encode()
+    producer.produce(READINGS.name, key=shipment_id.encode(), value=record)
     assert producer.flush(10) == 0
     wait_for(lambda: stored() == 31, 45, "the smuggled reading stored", interval_s=0.3)
     found = run_verify(database_url, shipment_id)

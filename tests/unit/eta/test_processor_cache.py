@@ -25,8 +25,8 @@ def test_the_cached_state_gives_what_parsing_the_stored_json_gives() -> None:
     kept: JsonObject | None = None
     copied: JsonObject | None = None
     for reading in readings:
-        by_identity = cached.on_reading(reading, shipment, kept)
-        by_copy = parsing.on_reading(reading, shipment, copied)  # never the object it handed out
+        by_identity = cached.on_readings([reading], shipment, kept)
+        by_copy = parsing.on_readings([reading], shipment, copied)  # never the object it handed out
         assert by_identity is not None and by_copy is not None
         assert by_identity.state == by_copy.state
         assert by_identity.updates == by_copy.updates
@@ -40,13 +40,13 @@ def test_a_state_it_did_not_hand_out_is_read_as_stored() -> None:
                                  sample_min=10.0)).readings
     shipment = {**ship.model_dump(mode="json"), "created_at": ship.packed_at.isoformat()}
     worker = _processor()
-    own = worker.on_reading(readings[0], shipment, None)
-    other = _processor().on_reading(readings[50], shipment, None)  # another worker's newer state
+    own = worker.on_readings([readings[0]], shipment, None)
+    other = _processor().on_readings([readings[50]], shipment, None)  # another worker's newer state
     assert own is not None and other is not None
-    after_other = worker.on_reading(readings[51], shipment, other.state)
-    expected = _processor().on_reading(readings[51], shipment, copy.deepcopy(other.state))
+    after_other = worker.on_readings([readings[51]], shipment, other.state)
+    expected = _processor().on_readings([readings[51]], shipment, copy.deepcopy(other.state))
     assert after_other is not None and expected is not None
     assert after_other.state == expected.state
     # ...not as the state it had cached, which would have given something else.
-    from_own = _processor().on_reading(readings[51], shipment, copy.deepcopy(own.state))
+    from_own = _processor().on_readings([readings[51]], shipment, copy.deepcopy(own.state))
     assert from_own is not None and from_own.state != after_other.state

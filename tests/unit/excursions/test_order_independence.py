@@ -7,7 +7,9 @@ from hypothesis import strategies as st
 
 from schemas.excursion import Excursion
 from schemas.reading import Reading
-from services.excursions.scoring import ScoringConfig, apply_readings, excursions, new_state
+from services.excursions.scoring import ScoringConfig, apply_each, apply_readings, excursions, new_state
+from services.excursions.state import ShipmentState
+from services.excursions.storage import StoredState, write
 from tests.unit.excursions.scenarios import SHIPMENT, latest_by_id, lobster_limits, reading
 
 # Few levels around every limit, so that excursions, blips and flapping all happen.
@@ -82,3 +84,29 @@ def test_any_order_and_batching_gives_the_same_excursions(
                 excursion.started_at,
                 None,
             )
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(arrivals())
+def test_scoring_a_batch_each_reading_alone_equals_one_call_per_reading(
+    case: tuple[list[Reading], list[list[Reading]]],
+) -> None:
+    """``apply_each`` (one pass over a record's readings) tells exactly what one
+    ``apply_readings`` call per reading told, in the same order, and leaves the same state."""
+    _, batches = case
+    limits = lobster_limits()
+    one_by_one, told_one_by_one = new_state(SHIPMENT), []
+    each, told_each = new_state(SHIPMENT), []
+    for batch in batches:
+        for item in batch:
+            one_by_one, events = apply_readings(one_by_one, [item], limits, CONFIG)
+            told_one_by_one.extend(events)
+        each, events = apply_each(each, batch, limits, CONFIG)
+        told_each.extend(events)
+    assert told_each == told_one_by_one
+    assert _stored(each) == _stored(one_by_one)
+
+
+def _stored(state: ShipmentState) -> list[tuple[str, bytes]]:
+    """The state as the processor stores it (header and segments): segments compare by content."""
+    return write(StoredState(0, state), {}.get).puts
