@@ -151,7 +151,10 @@ class AlertBench:
 
     # --- set-up and tear-down --------------------------------------------------------
 
-    def start(self, smtp_port: int, api_port: int, faust_dir: Path) -> None:
+    def start(self, smtp_port: int, api_port: int, faust_dir: Path, ingest_metrics_port: int = 0,
+              keep_quiet_hours: bool = False) -> None:
+        """Every service, under the bench's names. Quiet hours are off unless kept (a latency
+        figure must not depend on the time of day it was measured at)."""
         kafka = {"bootstrap.servers": self.env["COLDCHAIN_KAFKA_BOOTSTRAP"]}
         ensure_topics(kafka)
         names = self.names
@@ -164,7 +167,8 @@ class AlertBench:
         self._spawn("api", "services.api.main", {**common, "COLDCHAIN_HTTP_PORT": str(api_port)})
         self._spawn("sink", "services.sink.main", {**common, "COLDCHAIN_SINK_GROUP_ID": names["sink"]})
         self._spawn("ingest", "services.ingest.main", {**common, "COLDCHAIN_INGEST_CLIENT_ID": names["ingest"],
-                                                       "COLDCHAIN_INGEST_SHARE_GROUP": names["ingest"]})
+                                                       "COLDCHAIN_INGEST_SHARE_GROUP": names["ingest"],
+                                                       "COLDCHAIN_INGEST_METRICS_PORT": str(ingest_metrics_port)})
         self._spawn("excursions", "services.excursions.main", {
             **common, "COLDCHAIN_EXCURSIONS_APP_ID": names["excursions"],
             "COLDCHAIN_EXCURSIONS_DATA_DIR": str(faust_dir / "excursions")})
@@ -177,7 +181,7 @@ class AlertBench:
             "COLDCHAIN_ALERT_GROUP_ID": names["alerts"],
             "COLDCHAIN_ALERT_ROUTES": json.dumps([{"role": r, "channel": "email", "min_severity": "warning"}
                                                   for r in ("seller", "buyer")]),
-            "COLDCHAIN_ALERT_QUIET_CHANNELS": "[]"})
+            **({} if keep_quiet_hours else {"COLDCHAIN_ALERT_QUIET_CHANNELS": "[]"})})
         self._wait_for_log("api", "Uvicorn running on", 60)
         self._wait_for_log("ingest", "subscribed to", 60)
         self._wait_for_log("alerts", "partitions assigned: coldchain", 60)

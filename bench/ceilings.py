@@ -13,7 +13,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench.loadgen import PublishPlan, PublishResult, SubscribeResult, publish, subscribe
-from schemas.reading import Reading
+from schemas.reading import Reading, ReadingBatch
 from services.sink.writers import ReadingWriter
 
 SPAWN = multiprocessing.get_context("spawn")
@@ -107,7 +107,7 @@ def copy_ceiling(dsn: str, run_id: str, rows: int, batch: int = 5000) -> Ceiling
     """The sink's own writer (COPY into a staging table, INSERT ... ON CONFLICT DO NOTHING)
     into the real readings table, one transaction per batch, as the sink commits."""
     prefix = f"BENCH-{run_id}-PG-"
-    readings = bench_readings(prefix, 100, rows // 100)
+    readings = [ReadingBatch.model_construct(readings=[r]) for r in bench_readings(prefix, 100, rows // 100)]
     writer = ReadingWriter()
     written = 0
     with psycopg.connect(dsn) as conn:

@@ -38,6 +38,9 @@ class PublishPlan:
     base_ts: float = 0.0
     topic: str | None = None  # a fixed topic (the raw broker ceiling); else each device's own
     max_inflight: int = 100  # paho scans its in-flight list per PUBACK: a wide window is slower
+    interval_s: float = 1.0  # device time between a device's samples
+    frozen: frozenset[str] = frozenset()  # devices that read FROZEN_C for the seqs in freeze_seqs
+    freeze_seqs: tuple[int, int] = (0, 0)  # [first, last)
 
     @property
     def readings(self) -> int:
@@ -58,9 +61,23 @@ class PublishResult:
     error: str | None = None
 
 
+FROZEN_C = -3.0  # below live lobster's critical low (about -1.7 C, where seawater freezes)
+
+
 def sample(device_id: str, ts: float, seq: int) -> dict[str, Any]:
     return {"device_id": device_id, "ts": ts, "seq": seq, "temp_c": round(2.0 + (seq % 30) / 10, 2),
             "humidity_pct": 91.5, "lat": 44.8808, "lon": -63.5086, "battery_pct": 88.0}
+
+
+# The same sample as text: a landing burst is ~100,000 messages of 100 samples, and building
+# them through json.dumps would take the publisher more CPU than the services it loads.
+_SAMPLE_TEXT = ('{"device_id":"%s","ts":%s,"seq":%d,"temp_c":%s,"humidity_pct":91.5,"lat":44.8808,'
+                '"lon":-63.5086,"battery_pct":88.0}')
+
+
+def sample_text(device_id: str, ts: float, seq: int, temp_c: float | None = None) -> str:
+    temp = round(2.0 + (seq % 30) / 10, 2) if temp_c is None else temp_c
+    return _SAMPLE_TEXT % (device_id, repr(ts), seq, repr(temp))
 
 
 def _connect(url: str, client_id: str, max_inflight: int, clean: bool = True) -> mqtt.Client:
@@ -139,9 +156,16 @@ def _messages(plan: PublishPlan) -> Any:
             device_id = f"{plan.device_prefix}{d:04d}"
             topic = plan.topic or f"coldchain/v1/devices/{device_id}/telemetry"
             seqs = range(start, min(start + plan.batch, plan.per_device))
-            samples = [sample(device_id, time.time() if plan.live_ts else plan.base_ts + seq, seq) for seq in seqs]
-            body = samples[0] if plan.batch == 1 else samples
-            yield json.dumps(body).encode(), topic
+            if plan.live_ts:
+                samples = [sample(device_id, time.time(), seq) for seq in seqs]
+                yield json.dumps(samples[0] if plan.batch == 1 else samples).encode(), topic
+                continue
+            first, last = plan.freeze_seqs
+            frozen = device_id in plan.frozen
+            texts = [sample_text(device_id, plan.base_ts + seq * plan.interval_s, seq,
+                                 FROZEN_C if frozen and first <= seq < last else None) for seq in seqs]
+            body = texts[0] if plan.batch == 1 else "[" + ",".join(texts) + "]"
+            yield body.encode(), topic
 
 
 @dataclass(frozen=True)

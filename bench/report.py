@@ -49,6 +49,7 @@ def markdown(results: dict[str, Any]) -> str:
                   f"{lat['to_ingest_p99_ms']:.1f} | {lat['ingest_to_row_p50_ms']:.1f} / "
                   f"{lat['ingest_to_row_p99_ms']:.1f} |"]
     lines += _alert_latency_rows(results.get("alert_latency") or [])
+    lines += _landing_rows(results.get("landing"))
     if results["end_to_end"]:
         lines += ["", "## Resident memory at steady load (MB, median / max over the run)", "",
                   "| run | ingest | sink |", "|---|---:|---:|"]
@@ -156,3 +157,32 @@ def _latency_plot(samples_ms: list[float], path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _landing_rows(landing: dict[str, Any] | None) -> list[str]:
+    """The landing burst (bench/landing.py): seconds from the first upload, against 5 minutes."""
+    if not landing:
+        return []
+
+    def seconds(key: str) -> str:
+        value = landing.get(key)
+        if value is None:
+            return "not reached"
+        return f"{value:,.0f} s ({'met' if value <= landing['target_s'] else 'NOT met'})"
+
+    names = list(landing["cpu_pct"])
+    return ["", f"## Landing burst: {landing['trackers']:,} trackers x {landing['hours']:g} h "
+                f"({landing['readings']:,} readings in {landing['messages']:,} messages of {landing['batch']}), "
+                f"every service running", "",
+            f"Target: stored, scored and alerted within {landing['target_s']:.0f} s of the first upload.", "",
+            "| published | all stored | all scored | last found-late alert | readings stored | stored/s |"
+            " found-late alerts | false alarms |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|",
+            f"| {landing['published_s']:,.0f} s | {seconds('stored_s')} | {seconds('scored_s')} | "
+            f"{seconds('alerted_s')} | {landing['stored']:,} | {landing['stored_per_s']:,} | "
+            f"{landing['alerts_received']}/{landing['alerts_expected']} | {landing['false_alarms']} |",
+            "", "CPU % of one core over the burst, and peak resident memory (MB):", "",
+            "| | " + " | ".join(names) + " | whole machine (of 200 %) |", "|---|" + "---:|" * (len(names) + 1),
+            "| CPU % | " + " | ".join(f"{landing['cpu_pct'][n]}" for n in names)
+            + f" | {landing['machine_busy_pct']:.0f} |",
+            "| peak MB | " + " | ".join(f"{landing['rss_max_mb'][n]}" for n in names) + " | |"]

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from bench import alert_latency, eta_accuracy
+from bench import alert_latency, eta_accuracy, landing
 from bench.ceilings import copy_ceiling, kafka_ceiling, mqtt_ceiling
 from bench.loadgen import PublishPlan
 from bench.memory import markdown as memory_markdown
@@ -65,6 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--alerts", type=int, default=60, help="alerts per alert-latency phase")
     parser.add_argument("--idle-minutes", type=float, default=10.0, help="idle time before the second phase")
+    parser.add_argument("--landing-trackers", type=int, default=8000, help="trackers in the landing burst")
+    parser.add_argument("--landing-hours", type=float, default=20.0, help="of backlog each tracker uploads")
     parser.add_argument("--only", nargs="+", metavar="SECTION", help="run only these sections (by name)")
     args = parser.parse_args(argv)
     settings = BenchSettings()
@@ -93,6 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         copy_ceiling(settings.dsn, run_id, args.readings).as_dict()))
     step("end to end", lambda: _end_to_end(settings, run_id, args, results))
     step("alert latency", lambda: _alert_latency(settings, run_id, args, results))
+    step("landing", lambda: _landing(settings, run_id, args, results))
     step("ETA accuracy", lambda: _eta(args.output, results))
     step("memory", lambda: results.update(memory=measure_memory(
         {**settings.service_env(), "COLDCHAIN_MQTT_ADMIN_URL": admin}, args.minutes)))
@@ -161,6 +164,16 @@ def _alert_latency(settings: BenchSettings, run_id: str, args: argparse.Namespac
               f"event->alert stored {phase.excursion_to_alert_ms}, stored->SMTP {phase.alert_to_smtp_ms} ms",
               flush=True)
     results["alert_latency"] = [phase.as_dict() for phase in phases]
+
+
+def _landing(settings: BenchSettings, run_id: str, args: argparse.Namespace, results: dict[str, Any]) -> None:
+    plan = landing.LandingPlan(trackers=args.landing_trackers, hours=args.landing_hours)
+    print(f"   {plan.trackers:,} trackers x {plan.hours:g} h = {plan.readings:,} readings", flush=True)
+    measured = landing.run(settings.service_env(), settings.publisher_url, settings.dsn, run_id,
+                           default_root() / "logs" / "bench", default_root(), plan)
+    results["landing"] = measured.as_dict()
+    print(f"   landing: stored {measured.stored_s} s, scored {measured.scored_s} s, "
+          f"alerted {measured.alerted_s} s; peak MB {measured.rss_max_mb}", flush=True)
 
 
 def _eta(folder: Path, results: dict[str, Any]) -> None:

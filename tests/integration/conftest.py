@@ -18,6 +18,7 @@ from services.api.tokens import create_token
 from services.connections import parse_mqtt_url
 from services.ingest.session import end_session
 from services.kafka.groups import commit_log_end
+from services.kafka.topics import ensure_topics
 from tests.conftest import ARTIFACTS
 from tests.harness.processes import ServiceProcess, free_port, wait_for, wait_for_http
 from tests.harness.stack import StackEndpoints
@@ -54,6 +55,11 @@ def pipeline(stack: StackEndpoints) -> Iterator[Pipeline]:
         # otherwise be handed a share of this run's messages.
         "COLDCHAIN_INGEST_SHARE_GROUP": f"coldchain-ingest-test-{session}",
         "COLDCHAIN_INGEST_SESSION_EXPIRY_S": "300",
+        # Consumer groups of its own, for the same reason: two sessions on one stack (two
+        # checkouts' test runs) would otherwise split each other's partitions.
+        "COLDCHAIN_SINK_GROUP_ID": f"coldchain-sink-test-{session}",
+        "COLDCHAIN_EXCURSIONS_APP_ID": f"coldchain-excursions-test-{session}",
+        "COLDCHAIN_ETA_APP_ID": f"coldchain-eta-test-{session}",
         "COLDCHAIN_INGEST_METRICS_PORT": "0",
         "COLDCHAIN_SINK_METRICS_PORT": "0",
     }
@@ -63,22 +69,27 @@ def pipeline(stack: StackEndpoints) -> Iterator[Pipeline]:
         for name in ("api", "sink", "ingest", "excursions")
     }
     services["eta"] = ServiceProcess("services.eta.app", env, logs, name="eta")
-    services["api"].start()
-    wait_for_http(f"http://127.0.0.1:{port}/openapi.json", 60, services["api"])
-    services["sink"].start()
-    services["ingest"].start()
-    # The first subscription creates the persistent session; before it, nothing is queued.
-    wait_for(lambda: "subscribed to" in services["ingest"].log_tail(50), 30, "ingest's MQTT subscription")
-    for group in ("coldchain-excursions", "coldchain-eta"):  # their default faust app ids
-        commit_log_end(stack.kafka_bootstrap, group)  # not every earlier run's readings again
-    for name in ("excursions", "eta"):
-        services[name].start()
-    for name in ("excursions", "eta"):
-        wait_for(lambda n=name: services[n].ready(), 90, f"the {name} processor", interval_s=0.3)
-    token = create_token(stack.database_url, "ops", None)
-    yield Pipeline(stack, f"http://127.0.0.1:{port}", token, services)
-    for service in services.values():
-        service.stop()
+    # Stopped whatever happens: a start-up that fails half-way must not leave services behind
+    # (one left consuming in the processors' groups breaks every later session on the stack).
+    try:
+        ensure_topics({"bootstrap.servers": stack.kafka_bootstrap})
+        for group in ("SINK_GROUP_ID", "EXCURSIONS_APP_ID", "ETA_APP_ID"):
+            commit_log_end(stack.kafka_bootstrap, env[f"COLDCHAIN_{group}"])  # not every earlier run's records
+        services["api"].start()
+        wait_for_http(f"http://127.0.0.1:{port}/openapi.json", 60, services["api"])
+        services["sink"].start()
+        services["ingest"].start()
+        # The first subscription creates the persistent session; before it, nothing is queued.
+        wait_for(lambda: "subscribed to" in services["ingest"].log_tail(50), 30, "ingest's MQTT subscription")
+        for name in ("excursions", "eta"):
+            services[name].start()
+        for name in ("excursions", "eta"):
+            wait_for(lambda n=name: services[n].ready(), 90, f"the {name} processor", interval_s=0.3)
+        token = create_token(stack.database_url, "ops", None)
+        yield Pipeline(stack, f"http://127.0.0.1:{port}", token, services)
+    finally:
+        for service in services.values():
+            service.stop()
     end_session(stack.env["COLDCHAIN_MQTT_URL"], env["COLDCHAIN_INGEST_CLIENT_ID"])
 
 
