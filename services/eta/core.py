@@ -11,6 +11,7 @@ changing ("viability"). A loss the forecast finds is kept in the state: lost sta
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import timedelta
 
 from schemas.eta import EtaKind, EtaUpdate, RiskReason, ViabilityState
@@ -20,16 +21,34 @@ from services.eta.forecast import Forecast, forecast, risk_reasons
 from services.eta.tracking import Emitted, EtaState, fits, new_state, observe
 from services.eta.viability import keep_loss
 
-__all__ = ["EtaState", "apply_reading", "current_forecast", "new_state"]
+__all__ = ["EtaState", "apply_reading", "apply_readings", "current_forecast", "new_state"]
 
 
 def apply_reading(
     state: EtaState | None, reading: Reading, context: EtaContext
 ) -> tuple[EtaState, list[EtaUpdate]]:
     """Fold one reading into the shipment's state; the updates worth publishing."""
+    return apply_readings(state, [reading], context)
+
+
+def apply_readings(
+    state: EtaState | None, readings: Sequence[Reading], context: EtaContext
+) -> tuple[EtaState, list[EtaUpdate]]:
+    """Fold a record's readings (one message's) into the shipment's state, then forecast once
+    from where they leave it; the updates worth publishing.
+
+    A forecast walks the rest of the journey (the viability budget, the body model): ~1 ms,
+    most of the processor's time. A landed backlog of 100 readings was 100 forecasts, each
+    stale the moment the next reading of the same record was folded in; now it is one, as
+    of the newest. Losses are not missed: the lethal model walks every bucket since packing
+    from the state, whatever order and grouping the readings came in (``services.eta.lethal``).
+    """
+    if not readings:
+        raise ValueError("no readings to fold in")
     if state is None or not fits(state, context):
         state = new_state(context)
-    state = observe(state, reading, context)
+    for reading in readings:
+        state = observe(state, reading, context)
     current = forecast(state, context)
     state = state.model_copy(update={"ledger": keep_loss(state.ledger, current.lethal.loss)})
     previous = state.emitted

@@ -19,7 +19,7 @@ from schemas.eta import EtaUpdate
 from schemas.reading import Reading, ReadingBatch
 from schemas.shipment import Shipment
 from services.eta.context import EtaContext, make_context
-from services.eta.core import apply_reading
+from services.eta.core import apply_readings
 from services.eta.parameters import EtaParameters
 from services.eta.tracking import EtaState
 from services.profiles.model import ProductProfile
@@ -99,12 +99,7 @@ class EtaProcessor:
         context = self.context(shipment)
         if context is None:
             return None
-        new = self._state(shipment_id, state)
-        updates: list[EtaUpdate] = []
-        for reading in readings:
-            new, found = apply_reading(new, reading, context)
-            updates.extend(found)
-        assert new is not None
+        new, updates = apply_readings(self._state(shipment_id, state), readings, context)
         stored = new.model_dump(mode="json")
         self._states[shipment_id] = (stored, new)
         if len(self._states) > STATE_CACHE_SIZE:

@@ -13,7 +13,7 @@ from bench.trips import Trip, TripPlan, halifax_to_hangzhou, simulate, steady_te
 from schemas.eta import EtaUpdate
 from schemas.reading import Reading
 from services.eta.context import make_context
-from services.eta.core import apply_reading
+from services.eta.core import apply_reading, apply_readings
 from services.eta.parameters import EtaParameters
 from services.eta.tracking import EtaState
 from services.eta.viability import consumption_rate, used_h
@@ -108,3 +108,22 @@ def test_an_update_published_before_viability_states_still_reads_as_ok() -> None
     for new_field in ("viability_state", "viability_lost_at", "viability_lost_reason"):
         old.pop(new_field)
     assert EtaUpdate.model_validate(old).viability_state == "ok"
+
+
+def test_a_record_of_many_readings_forecast_once_loses_nothing_one_by_one_found() -> None:
+    """``apply_readings`` (a record's readings folded in, one forecast) ends where folding the
+    same readings one at a time ends: the same state, the same loss and, as its last update,
+    what the one-by-one fold told last."""
+    readings = list(_frozen_in_flight().readings)
+    one_by_one, told = _replay(readings)
+    context = make_context(SHIPMENT, PROFILE, PARAMS)
+    for size in (7, 100, len(readings)):
+        state: EtaState | None = None
+        batched: list[EtaUpdate] = []
+        for start in range(0, len(readings), size):
+            state, out = apply_readings(state, readings[start:start + size], context)
+            batched.extend(out)
+        assert state == one_by_one, size
+        assert state.ledger.lost is not None and state.ledger.lost.reason == "freezing"
+        assert batched and batched[-1].viability_state == told[-1].viability_state == "lost"
+        assert batched[-1].eta == told[-1].eta and len(batched) <= len(told)
