@@ -182,7 +182,7 @@ class AlertBench:
             "COLDCHAIN_ALERT_ROUTES": json.dumps([{"role": r, "channel": "email", "min_severity": "warning"}
                                                   for r in ("seller", "buyer")]),
             **({} if keep_quiet_hours else {"COLDCHAIN_ALERT_QUIET_CHANNELS": "[]"})})
-        self._wait_for_log("api", "Uvicorn running on", 60)
+        self._wait_for_log("api", "Uvicorn running on", 180)
         self._wait_for_log("ingest", "subscribed to", 60)
         self._wait_for_log("alerts", "partitions assigned: coldchain", 60)
         for name in ("excursions", "eta"):

@@ -25,6 +25,7 @@ import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 GENESIS_PREFIX = b"coldchain-chain-v1:"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -35,9 +36,9 @@ _NULL = b"\x00"
 _PRESENT = b"\x01"
 
 
-@dataclass(frozen=True, slots=True)
-class ChainedReading:
-    """The fields of a reading the chain covers (a row of ``readings``)."""
+class ChainedReading(NamedTuple):
+    """The fields of a reading the chain covers (a row of ``readings``). A tuple: the sink
+    makes one per stored reading."""
 
     time: datetime
     device_id: str

@@ -21,6 +21,7 @@ from services.integrity.chain import CHAINED_COLUMNS, Break, ChainedReading, Dev
 log = logging.getLogger(__name__)
 
 _COLS = ", ".join(f"r.{c}" for c in CHAINED_COLUMNS)
+LINK_TYPES = ("text", "timestamptz", "bytea")
 
 
 class ChainWriter:
@@ -43,7 +44,8 @@ class ChainWriter:
             # Two sinks may extend one device (a tracker moved to a shipment on another
             # partition): serialise per device; sorted, so two batches cannot deadlock.
             cur.execute("SELECT count(pg_advisory_xact_lock(hashtextextended('chain:' || d, 0)))"
-                        " FROM unnest(%s::text[]) AS d", (devices,))
+                        " FROM (SELECT d FROM unnest(%s::text[]) AS d ORDER BY d COLLATE \"C\") AS sorted",
+                        (devices,))
             previous, late = _chain_ends(cur, devices, starts)
             rows: list[tuple[ChainedReading, bytes | None]] = [(r, None) for r in new if r.device_id not in late]
             if late:
@@ -52,12 +54,14 @@ class ChainWriter:
             links = list(_relink(previous, rows, breaks))
             # No link exists yet at or after a new reading of an in-order device (checked under
             # the lock): COPY straight in. Re-linked devices update links in place.
-            with cur.copy("COPY reading_chain (device_id, time, hash) FROM STDIN") as copy:
+            with cur.copy("COPY reading_chain (device_id, time, hash) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(LINK_TYPES)
                 for device_id, time, digest in links:
                     if device_id not in late:
                         copy.write_row((device_id, time, digest))
             if late:
-                with cur.copy("COPY reading_chain_in (device_id, time, hash) FROM STDIN") as copy:
+                with cur.copy("COPY reading_chain_in (device_id, time, hash) FROM STDIN (FORMAT BINARY)") as copy:
+                    copy.set_types(LINK_TYPES)
                     for device_id, time, digest in links:
                         if device_id in late:
                             copy.write_row((device_id, time, digest))

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import struct
 from datetime import UTC, datetime, timedelta
@@ -27,10 +26,10 @@ def test_record_follows_the_documented_encoding():
 
 def test_every_field_matters_and_null_is_not_zero():
     base = reading(0, temp_c=0.0)
-    changed = [dataclasses.replace(base, temp_c=None), dataclasses.replace(base, temp_c=-0.0),
-               dataclasses.replace(base, seq=None), dataclasses.replace(base, shipment_id=None),
-               dataclasses.replace(base, time=base.time + timedelta(microseconds=1)),
-               dataclasses.replace(base, humidity_pct=90.00000000000001)]
+    changed = [base._replace(temp_c=None), base._replace(temp_c=-0.0),
+               base._replace(seq=None), base._replace(shipment_id=None),
+               base._replace(time=base.time + timedelta(microseconds=1)),
+               base._replace(humidity_pct=90.00000000000001)]
     assert len({record(r) for r in [base, *changed]}) == len(changed) + 1
 
 
@@ -39,7 +38,7 @@ def test_verify_names_the_first_changed_reading():
     links = list(extend(genesis("TRK-1"), readings))
     stored = [(r.time, r, h) for r, h in links]
     assert verify("TRK-1", genesis("TRK-1"), stored).intact
-    stored[6] = (stored[6][0], dataclasses.replace(readings[6], temp_c=3.5), stored[6][2])
+    stored[6] = (stored[6][0], readings[6]._replace(temp_c=3.5), stored[6][2])
     verdict = verify("TRK-1", genesis("TRK-1"), stored)
     assert verdict.first_break is not None and verdict.first_break.time == readings[6].time
     assert verdict.checked == 6 and "differs" in verdict.first_break.describe()
