@@ -39,6 +39,7 @@ def markdown(results: dict[str, Any]) -> str:
         for t in results["end_to_end"]:
             lines.append(f"| {t['label']} | " + " | ".join(f"{t['cpu_pct'].get(n, 0):.0f}" for n in names)
                          + f" | {t['machine_busy_pct']:.0f} |")
+    lines += peer_rows(results.get("peer"))
     lat = results.get("latency")
     if lat:
         lines += ["", "## Publish -> row latency (single readings)", "",
@@ -71,6 +72,49 @@ def markdown(results: dict[str, Any]) -> str:
                      f"{'met' if target['met'] else 'not met'}.")
     lines += ["", "Plots: throughput.png, cpu.png, latency.png.", ""]
     return "\n".join(lines)
+
+
+def peer_rows(peer: dict[str, Any] | None) -> list[str]:
+    """The peer side by side (bench/peer.py): both rates per shape, their ratio, each round with
+    its CPU split, and the Telegraf settings used."""
+    if not peer:
+        return []
+    telegraf = peer["telegraf"]
+    lines = ["", f"## The peer: coldchain (ingest + sink) and Telegraf {telegraf['version']}, side by side "
+             "(bench/peer.py)", "",
+             f"{peer['when']}, {peer['machine']}. Same Mosquitto, same TimescaleDB, same publisher "
+             f"(bench/loadgen.py, {peer['devices']} devices), one side running at a time, alternating, "
+             f"{peer['rounds_per_side']} round(s) each of {peer['readings_per_round']:,} readings; readings/s from "
+             "the first publish to the last row stored in each one's own table.", "",
+             "| messages | coldchain readings/s | Telegraf readings/s | coldchain / Telegraf (best; mean) |",
+             "|---|---:|---:|---:|"]
+    for s in peer["summary"]:
+        incomplete = "" if s["complete"] else " (a round did not store everything: see below)"
+        lines.append(f"| {s['label']} | {_rates(s['coldchain'])} | {_rates(s['telegraf'])} | "
+                     f"{_ratio(s['ratio_best'])}; {_ratio(s['ratio_mean'])}{incomplete} |")
+    names = sorted({name for r in peer["rounds"] for name in r["cpu_pct"]})
+    lines += ["", "| round | stored | seconds | readings/s | published in s | "
+              + " | ".join(f"{n} CPU %" for n in names) + " | machine (of 200 %) |",
+              "|---|---:|---:|---:|---:|" + "---:|" * (len(names) + 1)]
+    for r in peer["rounds"]:
+        lines.append(f"| {r['side']}, {r['label']}, round {r['round']} | {r['stored']:,}/{r['readings']:,} | "
+                     f"{r['seconds']:.2f} | {r['readings_per_s']:,} | {r['publish_seconds']:.2f} | "
+                     + " | ".join(f"{r['cpu_pct'].get(n, 0):.0f}" for n in names)
+                     + f" | {r['machine_busy_pct']:.0f} |")
+    settings = ", ".join(f"`{k} = {v}`" for k, v in telegraf["settings"].items())
+    build = f"built in {telegraf['build_seconds']:.0f} s" if telegraf["build_seconds"] else "cached build"
+    lines += ["", f"Telegraf {telegraf['version']} from the Go module proxy (`go install -tags "
+              f"\"{','.join(telegraf['build_tags'])}\"`, {build}); {telegraf['mqtt']}; {settings}. "
+              "Its rendered telegraf.conf is in results.json (`peer.telegraf.config`)."]
+    return lines
+
+
+def _rates(values: list[int]) -> str:
+    return " and ".join(f"{v:,}" for v in values) or "-"
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def _alert_latency_rows(phases: list[dict[str, Any]]) -> list[str]:

@@ -1,4 +1,5 @@
-"""`make bench`: raw ceilings, end-to-end throughput, latency, memory and ETA accuracy.
+"""`make bench`: raw ceilings, end-to-end throughput, the peer (Telegraf) side by side, latency,
+memory and ETA accuracy.
 
 Runs on the local stack (``coldchain stack run -- python -m bench.run``), writes
 ``bench/results/results.json``, ``results.md`` and PNG plots, and prints the figures.
@@ -21,7 +22,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from bench import alert_latency, eta_accuracy, landing
+from bench import alert_latency, eta_accuracy, landing, peer
 from bench.ceilings import copy_ceiling, kafka_ceiling, mqtt_ceiling
 from bench.loadgen import PublishPlan
 from bench.memory import markdown as memory_markdown
@@ -67,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--idle-minutes", type=float, default=10.0, help="idle time before the second phase")
     parser.add_argument("--landing-trackers", type=int, default=8000, help="trackers in the landing burst")
     parser.add_argument("--landing-hours", type=float, default=20.0, help="of backlog each tracker uploads")
+    parser.add_argument("--peer-readings", type=int, default=100_000, help="per round of the peer section")
+    parser.add_argument("--peer-rounds", type=int, default=2, help="rounds per side and message shape (peer)")
     parser.add_argument("--only", nargs="+", metavar="SECTION", help="run only these sections (by name)")
     args = parser.parse_args(argv)
     settings = BenchSettings()
@@ -94,6 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     step("COPY ceiling", lambda: results["ceilings"].append(
         copy_ceiling(settings.dsn, run_id, args.readings).as_dict()))
     step("end to end", lambda: _end_to_end(settings, run_id, args, results))
+    step("peer", lambda: results.update(peer=peer.measure(peer.PeerRun(
+        settings.service_env(), admin, settings.dsn, run_id, default_root(), readings=args.peer_readings,
+        rounds=args.peer_rounds))))
     step("alert latency", lambda: _alert_latency(settings, run_id, args, results))
     step("landing", lambda: _landing(settings, run_id, args, results))
     step("ETA accuracy", lambda: _eta(args.output, results))
