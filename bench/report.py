@@ -94,18 +94,21 @@ def peer_rows(peer: dict[str, Any] | None) -> list[str]:
                      f"{_ratio(s['ratio_best'])}; {_ratio(s['ratio_mean'])}{incomplete} |")
     names = sorted({name for r in peer["rounds"] for name in r["cpu_pct"]})
     lines += ["", "| round | stored | seconds | readings/s | published in s | "
-              + " | ".join(f"{n} CPU %" for n in names) + " | machine (of 200 %) |",
-              "|---|---:|---:|---:|---:|" + "---:|" * (len(names) + 1)]
+              + " | ".join(f"{n} CPU %" for n in names) + " | rest of the machine | machine (of 200 %) |",
+              "|---|---:|---:|---:|---:|" + "---:|" * (len(names) + 2)]
     for r in peer["rounds"]:
         lines.append(f"| {r['side']}, {r['label']}, round {r['round']} | {r['stored']:,}/{r['readings']:,} | "
                      f"{r['seconds']:.2f} | {r['readings_per_s']:,} | {r['publish_seconds']:.2f} | "
                      + " | ".join(f"{r['cpu_pct'].get(n, 0):.0f}" for n in names)
-                     + f" | {r['machine_busy_pct']:.0f} |")
+                     + f" | {max(0.0, r['machine_busy_pct'] - sum(r['cpu_pct'].values())):.0f}"
+                     f" | {r['machine_busy_pct']:.0f} |")
     settings = ", ".join(f"`{k} = {v}`" for k, v in telegraf["settings"].items())
     build = f"built in {telegraf['build_seconds']:.0f} s" if telegraf["build_seconds"] else "cached build"
     lines += ["", f"Telegraf {telegraf['version']} from the Go module proxy (`go install -tags "
               f"\"{','.join(telegraf['build_tags'])}\"`, {build}); {telegraf['mqtt']}; {settings}. "
-              "Its rendered telegraf.conf is in results.json (`peer.telegraf.config`)."]
+              "Its rendered telegraf.conf is in results.json (`peer.telegraf.config`). \"Rest of the machine\": "
+              "CPU used by processes outside the groups measured (others' work on a shared machine); "
+              "the server groups count all their clients, not only the bench's. Plot: peer.png."]
     return lines
 
 
@@ -147,6 +150,8 @@ def plots(results: dict[str, Any], folder: Path) -> list[Path]:
         made.append(_cpu_plot(results, folder / "cpu.png"))
     if results.get("latency_samples_ms"):
         made.append(_latency_plot(results["latency_samples_ms"], folder / "latency.png"))
+    if results.get("peer"):
+        made.append(_peer_plot(results["peer"], folder / "peer.png"))
     return made
 
 
@@ -230,3 +235,27 @@ def _landing_rows(landing: dict[str, Any] | None) -> list[str]:
             "| CPU % | " + " | ".join(f"{landing['cpu_pct'][n]}" for n in names)
             + f" | {landing['machine_busy_pct']:.0f} |",
             "| peak MB | " + " | ".join(f"{landing['rss_max_mb'][n]}" for n in names) + " | |"]
+
+
+def _peer_plot(peer: dict[str, Any], path: Path) -> Path:
+    """Each round's readings/s, coldchain beside Telegraf, per message shape."""
+    summary = peer["summary"]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    width = 0.38
+    for i, (side, colour) in enumerate((("coldchain", "#66c2a5"), ("telegraf", "#8da0cb"))):
+        for n, shape in enumerate(summary):
+            rates = shape[side]
+            xs = [n + (i - 0.5) * width + (k - (len(rates) - 1) / 2) * width / max(len(rates), 1)
+                  for k in range(len(rates))]
+            bars = ax.bar(xs, rates, width / max(len(rates), 1), color=colour,
+                          label=side if n == 0 else None)
+            ax.bar_label(bars, labels=[f"{v:,.0f}" for v in rates], padding=2, fontsize=7)
+    ax.set_xticks(range(len(summary)), [f"{s['label']}\ncoldchain/Telegraf {_ratio(s['ratio_best'])}"
+                                        for s in summary])
+    ax.set_ylabel("readings/s, first publish -> last row")
+    ax.set_title(f"coldchain and Telegraf {peer['telegraf']['version']}, each round ({peer['when'][:10]})")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -29,6 +29,7 @@ from bench.memory import markdown as memory_markdown
 from bench.memory import measure as measure_memory
 from bench.pipeline import BenchPipeline, delete_bench_rows, latency, sustained_throughput
 from bench.report import markdown, plots
+from bench.telegraf import TelegrafSettings
 from services.connections import DatabaseSettings, KafkaSettings, MqttSettings, settings_config
 from services.stack.layout import default_root
 
@@ -70,6 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--landing-hours", type=float, default=20.0, help="of backlog each tracker uploads")
     parser.add_argument("--peer-readings", type=int, default=100_000, help="per round of the peer section")
     parser.add_argument("--peer-rounds", type=int, default=2, help="rounds per side and message shape (peer)")
+    parser.add_argument("--telegraf", action="append", default=[], metavar="SETTING=VALUE",
+                        help="a Telegraf setting of the peer section (bench/telegraf.py TelegrafSettings)")
     parser.add_argument("--only", nargs="+", metavar="SECTION", help="run only these sections (by name)")
     args = parser.parse_args(argv)
     settings = BenchSettings()
@@ -99,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     step("end to end", lambda: _end_to_end(settings, run_id, args, results))
     step("peer", lambda: results.update(peer=peer.measure(peer.PeerRun(
         settings.service_env(), admin, settings.dsn, run_id, default_root(), readings=args.peer_readings,
-        rounds=args.peer_rounds))))
+        rounds=args.peer_rounds, telegraf=TelegrafSettings.parse(args.telegraf)))))
     step("alert latency", lambda: _alert_latency(settings, run_id, args, results))
     step("landing", lambda: _landing(settings, run_id, args, results))
     step("ETA accuracy", lambda: _eta(args.output, results))

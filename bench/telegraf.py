@@ -13,7 +13,8 @@ import os
 import shutil
 import subprocess
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -102,6 +103,18 @@ class TelegrafSettings:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def parse(cls, assignments: Iterable[str]) -> TelegrafSettings:
+        """The defaults with ``name=value`` overrides (``--telegraf metric_batch_size=500``)."""
+        known = {f.name: f for f in fields(cls)}
+        changes: dict[str, Any] = {}
+        for assignment in assignments:
+            name, sep, value = assignment.partition("=")
+            if not sep or name not in known:
+                raise ValueError(f"not a Telegraf setting of the bench: {assignment!r} (one of {', '.join(known)})")
+            changes[name] = int(value) if known[name].type in (int, "int") else value
+        return cls(**changes)
 
 
 @dataclass(frozen=True)

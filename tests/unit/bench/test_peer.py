@@ -7,6 +7,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bench.peer import PeerRun, ratio, summarise
 from bench.telegraf import (
     BUILD_TAGS,
@@ -115,3 +117,12 @@ def test_each_round_has_device_ids_of_its_own() -> None:
     assert all(p.startswith("BENCH-abc123-PEER-") for p in prefixes)
     assert run.telegraf_target(20, 2).client_id == "bench-telegraf-abc123-20r2"
     assert run.schema == "peer_abc123"
+
+
+def test_settings_are_overridden_by_name() -> None:
+    settings = TelegrafSettings.parse(["metric_batch_size=500", "flush_interval=50ms"])
+    assert settings.metric_batch_size == 500
+    assert settings.flush_interval == "50ms"
+    assert settings.max_undelivered_messages == TelegrafSettings().max_undelivered_messages
+    with pytest.raises(ValueError, match="not a Telegraf setting"):
+        TelegrafSettings.parse(["batch=5"])
