@@ -119,8 +119,8 @@ def measure(run: PeerRun) -> dict[str, Any]:
 
 def _round(run: PeerRun, runner: BenchPipeline | TelegrafPeer, label: str, plan: PublishPlan,
            base_ts: float) -> dict[str, Any]:
-    runner.start()
     try:
+        runner.start()  # inside: a side that fails to start is stopped all the same
         _warm_up(run, runner, plan, base_ts)
         return sustained_throughput(runner, run.dsn, run.stack_root, label, plan).as_dict()
     finally:
