@@ -69,8 +69,8 @@ class PeerRun:
     def schema(self) -> str:
         return f"peer_{self.run_id}"
 
-    def device_prefix(self, side: str, batch: int, round_no: int, warm: bool = False) -> str:
-        return f"BENCH-{self.run_id}-PEER{'WARM' if warm else ''}-{side[0].upper()}{batch}R{round_no}-"
+    def device_prefix(self, side: str, batch: int, round_no: int) -> str:
+        return f"BENCH-{self.run_id}-PEER-{side[0].upper()}{batch}R{round_no}-"
 
     def telegraf_target(self, batch: int, round_no: int) -> PeerTarget:
         endpoint = parse_mqtt_url(self.admin_url)
