@@ -60,6 +60,7 @@ class PeerRun:
     readings: int = 100_000  # per round
     rounds: int = 2
     telegraf: TelegrafSettings = TelegrafSettings()
+    timeout_s: float = 600  # per round, from its first publish: a busy shared machine is slow
 
     @property
     def log_dir(self) -> Path:
@@ -122,7 +123,7 @@ def _round(run: PeerRun, runner: BenchPipeline | TelegrafPeer, label: str, plan:
     try:
         runner.start()  # inside: a side that fails to start is stopped all the same
         _warm_up(run, runner, plan, base_ts)
-        return sustained_throughput(runner, run.dsn, run.stack_root, label, plan).as_dict()
+        return sustained_throughput(runner, run.dsn, run.stack_root, label, plan, run.timeout_s).as_dict()
     finally:
         runner.stop()
 
