@@ -100,7 +100,14 @@ def measure(run: PeerRun) -> dict[str, Any]:
                                               run.admin_url, run.dsn, run.log_dir)
                     plan = PublishPlan(run.admin_url, run.device_prefix(side, batch, round_no), devices=DEVICES,
                                        per_device=per_device, batch=batch, base_ts=base_ts)
-                    result = _round(run, runner, label, plan, base_ts)
+                    try:
+                        result = _round(run, runner, label, plan, base_ts)
+                    except Exception as exc:  # one failed round (a broker too busy to answer) keeps the others
+                        error = f"{type(exc).__name__}: {exc}"
+                        rounds.append({"side": side, "batch": batch, "round": round_no, "label": label,
+                                       "error": error})
+                        print(f"   {side} {label} round {round_no}: FAILED {error}", flush=True)
+                        continue
                     rounds.append({"side": side, "batch": batch, "round": round_no, **result})
                     print(f"   {side} {label} round {round_no}: {result['stored']:,}/{result['readings']:,} in "
                           f"{result['seconds']:.2f} s = {result['readings_per_s']:,} readings/s; "
@@ -155,8 +162,8 @@ def ratio(coldchain: float, telegraf: float) -> float | None:
 
 def summarise(rounds: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per message shape: each side's rates by round, and the ratio coldchain / Telegraf of
-    the best rounds and of the means."""
-    rounds = list(rounds)
+    the best rounds and of the means. Failed rounds (with an ``error``) are left out."""
+    rounds = [r for r in rounds if "error" not in r]
     shapes: dict[int, str] = {}
     for r in rounds:
         shapes.setdefault(r["batch"], r["label"])

@@ -92,11 +92,14 @@ def peer_rows(peer: dict[str, Any] | None) -> list[str]:
         incomplete = "" if s["complete"] else " (a round did not store everything: see below)"
         lines.append(f"| {s['label']} | {_rates(s['coldchain'])} | {_rates(s['telegraf'])} | "
                      f"{_ratio(s['ratio_best'])}; {_ratio(s['ratio_mean'])}{incomplete} |")
-    names = sorted({name for r in peer["rounds"] for name in r["cpu_pct"]})
+    names = sorted({name for r in peer["rounds"] for name in r.get("cpu_pct", {})})
     lines += ["", "| round | stored | seconds | readings/s | published in s | "
               + " | ".join(f"{n} CPU %" for n in names) + " | rest of the machine | machine (of 200 %) |",
               "|---|---:|---:|---:|---:|" + "---:|" * (len(names) + 2)]
     for r in peer["rounds"]:
+        if "error" in r:
+            lines.append(f"| {r['side']}, {r['label']}, round {r['round']} | failed: {r['error']} |")
+            continue
         lines.append(f"| {r['side']}, {r['label']}, round {r['round']} | {r['stored']:,}/{r['readings']:,} | "
                      f"{r['seconds']:.2f} | {r['readings_per_s']:,} | {r['publish_seconds']:.2f} | "
                      + " | ".join(f"{r['cpu_pct'].get(n, 0):.0f}" for n in names)

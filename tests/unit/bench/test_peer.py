@@ -103,6 +103,12 @@ def test_the_summary_gives_each_sides_rounds_and_the_ratios_per_shape() -> None:
     assert batched["complete"] is False
 
 
+def test_a_failed_round_is_left_out_of_the_summary() -> None:
+    rounds = [_round("coldchain", 1, 8000), _round("telegraf", 1, 12000),
+              {"side": "telegraf", "batch": 1, "round": 2, "label": "batch 1", "error": "RuntimeError: no CONNACK"}]
+    assert summarise(rounds)[0]["telegraf"] == [12000]
+
+
 def test_a_ratio_without_a_telegraf_figure_is_none() -> None:
     assert ratio(5000, 0) is None
     assert ratio(0, 4000) == 0.0
