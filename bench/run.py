@@ -100,9 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     step("COPY ceiling", lambda: results["ceilings"].append(
         copy_ceiling(settings.dsn, run_id, args.readings).as_dict()))
     step("end to end", lambda: _end_to_end(settings, run_id, args, results))
-    step("peer", lambda: results.update(peer=peer.measure(peer.PeerRun(
-        settings.service_env(), admin, settings.dsn, run_id, default_root(), readings=args.peer_readings,
-        rounds=args.peer_rounds, telegraf=TelegrafSettings.parse(args.telegraf)))))
+    step("peer", lambda: _peer(settings, run_id, args, results))
     step("alert latency", lambda: _alert_latency(settings, run_id, args, results))
     step("landing", lambda: _landing(settings, run_id, args, results))
     step("ETA accuracy", lambda: _eta(args.output, results))
@@ -147,6 +145,14 @@ def _end_to_end(settings: BenchSettings, run_id: str, args: argparse.Namespace, 
         results["latency_samples_ms"] = measured.samples_ms
     finally:
         pipeline.stop()
+
+
+def _peer(settings: BenchSettings, run_id: str, args: argparse.Namespace, results: dict[str, Any]) -> None:
+    results["peer"] = peer.measure(peer.PeerRun(
+        settings.service_env(), settings.publisher_url, settings.dsn, run_id, default_root(),
+        readings=args.peer_readings, rounds=args.peer_rounds, telegraf=TelegrafSettings.parse(args.telegraf)))
+    results["errors"] += [f"peer: {r['side']}, {r['label']}, round {r['round']}: {r['error']}"
+                          for r in results["peer"]["rounds"] if "error" in r]
 
 
 def _keep_earlier_sections(path: Path, results: dict[str, Any]) -> None:
