@@ -15,10 +15,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 import psycopg
 from confluent_kafka.admin import AdminClient
+from psycopg import sql
 
 from bench.ceilings import SPAWN
 from bench.children import stop_all, wait_for_log
@@ -30,9 +31,25 @@ from services.kafka.groups import commit_log_end
 from services.kafka.topics import ensure_topics
 
 
+class Measured(Protocol):
+    """What ``sustained_throughput`` measures: services with pids, storing into ``table``."""
+
+    @property
+    def services(self) -> tuple[str, ...]: ...
+
+    @property
+    def table(self) -> str:  # where the readings end up: ``schema.table``, or a table on the search path
+        ...
+
+    def pid(self, name: str) -> list[int]: ...
+
+
 @dataclass
 class BenchPipeline:
     """ingest + sink started as ``coldchain run ingest|sink`` would start them."""
+
+    services: ClassVar[tuple[str, ...]] = ("ingest", "sink")
+    table: ClassVar[str] = "readings"
 
     env: dict[str, str]
     run_id: str
@@ -117,7 +134,7 @@ def run_publisher(plan: PublishPlan) -> PublishResult:
     return outcome
 
 
-def sustained_throughput(pipeline: BenchPipeline, dsn: str, stack_root: Path, label: str, plan: PublishPlan,
+def sustained_throughput(pipeline: Measured, dsn: str, stack_root: Path, label: str, plan: PublishPlan,
                          timeout_s: float = 240) -> Throughput:
     """Publish ``plan`` from a separate process; time from its first publish until the last
     of its readings is in TimescaleDB (the last row's ``stored_at``), sampling CPU and RSS."""
@@ -132,7 +149,8 @@ def sustained_throughput(pipeline: BenchPipeline, dsn: str, stack_root: Path, la
     if outcome.error:
         sampler.stop()
         raise RuntimeError(f"publisher: {outcome.error}")
-    stored, last_stored = _wait_stored(dsn, devices, plan.readings, outcome.first_publish + timeout_s)
+    stored, last_stored = wait_stored(dsn, devices, plan.readings, outcome.first_publish + timeout_s,
+                                       pipeline.table)
     sampler.stop()
     end = last_stored if stored >= plan.readings else time.time()
     return Throughput(
@@ -140,30 +158,30 @@ def sustained_throughput(pipeline: BenchPipeline, dsn: str, stack_root: Path, la
         seconds=end - outcome.first_publish, publish_seconds=outcome.all_acked - outcome.first_publish,
         cpu_pct=sampler.cpu_pct(), machine_busy_pct=sampler.machine_busy_pct(),
         rss_mb={name: {"median": round(u.rss_median_mb, 1), "max": round(u.rss_max_mb, 1)}
-                for name, u in sampler.usage.items() if name in ("ingest", "sink")},
+                for name, u in sampler.usage.items() if name in pipeline.services},
     )
 
 
-def _sampler(pipeline: BenchPipeline, stack_root: Path, publisher: Any) -> ProcessSampler:
+def _sampler(pipeline: Measured, stack_root: Path, publisher: Any) -> ProcessSampler:
     servers = stack_pids(stack_root)
     groups: dict[str, Callable[[], list[int]]] = {
-        "ingest": lambda: pipeline.pid("ingest"),
-        "sink": lambda: pipeline.pid("sink"),
-        "publisher": lambda: [publisher.pid] if publisher.pid and publisher.is_alive() else [],
-    }
+        name: lambda name=name: pipeline.pid(name) for name in pipeline.services}  # type: ignore[misc]
+    groups["publisher"] = lambda: [publisher.pid] if publisher.pid and publisher.is_alive() else []
     for name, pids in servers.items():
         groups[name] = lambda pids=pids: pids  # type: ignore[misc]
     return ProcessSampler(groups, with_children=frozenset({"postgres"}))
 
 
-def _wait_stored(dsn: str, devices: list[str], expected: int, deadline: float) -> tuple[int, float]:
-    """(rows stored for ``devices``, epoch seconds of the last row's ``stored_at``)."""
+def wait_stored(dsn: str, devices: list[str], expected: int, deadline: float,
+                 table: str = BenchPipeline.table) -> tuple[int, float]:
+    """(rows stored for ``devices`` in ``table``, epoch seconds of the last row's ``stored_at``)."""
     stored, last = 0, 0.0
+    query = sql.SQL("SELECT count(*), extract(epoch FROM max(stored_at)) FROM {} "
+                    "WHERE device_id = ANY(%s) AND time > now() - interval '3 days'").format(
+        sql.Identifier(*table.split(".")))
     with psycopg.connect(dsn, autocommit=True) as conn:
         while True:
-            row = conn.execute("SELECT count(*), extract(epoch FROM max(stored_at)) FROM readings "
-                               "WHERE device_id = ANY(%s) AND time > now() - interval '3 days'",
-                               [devices]).fetchone()
+            row = conn.execute(query, [devices]).fetchone()
             stored, last = (int(row[0]), float(row[1] or 0.0)) if row else (0, 0.0)
             if stored >= expected or time.time() > deadline:
                 return stored, last
@@ -198,7 +216,7 @@ def latency(admin_url: str, dsn: str, run_id: str, readings: int, rate: float, d
                        live_ts=True, max_inflight=100)
     outcome = run_publisher(plan)
     ids = [f"{prefix}{d:04d}" for d in range(devices)]
-    stored, _ = _wait_stored(dsn, ids, plan.readings, outcome.all_acked + 60)
+    stored, _ = wait_stored(dsn, ids, plan.readings, outcome.all_acked + 60)
     with psycopg.connect(dsn, autocommit=True) as conn:
         rows = conn.execute(
             "SELECT extract(epoch FROM stored_at - time) * 1000, extract(epoch FROM received_at - time) * 1000, "

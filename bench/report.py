@@ -39,6 +39,7 @@ def markdown(results: dict[str, Any]) -> str:
         for t in results["end_to_end"]:
             lines.append(f"| {t['label']} | " + " | ".join(f"{t['cpu_pct'].get(n, 0):.0f}" for n in names)
                          + f" | {t['machine_busy_pct']:.0f} |")
+    lines += peer_rows(results.get("peer"))
     lat = results.get("latency")
     if lat:
         lines += ["", "## Publish -> row latency (single readings)", "",
@@ -73,6 +74,55 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def peer_rows(peer: dict[str, Any] | None) -> list[str]:
+    """The peer side by side (bench/peer.py): both rates per shape, their ratio, each round with
+    its CPU split, and the Telegraf settings used."""
+    if not peer:
+        return []
+    telegraf = peer["telegraf"]
+    lines = ["", f"## The peer: coldchain (ingest + sink) and Telegraf {telegraf['version']}, side by side "
+             "(bench/peer.py)", "",
+             f"{peer['when']}, {peer['machine']}. Same Mosquitto, same TimescaleDB, same publisher "
+             f"(bench/loadgen.py, {peer['devices']} devices), one side running at a time, alternating, "
+             f"{peer['rounds_per_side']} round(s) each of {peer['readings_per_round']:,} readings; readings/s from "
+             "the first publish to the last row stored in each one's own table.", "",
+             "| messages | coldchain readings/s | Telegraf readings/s | coldchain / Telegraf (best; mean) |",
+             "|---|---:|---:|---:|"]
+    for s in peer["summary"]:
+        incomplete = "" if s["complete"] else " (a round did not store everything: see below)"
+        lines.append(f"| {s['label']} | {_rates(s['coldchain'])} | {_rates(s['telegraf'])} | "
+                     f"{_ratio(s['ratio_best'])}; {_ratio(s['ratio_mean'])}{incomplete} |")
+    names = sorted({name for r in peer["rounds"] for name in r.get("cpu_pct", {})})
+    lines += ["", "| round | stored | seconds | readings/s | published in s | "
+              + " | ".join(f"{n} CPU %" for n in names) + " | rest of the machine | machine (of 200 %) |",
+              "|---|---:|---:|---:|---:|" + "---:|" * (len(names) + 2)]
+    for r in peer["rounds"]:
+        if "error" in r:
+            lines.append(f"| {r['side']}, {r['label']}, round {r['round']} | failed: {r['error']} |")
+            continue
+        lines.append(f"| {r['side']}, {r['label']}, round {r['round']} | {r['stored']:,}/{r['readings']:,} | "
+                     f"{r['seconds']:.2f} | {r['readings_per_s']:,} | {r['publish_seconds']:.2f} | "
+                     + " | ".join(f"{r['cpu_pct'].get(n, 0):.0f}" for n in names)
+                     + f" | {max(0.0, r['machine_busy_pct'] - sum(r['cpu_pct'].values())):.0f}"
+                     f" | {r['machine_busy_pct']:.0f} |")
+    settings = ", ".join(f"`{k} = {v}`" for k, v in telegraf["settings"].items())
+    build = f"built in {telegraf['build_seconds']:.0f} s" if telegraf["build_seconds"] else "cached build"
+    lines += ["", f"Telegraf {telegraf['version']} from the Go module proxy (`go install -tags "
+              f"\"{','.join(telegraf['build_tags'])}\"`, {build}); {telegraf['mqtt']}; {settings}. "
+              "Its rendered telegraf.conf is in results.json (`peer.telegraf.config`). \"Rest of the machine\": "
+              "CPU used by processes outside the groups measured (others' work on a shared machine); "
+              "the server groups count all their clients, not only the bench's. Plot: peer.png."]
+    return lines
+
+
+def _rates(values: list[int]) -> str:
+    return " and ".join(f"{v:,}" for v in values) or "-"
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
 def _alert_latency_rows(phases: list[dict[str, Any]]) -> list[str]:
     if not phases:
         return []
@@ -103,6 +153,8 @@ def plots(results: dict[str, Any], folder: Path) -> list[Path]:
         made.append(_cpu_plot(results, folder / "cpu.png"))
     if results.get("latency_samples_ms"):
         made.append(_latency_plot(results["latency_samples_ms"], folder / "latency.png"))
+    if results.get("peer"):
+        made.append(_peer_plot(results["peer"], folder / "peer.png"))
     return made
 
 
@@ -186,3 +238,27 @@ def _landing_rows(landing: dict[str, Any] | None) -> list[str]:
             "| CPU % | " + " | ".join(f"{landing['cpu_pct'][n]}" for n in names)
             + f" | {landing['machine_busy_pct']:.0f} |",
             "| peak MB | " + " | ".join(f"{landing['rss_max_mb'][n]}" for n in names) + " | |"]
+
+
+def _peer_plot(peer: dict[str, Any], path: Path) -> Path:
+    """Each round's readings/s, coldchain beside Telegraf, per message shape."""
+    summary = peer["summary"]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    width = 0.38
+    for i, (side, colour) in enumerate((("coldchain", "#66c2a5"), ("telegraf", "#8da0cb"))):
+        for n, shape in enumerate(summary):
+            rates = shape[side]
+            xs = [n + (i - 0.5) * width + (k - (len(rates) - 1) / 2) * width / max(len(rates), 1)
+                  for k in range(len(rates))]
+            bars = ax.bar(xs, rates, width / max(len(rates), 1), color=colour,
+                          label=side if n == 0 else None)
+            ax.bar_label(bars, labels=[f"{v:,.0f}" for v in rates], padding=2, fontsize=7)
+    ax.set_xticks(range(len(summary)), [f"{s['label']}\ncoldchain/Telegraf {_ratio(s['ratio_best'])}"
+                                        for s in summary])
+    ax.set_ylabel("readings/s, first publish -> last row")
+    ax.set_title(f"coldchain and Telegraf {peer['telegraf']['version']}, each round ({peer['when'][:10]})")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,4 +1,5 @@
-"""`make bench`: raw ceilings, end-to-end throughput, latency, memory and ETA accuracy.
+"""`make bench`: raw ceilings, end-to-end throughput, the peer (Telegraf) side by side, latency,
+memory and ETA accuracy.
 
 Runs on the local stack (``coldchain stack run -- python -m bench.run``), writes
 ``bench/results/results.json``, ``results.md`` and PNG plots, and prints the figures.
@@ -21,13 +22,14 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from bench import alert_latency, eta_accuracy, landing
+from bench import alert_latency, eta_accuracy, landing, peer
 from bench.ceilings import copy_ceiling, kafka_ceiling, mqtt_ceiling
 from bench.loadgen import PublishPlan
 from bench.memory import markdown as memory_markdown
 from bench.memory import measure as measure_memory
 from bench.pipeline import BenchPipeline, delete_bench_rows, latency, sustained_throughput
 from bench.report import markdown, plots
+from bench.telegraf import TelegrafSettings
 from services.connections import DatabaseSettings, KafkaSettings, MqttSettings, settings_config
 from services.stack.layout import default_root
 
@@ -67,6 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--idle-minutes", type=float, default=10.0, help="idle time before the second phase")
     parser.add_argument("--landing-trackers", type=int, default=8000, help="trackers in the landing burst")
     parser.add_argument("--landing-hours", type=float, default=20.0, help="of backlog each tracker uploads")
+    parser.add_argument("--peer-readings", type=int, default=100_000, help="per round of the peer section")
+    parser.add_argument("--peer-rounds", type=int, default=2, help="rounds per side and message shape (peer)")
+    parser.add_argument("--telegraf", action="append", default=[], metavar="SETTING=VALUE",
+                        help="a Telegraf setting of the peer section (bench/telegraf.py TelegrafSettings)")
     parser.add_argument("--only", nargs="+", metavar="SECTION", help="run only these sections (by name)")
     args = parser.parse_args(argv)
     settings = BenchSettings()
@@ -94,6 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     step("COPY ceiling", lambda: results["ceilings"].append(
         copy_ceiling(settings.dsn, run_id, args.readings).as_dict()))
     step("end to end", lambda: _end_to_end(settings, run_id, args, results))
+    step("peer", lambda: _peer(settings, run_id, args, results))
     step("alert latency", lambda: _alert_latency(settings, run_id, args, results))
     step("landing", lambda: _landing(settings, run_id, args, results))
     step("ETA accuracy", lambda: _eta(args.output, results))
@@ -138,6 +145,14 @@ def _end_to_end(settings: BenchSettings, run_id: str, args: argparse.Namespace, 
         results["latency_samples_ms"] = measured.samples_ms
     finally:
         pipeline.stop()
+
+
+def _peer(settings: BenchSettings, run_id: str, args: argparse.Namespace, results: dict[str, Any]) -> None:
+    results["peer"] = peer.measure(peer.PeerRun(
+        settings.service_env(), settings.publisher_url, settings.dsn, run_id, default_root(),
+        readings=args.peer_readings, rounds=args.peer_rounds, telegraf=TelegrafSettings.parse(args.telegraf)))
+    results["errors"] += [f"peer: {r['side']}, {r['label']}, round {r['round']}: {r['error']}"
+                          for r in results["peer"]["rounds"] if "error" in r]
 
 
 def _keep_earlier_sections(path: Path, results: dict[str, Any]) -> None:
