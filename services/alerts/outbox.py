@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
@@ -30,7 +30,9 @@ from schemas.shipment import DEFAULT_LANGUAGE, TimezoneSource
 from services.alerts.escalation import EscalationCandidate
 from services.alerts.ids import ack_code, ack_token, ack_token_hash, share_link_id, share_token, token_matches
 from services.alerts.policy import AlertState, Outcome, PlannedDelivery
-from services.alerts.sms_encoding import SmsSize
+
+if TYPE_CHECKING:
+    from services.alerts.channel_set import Sent
 
 log = logging.getLogger(__name__)
 
@@ -225,17 +227,16 @@ class AlertOutbox:
             for row in rows
         ]
 
-    async def mark_sent(
-        self, delivery: ClaimedDelivery, now: datetime, provider_ref: str | None, sms: SmsSize | None = None
-    ) -> bool:
-        """``sms``: the encoding and segments of the text sent, for an SMS."""
+    async def mark_sent(self, delivery: ClaimedDelivery, now: datetime, sent: Sent) -> bool:
+        """``sent``: the provider's reference and, for an SMS, the encoding and segments sent."""
+        sms = sent.sms
         return await self._finish(
             delivery,
             "status = 'sent', sent_at = %(now)s, provider_ref = %(ref)s, last_error = NULL,"
             " sms_encoding = %(encoding)s, sms_segments = %(segments)s",
             {
                 "now": now,
-                "ref": provider_ref,
+                "ref": sent.provider_ref,
                 "encoding": sms.encoding if sms else None,
                 "segments": sms.segments if sms else None,
             },

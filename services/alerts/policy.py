@@ -36,6 +36,7 @@ from schemas.alert import (
     Severity,
 )
 from schemas.shipment import DEFAULT_LANGUAGE, Party, PartyZone, Shipment, ShipmentIn, TimezoneSource
+from services.alerts.channel_set import CHANNELS, QUIET_CHANNELS
 from services.alerts.ids import alert_id, delivery_id
 from services.alerts.trigger import AlertTrigger
 from services.alerts.zones import shipment_zones
@@ -70,7 +71,7 @@ class QuietHours:
 
     start: time = time(22, 0)
     end: time = time(7, 0)
-    channels: frozenset[ChannelName] = frozenset({"email", "sms"})
+    channels: frozenset[ChannelName] = frozenset(QUIET_CHANNELS)
 
 
 @dataclass(frozen=True)
@@ -106,14 +107,10 @@ class Recipient:
     webhook_secret_ref: str | None = None  # names the signing secret; never the secret
 
     def address_for(self, channel: ChannelName) -> str | None:
-        if channel == "email":
-            return self.email.strip().lower() if self.email else None
-        if channel == "webhook":
-            return self.webhook_url
-        return self.phone
+        return CHANNELS[channel].address(self)
 
     def secret_ref_for(self, channel: ChannelName) -> str | None:
-        return self.webhook_secret_ref if channel == "webhook" else None
+        return CHANNELS[channel].secret_ref(self)
 
 
 @dataclass(frozen=True)

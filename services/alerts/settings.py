@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from schemas.alert import ChannelName
 from schemas.shipment import check_webhook_url
 from services.alerts.backoff import Backoff
+from services.alerts.channel_set import ESCALATION_CHANNELS, QUIET_CHANNELS
 from services.alerts.channels.smtp import SmtpEndpoint, parse_smtp_url
 from services.alerts.channels.twilio import TWILIO_API
 from services.alerts.formatting import LinkConfig
@@ -56,7 +57,7 @@ class AlertSettings(KafkaSettings, DatabaseSettings, MetricsSettings):
     alert_routes: tuple[Route, ...] = DEFAULT_ROUTES
     alert_quiet_start: time = time(22, 0)
     alert_quiet_end: time = time(7, 0)
-    alert_quiet_channels: tuple[ChannelName, ...] = ("email", "sms")
+    alert_quiet_channels: tuple[ChannelName, ...] = QUIET_CHANNELS
     # For a party whose zone is neither given nor known from its phone or place.
     alert_default_timezone: str = "UTC"
     # An excursion step revealed by readings that arrived this long after they were taken
@@ -70,7 +71,7 @@ class AlertSettings(KafkaSettings, DatabaseSettings, MetricsSettings):
     alert_ops_email: str | None = None
     alert_ops_phone: str | None = None
     alert_ops_timezone: str | None = None
-    alert_escalation_channels: tuple[ChannelName, ...] = ("email", "sms")
+    alert_escalation_channels: tuple[ChannelName, ...] = ESCALATION_CHANNELS
 
     alert_backoff_base_s: float = Field(default=15.0, gt=0)
     alert_backoff_cap_s: float = Field(default=600.0, gt=0)
