@@ -41,6 +41,11 @@ def _documents() -> dict[str, str]:
             continue  # a topic whose model is not written yet is left out of the documents
     schemas = {name: model.model_json_schema(mode="serialization") for name, model in sorted(models.items())}
     documents = {f"{name}.schema.json": _dump(schema) for name, schema in schemas.items()}
+    # The HTTP API's response bodies (schemas/http.py), beside the OpenAPI document it serves.
+    from schemas.http import HTTP_MODELS
+
+    for model in HTTP_MODELS:
+        documents[f"http.{model.__name__}.schema.json"] = _dump(model.model_json_schema(mode="serialization"))
     documents["asyncapi.json"] = _dump(_asyncapi(schemas))
     return documents
 

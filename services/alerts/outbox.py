@@ -334,8 +334,13 @@ class AlertOutbox:
 # --- reads and acknowledgements on a caller's connection (the API shares these) -------
 
 
-async def shipment_alerts(conn: AsyncConnection[Any], shipment_id: str) -> list[dict[str, Any]]:
-    """Alerts of a shipment, newest first, each with its deliveries."""
+AlertKey = tuple[datetime, datetime, str]  # (event_time, raised_at, id): unique, the listing's order
+
+
+async def shipment_alerts(conn: AsyncConnection[Any], shipment_id: str, limit: int | None = None,
+                          after: AlertKey | None = None) -> list[dict[str, Any]]:
+    """Alerts of a shipment, newest first, each with its deliveries; at most ``limit``, and
+    only those after the key ``after`` (the last one already seen) when given."""
     cursor = conn.cursor(row_factory=dict_row)
     await cursor.execute(
         """
@@ -353,11 +358,15 @@ async def shipment_alerts(conn: AsyncConnection[Any], shipment_id: str) -> list[
                    ORDER BY d.role, d.channel)
                  FILTER (WHERE d.id IS NOT NULL), '[]') AS deliveries
         FROM alerts AS a LEFT JOIN alert_deliveries AS d ON d.alert_id = a.id
-        WHERE a.shipment_id = %s
+        WHERE a.shipment_id = %(shipment)s
+          AND (%(after_event)s::timestamptz IS NULL
+               OR (a.event_time, a.raised_at, a.id) < (%(after_event)s, %(after_raised)s, %(after_id)s))
         GROUP BY a.id
-        ORDER BY a.event_time DESC, a.raised_at DESC
+        ORDER BY a.event_time DESC, a.raised_at DESC, a.id DESC
+        LIMIT %(limit)s
         """,
-        (shipment_id,),
+        {"shipment": shipment_id, "limit": limit, "after_event": after[0] if after else None,
+         "after_raised": after[1] if after else None, "after_id": after[2] if after else None},
     )
     return list(await cursor.fetchall())
 

@@ -34,16 +34,22 @@ def parties(pipeline: Pipeline, stack) -> dict[str, str]:
 def test_ops_registers_and_is_told_what_is_wrong(pipeline, unique):
     shipment_id = unique("SHP-OPS")
     with pipeline.http() as http:
-        assert http.post("/api/v1/shipments", json=shipment_body(shipment_id, ["TRK-OPS"])).status_code == 201
-        assert http.post("/api/v1/shipments", json=shipment_body(shipment_id, ["TRK-OPS"])).status_code == 409
+        created = http.post("/api/v1/shipments", json=shipment_body(shipment_id, ["TRK-OPS"]))
+        assert created.status_code == 201 and created.headers["location"] == f"/api/v1/shipments/{shipment_id}"
+        again = http.post("/api/v1/shipments", json=shipment_body(shipment_id, ["TRK-OPS"]))
+        assert again.status_code == 409 and again.headers["content-type"] == "application/problem+json"
+        problem = again.json()
+        assert problem["status"] == 409 and problem["title"] == "Conflict" and shipment_id in problem["detail"]
         bad = shipment_body(unique("SHP-BAD"), ["not a device id!"])
         del bad["deliver_by"]
         refused = http.post("/api/v1/shipments", json=bad)
-        assert refused.status_code == 422
-        fields = {tuple(error["loc"]) for error in refused.json()["detail"]}
+        assert refused.status_code == 422 and refused.headers["content-type"] == "application/problem+json"
+        fields = {tuple(error["loc"]) for error in refused.json()["errors"]}
         assert ("body", "deliver_by") in fields and ("body", "devices", 0) in fields
         assert http.get(f"/api/v1/shipments/{shipment_id}").json()["shipment"]["id"] == shipment_id
-        assert http.get("/api/v1/shipments/SHP-NO-SUCH-ONE").status_code == 404
+        missing = http.get("/api/v1/shipments/SHP-NO-SUCH-ONE")
+        assert missing.status_code == 404 and missing.json()["type"] == "about:blank"
+        assert missing.json()["instance"] == "/api/v1/shipments/SHP-NO-SUCH-ONE"
 
 
 def test_auditor_reads_everything_and_writes_nothing(pipeline, parties, unique):
