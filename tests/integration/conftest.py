@@ -63,23 +63,25 @@ def pipeline(stack: StackEndpoints) -> Iterator[Pipeline]:
         for name in ("api", "sink", "ingest", "excursions")
     }
     services["eta"] = ServiceProcess("services.eta.app", env, logs, name="eta")
-    services["api"].start()
-    wait_for_http(f"http://127.0.0.1:{port}/openapi.json", 60, services["api"])
-    services["sink"].start()
-    services["ingest"].start()
-    # The first subscription creates the persistent session; before it, nothing is queued.
-    wait_for(lambda: "subscribed to" in services["ingest"].log_tail(50), 30, "ingest's MQTT subscription")
-    for group in ("coldchain-excursions", "coldchain-eta"):  # their default faust app ids
-        commit_log_end(stack.kafka_bootstrap, group)  # not every earlier run's readings again
-    for name in ("excursions", "eta"):
-        services[name].start()
-    for name in ("excursions", "eta"):
-        wait_for(lambda n=name: services[n].ready(), 90, f"the {name} processor", interval_s=0.3)
-    token = create_token(stack.database_url, "ops", None)
-    yield Pipeline(stack, f"http://127.0.0.1:{port}", token, services)
-    for service in services.values():
-        service.stop()
-    end_session(stack.env["COLDCHAIN_MQTT_URL"], env["COLDCHAIN_INGEST_CLIENT_ID"])
+    try:  # a set-up that fails half-way stops what it started too (no orphans on a shared stack)
+        services["api"].start()
+        wait_for_http(f"http://127.0.0.1:{port}/openapi.json", 60, services["api"])
+        services["sink"].start()
+        services["ingest"].start()
+        # The first subscription creates the persistent session; before it, nothing is queued.
+        wait_for(lambda: "subscribed to" in services["ingest"].log_tail(50), 30, "ingest's MQTT subscription")
+        for group in ("coldchain-excursions", "coldchain-eta"):  # their default faust app ids
+            commit_log_end(stack.kafka_bootstrap, group)  # not every earlier run's readings again
+        for name in ("excursions", "eta"):
+            services[name].start()
+        for name in ("excursions", "eta"):
+            wait_for(lambda n=name: services[n].ready(), 90, f"the {name} processor", interval_s=0.3)
+        token = create_token(stack.database_url, "ops", None)
+        yield Pipeline(stack, f"http://127.0.0.1:{port}", token, services)
+    finally:
+        for service in services.values():
+            service.stop()
+        end_session(stack.env["COLDCHAIN_MQTT_URL"], env["COLDCHAIN_INGEST_CLIENT_ID"])
 
 
 def shipment_body(shipment_id: str, devices: list[str], **overrides: Any) -> dict[str, Any]:
