@@ -83,10 +83,10 @@ class AlertOutbox:
     # --- intake ----------------------------------------------------------------------
 
     async def apply(
-        self, shipment_id: str, step: Callable[[AlertState], Outcome], now: datetime,
+        self, shipment_id: str, decide: Callable[[AlertState], Outcome], now: datetime,
         links_until: datetime | None = None,
     ) -> tuple[Outcome, list[str]]:
-        """Run the pure ``step`` on the shipment's policy memory, store what it produced.
+        """Run the pure ``decide`` on the shipment's policy memory, store what it produced.
 
         One transaction, with the memory row locked: the alerts, their deliveries and the
         new memory are committed together. Returns the outcome and the ids of alerts that
@@ -94,7 +94,7 @@ class AlertOutbox:
         """
         async with self._require_pool().connection() as conn, conn.transaction():
             state = await _lock_state(conn, shipment_id, now)
-            outcome = step(state)
+            outcome = decide(state)
             new_ids: list[str] = []
             refused: set[str] = set()
             for alert in outcome.alerts:
