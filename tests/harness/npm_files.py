@@ -14,7 +14,6 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-
 REPO = Path(__file__).resolve().parents[2]
 
 
