@@ -55,11 +55,11 @@ async def acknowledge(alert_id: str, who: Caller, pool: Pool, registry: Registry
         raise HTTPException(status.HTTP_403_FORBIDDEN, "auditors are read-only")
     async with pool.connection() as conn:
         shipment_id = await alert_shipment(conn, alert_id)
-        if shipment_id is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id!r}")
-        await visible_shipment(shipment_id, who, registry)
-        by = f"{who.role}:{who.party or who.token_id}"
-        done = await acknowledge_alert(conn, alert_id, by, datetime.now(UTC))
+    if shipment_id is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id!r}")
+    await visible_shipment(shipment_id, who, registry)  # another party's alert is not found either
+    async with pool.connection() as conn:
+        done = await acknowledge_alert(conn, alert_id, f"{who.role}:{who.party or who.token_id}", datetime.now(UTC))
     return AckResult(alert_id=alert_id, acknowledged=True, by_this_call=done)
 
 

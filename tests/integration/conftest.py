@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -44,6 +46,7 @@ class Pipeline:
 def pipeline(stack: StackEndpoints) -> Iterator[Pipeline]:
     port = free_port()
     session = uuid.uuid4().hex[:8]
+    groups = checkout_groups()
     env = {
         **stack.env,
         "COLDCHAIN_HTTP_PORT": str(port),
@@ -56,6 +59,9 @@ def pipeline(stack: StackEndpoints) -> Iterator[Pipeline]:
         "COLDCHAIN_INGEST_SESSION_EXPIRY_S": "300",
         "COLDCHAIN_INGEST_METRICS_PORT": "0",
         "COLDCHAIN_SINK_METRICS_PORT": "0",
+        # Consumer groups of this checkout's own: sessions of other checkouts on the same stack
+        # (other code) would otherwise share partitions with these, and the groups stay active.
+        **{f"COLDCHAIN_{name.upper()}": group for name, group in groups.items()},
     }
     logs = ARTIFACTS / "logs"
     services = {
@@ -66,11 +72,12 @@ def pipeline(stack: StackEndpoints) -> Iterator[Pipeline]:
     try:  # a set-up that fails half-way stops what it started too (no orphans on a shared stack)
         services["api"].start()
         wait_for_http(f"http://127.0.0.1:{port}/openapi.json", 60, services["api"])
+        commit_log_end(stack.kafka_bootstrap, groups["sink_group_id"])  # a new group: from the log's end
         services["sink"].start()
         services["ingest"].start()
         # The first subscription creates the persistent session; before it, nothing is queued.
         wait_for(lambda: "subscribed to" in services["ingest"].log_tail(50), 30, "ingest's MQTT subscription")
-        for group in ("coldchain-excursions", "coldchain-eta"):  # their default faust app ids
+        for group in (groups["excursions_app_id"], groups["eta_app_id"]):  # the processors' faust app ids
             commit_log_end(stack.kafka_bootstrap, group)  # not every earlier run's readings again
         for name in ("excursions", "eta"):
             services[name].start()
@@ -82,6 +89,14 @@ def pipeline(stack: StackEndpoints) -> Iterator[Pipeline]:
         for service in services.values():
             service.stop()
         end_session(stack.env["COLDCHAIN_MQTT_URL"], env["COLDCHAIN_INGEST_CLIENT_ID"])
+
+
+def checkout_groups() -> dict[str, str]:
+    """The sink's consumer group and the processors' app ids, the same for every session of this
+    checkout (its faust changelog topics are reused) and different from other checkouts'."""
+    tag = hashlib.sha256(str(Path(__file__).resolve().parents[2]).encode()).hexdigest()[:8]
+    return {"sink_group_id": f"coldchain-sink-test-{tag}",
+            "excursions_app_id": f"coldchain-excursions-test-{tag}", "eta_app_id": f"coldchain-eta-test-{tag}"}
 
 
 def shipment_body(shipment_id: str, devices: list[str], **overrides: Any) -> dict[str, Any]:

@@ -113,3 +113,30 @@ def test_the_dashboard_is_served_without_any_outside_address(pipeline):
     assert 'id="login"' in page and "EventSource" in script
     for text in (page, script, style):
         assert "http://" not in text.replace("http://www.w3.org/2000/svg", "") and "https://" not in text
+
+
+def test_lists_page_by_cursor_with_a_next_link(pipeline, unique):
+    """Shipments and the audit log: a full page links to the next; the last page does not."""
+    seller = unique("Paging Lobster Co.")
+    ids = [unique(f"SHP-PAGE-{n}") for n in range(3)]
+    with pipeline.http() as http:
+        for n, shipment_id in enumerate(ids):
+            body = shipment_body(shipment_id, [unique(f"TRK-PAGE-{n}")])
+            body["seller"] = {**body["seller"], "name": seller}
+            assert http.post("/api/v1/shipments", json=body).status_code == 201
+        seen: list[str] = []
+        page = http.get("/api/v1/shipments", params={"party": seller, "limit": 2})
+        while True:
+            assert page.status_code == 200
+            seen += [s["id"] for s in page.json()]
+            if "next" not in page.links:
+                break
+            page = http.get(page.links["next"]["url"])
+        assert sorted(seen) == sorted(ids) and len(seen) == 3
+        assert http.get("/api/v1/shipments", params={"cursor": "not-ours"}).status_code == 422
+
+        patched = http.patch(f"/api/v1/shipments/{ids[0]}", json={"deliver_by": "2030-01-01T00:00:00Z"})
+        assert patched.status_code == 200
+        first = http.get("/api/v1/audit", params={"table": "shipments", "key": ids[0], "limit": 1})
+        following = http.get(first.links["next"]["url"])
+        assert [e["action"] for e in first.json() + following.json()] == ["update", "insert"]
