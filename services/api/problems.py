@@ -37,7 +37,8 @@ def problem(status: int, detail: str | None = None, *, errors: Sequence[Mapping[
 
 def problem_body(status: int, detail: str | None = None, **fields: Any) -> bytes:
     """The JSON bytes of a problem (for ASGI code that answers without FastAPI)."""
-    return json.dumps(problem(status, detail, **fields).model_dump(mode="json", exclude_none=True)).encode()
+    return json.dumps(problem(status, detail, **fields).model_dump(mode="json", exclude_none=True),
+                      separators=(",", ":")).encode()
 
 
 class ProblemResponse(JSONResponse):
