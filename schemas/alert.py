@@ -21,6 +21,7 @@ Role = Literal["seller", "buyer", "ops"]
 ChannelName = Literal["email", "sms", "webhook"]
 DeliveryStatus = Literal["pending", "sending", "sent", "failed"]
 SmsEncoding = Literal["GSM-7", "UCS-2"]
+AlertEventStatus = Literal["raised", "suppressed", "sent", "failed", "acknowledged", "escalated"]
 
 STEP_ORDER: dict[str, int] = {"opened": 0, "escalated": 1, "closed": 2}
 SEVERITY_ORDER: dict[str, int] = {"warning": 0, "critical": 1}
@@ -148,8 +149,32 @@ class AlertEvent(BaseModel):
     kind: AlertKind
     step: AlertStep
     severity: Severity
-    status: Literal["raised", "suppressed", "sent", "failed", "acknowledged", "escalated"]
+    status: AlertEventStatus
     at: datetime
     role: Role | None = None  # set for delivery states
     channel: ChannelName | None = None
     detail: str | None = None
+
+
+def alert_event(
+    alert: Alert,
+    status: AlertEventStatus,
+    at: datetime,
+    *,
+    role: Role | None = None,
+    channel: ChannelName | None = None,
+    detail: str | None = None,
+) -> AlertEvent:
+    """The feed event of ``alert`` reaching ``status`` at ``at`` (the one way one is built)."""
+    return AlertEvent(
+        alert_id=alert.id,
+        shipment_id=alert.shipment_id,
+        kind=alert.kind,
+        step=alert.step,
+        severity=alert.severity,
+        status=status,
+        at=at,
+        role=role,
+        channel=channel,
+        detail=detail,
+    )

@@ -129,16 +129,18 @@ def dead_letters(
 ) -> None:
     """List and count the payloads ingest refused, newest first, with the reason."""
     import psycopg
+    from psycopg.rows import dict_row
+
+    from services.db.dead_letters import count_query, list_query
 
     with psycopg.connect(DatabaseSettings().dsn) as conn:
-        where, params = ("WHERE device_id = %s", [device]) if device else ("", [])
-        total = conn.execute(f"SELECT count(*) FROM dead_letters {where}", params).fetchone()  # noqa: S608
-        rows = conn.execute(
-            f"SELECT received_at, stage, mqtt_topic, payload_size, reason FROM dead_letters {where}"  # noqa: S608
-            " ORDER BY received_at DESC LIMIT %s", [*params, limit]).fetchall()
+        total = conn.execute(*count_query(device)).fetchone()
+        rows = conn.cursor(row_factory=dict_row).execute(*list_query(device, limit)).fetchall()
     table = Table("received", "stage", "topic", "bytes", "reason", title=f"{total[0] if total else 0} refused payloads")
-    for received, stage, topic, size, reason in rows:
-        table.add_row(received.isoformat(timespec="seconds"), stage, topic, "" if size is None else str(size), reason)
+    for row in rows:
+        size = row["payload_size"]
+        table.add_row(row["received_at"].isoformat(timespec="seconds"), row["stage"], row["mqtt_topic"],
+                      "" if size is None else str(size), row["reason"])
     Console().print(table)
 
 

@@ -64,7 +64,7 @@ class ConsumerCounts:
 
 
 @dataclass(frozen=True)
-class _Route:
+class _TopicHandler:
     model: type[BaseModel]
     handle: Handler
 
@@ -89,8 +89,8 @@ class AlertConsumer:
         self._shipments = shipments
         self._feed = feed
         self._routes = {
-            EXCURSIONS.name: _Route(ExcursionEvent, intake.on_excursion),
-            ETA.name: _Route(EtaUpdate, intake.on_eta),
+            EXCURSIONS.name: _TopicHandler(ExcursionEvent, intake.on_excursion),
+            ETA.name: _TopicHandler(EtaUpdate, intake.on_eta),
         }
         self._consumer: Consumer | None = None
         self._paused: dict[Partition, float] = {}  # partition -> monotonic time to resume

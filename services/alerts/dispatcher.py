@@ -16,27 +16,18 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TypeVar
 
-from schemas.alert import AlertEvent, ChannelName
+from schemas.alert import AlertEvent, AlertEventStatus, ChannelName, alert_event
 from schemas.common import utc_now
 from services.alerts.backoff import Backoff, backoff_delay, gives_up
-from services.alerts.channel_set import ChannelSet
-from services.alerts.channels.base import (
-    Channel,
-    PermanentDeliveryError,
-    RetryableDeliveryError,
-)
+from services.alerts.channel_set import ESCALATION_CHANNELS, ChannelSet, Sent
+from services.alerts.channels.base import PermanentDeliveryError, RetryableDeliveryError
 from services.alerts.escalation import EscalationCandidate, escalation_due, plan_escalation
-from services.alerts.formatting import LinkConfig, format_email, format_sms
-from services.alerts.messages import WebhookMessage
+from services.alerts.formatting import LinkConfig
 from services.alerts.outbox import AlertOutbox, ClaimedDelivery
 from services.alerts.policy import PlannedDelivery, PolicyConfig, Recipient, recipient_zone
-from services.alerts.sms_encoding import SmsSize
-from services.alerts.webhook_payload import webhook_body
 
 log = logging.getLogger(__name__)
-M = TypeVar("M")
 
 EventSink = Callable[[AlertEvent], Awaitable[None]]
 
@@ -47,7 +38,7 @@ class DispatchConfig:
     lease: timedelta = timedelta(minutes=5)
     poll_interval: timedelta = timedelta(seconds=2)
     escalate_after: timedelta = timedelta(minutes=30)
-    escalation_channels: tuple[ChannelName, ...] = ("email", "sms")
+    escalation_channels: tuple[ChannelName, ...] = ESCALATION_CHANNELS
     backoff: Backoff = field(default_factory=Backoff)
 
 
@@ -143,24 +134,13 @@ class AlertDispatcher:
 
         alerts = await self._outbox.escalate(now, self._config.escalate_after, plan)
         for alert in alerts:
-            await self._emit(
-                AlertEvent(
-                    alert_id=alert.id,
-                    shipment_id=alert.shipment_id,
-                    kind=alert.kind,
-                    step=alert.step,
-                    severity=alert.severity,
-                    status="escalated",
-                    at=now,
-                    role="ops",
-                )
-            )
+            await self._emit(alert_event(alert, "escalated", now, role="ops"))
         return len(alerts)
 
     async def _deliver(self, delivery: ClaimedDelivery) -> str:
         """Returns the report field to count: 'sent', 'retried' or 'failed'."""
         try:
-            provider_ref, sms = await self._send(delivery)
+            sent = await self._send(delivery)
         except PermanentDeliveryError as exc:
             await self._outbox.mark_failed(delivery, str(exc))
             log.error("%s %s to %s refused for good: %s", delivery.channel, delivery.id, delivery.role, exc)
@@ -170,26 +150,19 @@ class AlertDispatcher:
             if not isinstance(exc, RetryableDeliveryError):
                 log.exception("unexpected error delivering %s", delivery.id)
             return await self._retry_or_fail(delivery, f"{type(exc).__name__}: {exc}")
-        await self._outbox.mark_sent(delivery, self._clock(), provider_ref, sms)
+        await self._outbox.mark_sent(delivery, self._clock(), sent)
         log.info("sent %s %s to %s (%s, attempt %d)", delivery.alert.step, delivery.channel, delivery.role,
                  delivery.id, delivery.attempts)
         await self._emit_delivery(delivery, "sent", None)
         return "sent"
 
-    async def _send(self, delivery: ClaimedDelivery) -> tuple[str | None, SmsSize | None]:
-        """The provider's reference, and for an SMS the encoding and segments it went in."""
+    async def _send(self, delivery: ClaimedDelivery) -> Sent:
+        """Through the delivery's channel, written in its recipient's zone and language."""
+        channel = self._channels.get(delivery.channel)
+        if channel is None:  # claimed only for configured channels: a bug, or a changed configuration
+            raise RetryableDeliveryError("channel not configured")
         zone = recipient_zone(delivery.timezone, self._policy.default_timezone)
-        alert = delivery.alert
-        if delivery.channel == "email":
-            email = format_email(alert, delivery.address, delivery.recipient_name, delivery.id, zone, self._links,
-                                 delivery.language)
-            return await _send_via(self._channels.email, email, delivery.reclaimed), None
-        if delivery.channel == "webhook":
-            body = webhook_body(alert, delivery.id, delivery.role, delivery.recipient_name, self._links)
-            hook = WebhookMessage(delivery.id, delivery.address, delivery.secret_ref or "", body)
-            return await _send_via(self._channels.webhook, hook, delivery.reclaimed), None
-        sms = format_sms(alert, delivery.address, delivery.id, zone, self._links, delivery.language)
-        return await _send_via(self._channels.sms, sms, delivery.reclaimed), sms.size
+        return await channel.send(delivery, zone, self._links)
 
     async def _retry_or_fail(self, delivery: ClaimedDelivery, error: str) -> str:
         if gives_up(delivery.attempts, self._config.backoff):
@@ -204,24 +177,9 @@ class AlertDispatcher:
                     delivery.role, delivery.attempts, delay.total_seconds(), error)
         return "retried"
 
-    async def _emit_delivery(self, delivery: ClaimedDelivery, status: str, detail: str | None) -> None:
-        alert = delivery.alert
-        await self._emit(
-            AlertEvent.model_validate(
-                {
-                    "alert_id": alert.id,
-                    "shipment_id": alert.shipment_id,
-                    "kind": alert.kind,
-                    "step": alert.step,
-                    "severity": alert.severity,
-                    "status": status,
-                    "at": self._clock(),
-                    "role": delivery.role,
-                    "channel": delivery.channel,
-                    "detail": detail,
-                }
-            )
-        )
+    async def _emit_delivery(self, delivery: ClaimedDelivery, status: AlertEventStatus, detail: str | None) -> None:
+        await self._emit(alert_event(delivery.alert, status, self._clock(), role=delivery.role,
+                                     channel=delivery.channel, detail=detail))
 
     async def _emit(self, event: AlertEvent) -> None:
         if self._on_event is None:
@@ -231,10 +189,3 @@ class AlertDispatcher:
         except Exception:  # the feed is best effort; the outbox is the record
             log.exception("alert event sink failed")
 
-
-async def _send_via(channel: Channel[M] | None, message: M, reclaimed: bool) -> str | None:
-    if channel is None:
-        raise RetryableDeliveryError("channel not configured")
-    if reclaimed and await channel.already_accepted(message):
-        return "already-accepted"
-    return await channel.send(message)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from schemas.alert import AlertEvent
+from schemas.alert import AlertEvent, alert_event
 from schemas.common import utc_now
 from schemas.eta import EtaUpdate
 from schemas.excursion import ExcursionEvent
@@ -71,14 +71,10 @@ class AlertIntake:
         if outcome.deliveries and self._on_deliveries is not None:
             self._on_deliveries()
         return [
-            AlertEvent(
-                alert_id=alert.id,
-                shipment_id=alert.shipment_id,
-                kind=alert.kind,
-                step=alert.step,
-                severity=alert.severity,
-                status="suppressed" if alert.suppressed else "raised",
-                at=now,
+            alert_event(
+                alert,
+                "suppressed" if alert.suppressed else "raised",
+                now,
                 detail=alert.suppressed or ("found late in an uploaded backlog" if alert.found_late else None),
             )
             for alert in outcome.alerts

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
@@ -30,7 +30,9 @@ from schemas.shipment import DEFAULT_LANGUAGE, TimezoneSource
 from services.alerts.escalation import EscalationCandidate
 from services.alerts.ids import ack_code, ack_token, ack_token_hash, share_link_id, share_token, token_matches
 from services.alerts.policy import AlertState, Outcome, PlannedDelivery
-from services.alerts.sms_encoding import SmsSize
+
+if TYPE_CHECKING:
+    from services.alerts.channel_set import Sent
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +83,10 @@ class AlertOutbox:
     # --- intake ----------------------------------------------------------------------
 
     async def apply(
-        self, shipment_id: str, step: Callable[[AlertState], Outcome], now: datetime,
+        self, shipment_id: str, decide: Callable[[AlertState], Outcome], now: datetime,
         links_until: datetime | None = None,
     ) -> tuple[Outcome, list[str]]:
-        """Run the pure ``step`` on the shipment's policy memory, store what it produced.
+        """Run the pure ``decide`` on the shipment's policy memory, store what it produced.
 
         One transaction, with the memory row locked: the alerts, their deliveries and the
         new memory are committed together. Returns the outcome and the ids of alerts that
@@ -92,7 +94,7 @@ class AlertOutbox:
         """
         async with self._require_pool().connection() as conn, conn.transaction():
             state = await _lock_state(conn, shipment_id, now)
-            outcome = step(state)
+            outcome = decide(state)
             new_ids: list[str] = []
             refused: set[str] = set()
             for alert in outcome.alerts:
@@ -225,17 +227,16 @@ class AlertOutbox:
             for row in rows
         ]
 
-    async def mark_sent(
-        self, delivery: ClaimedDelivery, now: datetime, provider_ref: str | None, sms: SmsSize | None = None
-    ) -> bool:
-        """``sms``: the encoding and segments of the text sent, for an SMS."""
+    async def mark_sent(self, delivery: ClaimedDelivery, now: datetime, sent: Sent) -> bool:
+        """``sent``: the provider's reference and, for an SMS, the encoding and segments sent."""
+        sms = sent.sms
         return await self._finish(
             delivery,
             "status = 'sent', sent_at = %(now)s, provider_ref = %(ref)s, last_error = NULL,"
             " sms_encoding = %(encoding)s, sms_segments = %(segments)s",
             {
                 "now": now,
-                "ref": provider_ref,
+                "ref": sent.provider_ref,
                 "encoding": sms.encoding if sms else None,
                 "segments": sms.segments if sms else None,
             },
@@ -333,8 +334,13 @@ class AlertOutbox:
 # --- reads and acknowledgements on a caller's connection (the API shares these) -------
 
 
-async def shipment_alerts(conn: AsyncConnection[Any], shipment_id: str) -> list[dict[str, Any]]:
-    """Alerts of a shipment, newest first, each with its deliveries."""
+AlertKey = tuple[datetime, datetime, str]  # (event_time, raised_at, id): unique, the listing's order
+
+
+async def shipment_alerts(conn: AsyncConnection[Any], shipment_id: str, limit: int | None = None,
+                          after: AlertKey | None = None) -> list[dict[str, Any]]:
+    """Alerts of a shipment, newest first, each with its deliveries; at most ``limit``, and
+    only those after the key ``after`` (the last one already seen) when given."""
     cursor = conn.cursor(row_factory=dict_row)
     await cursor.execute(
         """
@@ -352,11 +358,15 @@ async def shipment_alerts(conn: AsyncConnection[Any], shipment_id: str) -> list[
                    ORDER BY d.role, d.channel)
                  FILTER (WHERE d.id IS NOT NULL), '[]') AS deliveries
         FROM alerts AS a LEFT JOIN alert_deliveries AS d ON d.alert_id = a.id
-        WHERE a.shipment_id = %s
+        WHERE a.shipment_id = %(shipment)s
+          AND (%(after_event)s::timestamptz IS NULL
+               OR (a.event_time, a.raised_at, a.id) < (%(after_event)s, %(after_raised)s, %(after_id)s))
         GROUP BY a.id
-        ORDER BY a.event_time DESC, a.raised_at DESC
+        ORDER BY a.event_time DESC, a.raised_at DESC, a.id DESC
+        LIMIT %(limit)s
         """,
-        (shipment_id,),
+        {"shipment": shipment_id, "limit": limit, "after_event": after[0] if after else None,
+         "after_raised": after[1] if after else None, "after_id": after[2] if after else None},
     )
     return list(await cursor.fetchall())
 

@@ -36,14 +36,15 @@ from schemas.alert import (
     Severity,
 )
 from schemas.shipment import DEFAULT_LANGUAGE, Party, PartyZone, Shipment, ShipmentIn, TimezoneSource
+from services.alerts.channel_set import CHANNELS, QUIET_CHANNELS
 from services.alerts.ids import alert_id, delivery_id
 from services.alerts.trigger import AlertTrigger
 from services.alerts.zones import shipment_zones
 from services.i18n.language import N_
 
 
-class Route(BaseModel):
-    """``role`` hears alerts of at least ``min_severity`` on ``channel``."""
+class ChannelRule(BaseModel):
+    """``role`` hears alerts of at least ``min_severity`` on ``channel`` (``COLDCHAIN_ALERT_ROUTES``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -52,15 +53,15 @@ class Route(BaseModel):
     min_severity: Severity
 
 
-DEFAULT_ROUTES: tuple[Route, ...] = (
-    Route(role="seller", channel="email", min_severity="warning"),
-    Route(role="seller", channel="sms", min_severity="critical"),
-    Route(role="buyer", channel="email", min_severity="warning"),
-    Route(role="buyer", channel="sms", min_severity="critical"),
+DEFAULT_CHANNEL_RULES: tuple[ChannelRule, ...] = (
+    ChannelRule(role="seller", channel="email", min_severity="warning"),
+    ChannelRule(role="seller", channel="sms", min_severity="critical"),
+    ChannelRule(role="buyer", channel="email", min_severity="warning"),
+    ChannelRule(role="buyer", channel="sms", min_severity="critical"),
     # Only recipients with a webhook get these (a party's own, or the deployment's for ops).
-    Route(role="seller", channel="webhook", min_severity="warning"),
-    Route(role="buyer", channel="webhook", min_severity="warning"),
-    Route(role="ops", channel="webhook", min_severity="warning"),
+    ChannelRule(role="seller", channel="webhook", min_severity="warning"),
+    ChannelRule(role="buyer", channel="webhook", min_severity="warning"),
+    ChannelRule(role="ops", channel="webhook", min_severity="warning"),
 )
 
 
@@ -70,12 +71,12 @@ class QuietHours:
 
     start: time = time(22, 0)
     end: time = time(7, 0)
-    channels: frozenset[ChannelName] = frozenset({"email", "sms"})
+    channels: frozenset[ChannelName] = frozenset(QUIET_CHANNELS)
 
 
 @dataclass(frozen=True)
 class PolicyConfig:
-    routes: tuple[Route, ...] = DEFAULT_ROUTES
+    channel_rules: tuple[ChannelRule, ...] = DEFAULT_CHANNEL_RULES
     quiet_hours: QuietHours = field(default_factory=QuietHours)
     # Within this event-time window, a trigger of the same kind on the same shipment that is
     # no more severe than the last one told is not told again (opened/closed storms).
@@ -106,14 +107,10 @@ class Recipient:
     webhook_secret_ref: str | None = None  # names the signing secret; never the secret
 
     def address_for(self, channel: ChannelName) -> str | None:
-        if channel == "email":
-            return self.email.strip().lower() if self.email else None
-        if channel == "webhook":
-            return self.webhook_url
-        return self.phone
+        return CHANNELS[channel].address(self)
 
     def secret_ref_for(self, channel: ChannelName) -> str | None:
-        return self.webhook_secret_ref if channel == "webhook" else None
+        return CHANNELS[channel].secret_ref(self)
 
 
 @dataclass(frozen=True)
@@ -543,7 +540,7 @@ def plan_deliveries(
         return []
     planned: dict[str, PlannedDelivery] = {}
     for recipient in recipients:
-        for channel in _channels_for(recipient.role, alert.severity, config.routes):
+        for channel in _channels_for(recipient.role, alert.severity, config.channel_rules):
             delivery = _delivery(alert, recipient, channel, config, now)
             if delivery is not None:
                 # The same person as seller and buyer is told once per channel.
@@ -568,13 +565,13 @@ def plan_to(
     return list(planned.values())
 
 
-def _channels_for(role: Role, severity: Severity, routes: Sequence[Route]) -> list[ChannelName]:
+def _channels_for(role: Role, severity: Severity, rules: Sequence[ChannelRule]) -> list[ChannelName]:
     level = SEVERITY_ORDER[severity]
     found: list[ChannelName] = []
-    for route in routes:
-        admitted = level >= SEVERITY_ORDER[route.min_severity]
-        if route.role == role and admitted and route.channel not in found:
-            found.append(route.channel)
+    for rule in rules:
+        admitted = level >= SEVERITY_ORDER[rule.min_severity]
+        if rule.role == role and admitted and rule.channel not in found:
+            found.append(rule.channel)
     return found
 
 

@@ -9,10 +9,11 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from schemas.alert import ChannelName
 from schemas.shipment import check_webhook_url
 from services.alerts.backoff import Backoff
+from services.alerts.channel_set import ESCALATION_CHANNELS, QUIET_CHANNELS
 from services.alerts.channels.smtp import SmtpEndpoint, parse_smtp_url
 from services.alerts.channels.twilio import TWILIO_API
 from services.alerts.formatting import LinkConfig
-from services.alerts.policy import DEFAULT_ROUTES, PolicyConfig, QuietHours, Recipient, Route
+from services.alerts.policy import DEFAULT_CHANNEL_RULES, ChannelRule, PolicyConfig, QuietHours, Recipient
 from services.connections import DatabaseSettings, KafkaSettings, MetricsSettings, settings_config
 
 # Defaults earlier versions shipped: refused, since anyone can read them.
@@ -53,10 +54,11 @@ class AlertSettings(KafkaSettings, DatabaseSettings, MetricsSettings):
     # Keys the SMS reply codes and acknowledgement links. There is no default: a built-in
     # value would let anyone forge an acknowledgement. The local stack generates one.
     alert_ack_secret: SecretStr = Field(min_length=16)
-    alert_routes: tuple[Route, ...] = DEFAULT_ROUTES
+    # Who hears what on which channel; named "routes" in COLDCHAIN_ALERT_ROUTES since the first release.
+    alert_routes: tuple[ChannelRule, ...] = DEFAULT_CHANNEL_RULES
     alert_quiet_start: time = time(22, 0)
     alert_quiet_end: time = time(7, 0)
-    alert_quiet_channels: tuple[ChannelName, ...] = ("email", "sms")
+    alert_quiet_channels: tuple[ChannelName, ...] = QUIET_CHANNELS
     # For a party whose zone is neither given nor known from its phone or place.
     alert_default_timezone: str = "UTC"
     # An excursion step revealed by readings that arrived this long after they were taken
@@ -70,7 +72,7 @@ class AlertSettings(KafkaSettings, DatabaseSettings, MetricsSettings):
     alert_ops_email: str | None = None
     alert_ops_phone: str | None = None
     alert_ops_timezone: str | None = None
-    alert_escalation_channels: tuple[ChannelName, ...] = ("email", "sms")
+    alert_escalation_channels: tuple[ChannelName, ...] = ESCALATION_CHANNELS
 
     alert_backoff_base_s: float = Field(default=15.0, gt=0)
     alert_backoff_cap_s: float = Field(default=600.0, gt=0)
@@ -117,7 +119,7 @@ class AlertSettings(KafkaSettings, DatabaseSettings, MetricsSettings):
 
     def policy_config(self) -> PolicyConfig:
         return PolicyConfig(
-            routes=self.alert_routes,
+            channel_rules=self.alert_routes,
             quiet_hours=QuietHours(
                 start=self.alert_quiet_start,
                 end=self.alert_quiet_end,

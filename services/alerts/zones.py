@@ -17,7 +17,7 @@ import phonenumbers
 from phonenumbers import timezone as phone_zones
 
 from schemas.shipment import Party, PartyZone, PartyZones, Place, ShipmentIn
-from services.excursions.flight import distance_km
+from services.geo import great_circle_km
 
 # An airport this far from a place still shares its zone in practice (zone borders run
 # far from most cargo hubs); further than that, a guess would be worse than the default.
@@ -61,7 +61,7 @@ def zone_near(lat: float, lon: float, within_km: float = PLACE_RADIUS_KM) -> str
     for a_lat, a_lon, zone in _airports():
         if abs(a_lat - lat) * 111.0 > within_km:  # a degree of latitude is ~111 km: skip cheaply
             continue
-        d = distance_km(lat, lon, a_lat, a_lon)
+        d = great_circle_km(lat, lon, a_lat, a_lon)
         if d <= within_km and (best is None or d < best[0]):
             best = (d, zone)
     return best[1] if best else None

@@ -12,106 +12,88 @@ Events: ``ready`` once connected (and after any replay), then ``reading``, ``exc
 ``reset`` when a resume is not possible (too far behind): the client reloads its state.
 """
 
-# No ``from __future__ import annotations`` here: the feed's auth dependency is a closure, and
-# FastAPI must see its Annotated type as an object, not as a string to resolve in this module.
+from __future__ import annotations
+
 import asyncio
 import json
-import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, status
 from fastapi.responses import StreamingResponse
-from fastapi.security import HTTPAuthorizationCredentials
-from psycopg_pool import AsyncConnectionPool
-from pydantic import BaseModel
 
-from services.api.auth import Caller, bearer, principal
+from schemas.http import FeedTicket
+from services.api.auth import Caller, Credentials, authenticate, visible_shipment
+from services.api.deps import Feed, Feeds, Registry, Settings, State
 from services.api.feed import FeedFilter, LiveFeed
 from services.api.feed_position import EVENT_TYPES, BadPosition, FeedPosition, parse_position, sse_frame
 from services.api.feed_ticket import BadTicket, issue_ticket, verify_ticket
-from services.api.limits import StreamSlots
-from services.api.settings import ApiSettings
+from services.api.problems import PROBLEM_RESPONSES
 from services.api.tokens import Principal
 
-
-class TicketOut(BaseModel):
-    ticket: str
-    expires_at: datetime
-    role: str  # who the ticket speaks for, so a client can tell what it may do
-    party: str | None
+router = APIRouter(tags=["feed"], responses=PROBLEM_RESPONSES)
 
 
-def router(pool: AsyncConnectionPool, feed: LiveFeed, settings: ApiSettings, slots: StreamSlots) -> APIRouter:
-    routes = APIRouter(tags=["feed"])
-    secret = (settings.feed_ticket_secret.get_secret_value().encode() if settings.feed_ticket_secret
-              else secrets.token_bytes(32))
-    ttl = timedelta(seconds=settings.feed_ticket_ttl_s)
-
-    async def feed_caller(
-        request: Request,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-        ticket: Annotated[str | None, Query(description="from POST /api/v1/feed/ticket")] = None,
-    ) -> Principal:
-        if ticket is None:
-            return await principal(request, credentials)
-        try:
-            checked = verify_ticket(secret, ticket, datetime.now(UTC))
-        except BadTicket as exc:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc)) from exc
-        async with pool.connection() as conn:
-            cur = await conn.execute("SELECT id, role, party FROM api_tokens WHERE id = %s AND revoked_at IS NULL",
-                                     (checked.token_id,))
-            row = await cur.fetchone()
-        if row is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "the ticket's token is revoked")
-        return Principal(token_id=row[0], role=row[1], party=row[2])
-
-    @routes.post("/api/v1/feed/ticket")
-    async def feed_ticket(who: Caller) -> TicketOut:
-        ticket, expires_at = issue_ticket(secret, who.token_id, datetime.now(UTC), ttl)
-        return TicketOut(ticket=ticket, expires_at=expires_at, role=who.role, party=who.party)
-
-    @routes.get("/api/v1/feed", response_class=StreamingResponse,
-                responses={200: {"content": {"text/event-stream": {}}}})
-    async def live_feed(
-        who: Annotated[Principal, Depends(feed_caller)],
-        shipment: str | None = None,
-        types: Annotated[str | None, Query(description="comma-separated: reading,excursion,eta,alert")] = None,
-        last_event_id: Annotated[str | None, Header()] = None,
-        resume: Annotated[str | None, Query(alias="last_event_id")] = None,
-    ) -> StreamingResponse:
-        wanted = frozenset(t.strip() for t in types.split(",") if t.strip()) if types else EVENT_TYPES
-        if not wanted or wanted - EVENT_TYPES:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, [{
-                "loc": ["query", "types"], "type": "value_error",
-                "msg": f"types must be among {', '.join(sorted(EVENT_TYPES))}"}])
-        if shipment is not None:
-            await _check_visible(pool, shipment, who)
-        since = None
-        if last_event_id or resume:
-            try:
-                since = parse_position(last_event_id or resume or "")
-            except BadPosition as exc:
-                raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, [{
-                    "loc": ["header", "Last-Event-ID"], "type": "value_error", "msg": str(exc)}]) from exc
-        feed_filter = FeedFilter(wanted, shipment, who.party if who.role == "exporter" else None)
-        return StreamingResponse(
-            slots.stream(who.token_id, _events(feed, feed_filter, since, settings.feed_keepalive_s)),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-
-    return routes
-
-
-async def _check_visible(pool: AsyncConnectionPool, shipment_id: str, who: Principal) -> None:
-    async with pool.connection() as conn:
-        cur = await conn.execute("SELECT seller_name, buyer_name FROM shipments WHERE id = %s", (shipment_id,))
+async def feed_caller(
+    state: State,
+    credentials: Credentials,
+    ticket: Annotated[str | None, Query(description="from POST /api/v1/feed/ticket")] = None,
+) -> Principal:
+    """A bearer token, or a ticket (``EventSource`` cannot send an ``Authorization`` header)."""
+    if ticket is None:
+        return await authenticate(state.pool, credentials)
+    try:
+        checked = verify_ticket(state.feed_ticket_secret, ticket, datetime.now(UTC))
+    except BadTicket as exc:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc)) from exc
+    async with state.pool.connection() as conn:
+        cur = await conn.execute("SELECT id, role, party FROM api_tokens WHERE id = %s AND revoked_at IS NULL",
+                                 (checked.token_id,))
         row = await cur.fetchone()
-    # Another party's shipment is "not found", not "forbidden": its existence is private too.
-    if row is None or not who.may_see(row[0], row[1]):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no shipment {shipment_id!r}")
+    if row is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "the ticket's token is revoked")
+    return Principal(token_id=row[0], role=row[1], party=row[2])
+
+
+@router.post("/api/v1/feed/ticket", response_model=FeedTicket)
+async def feed_ticket(who: Caller, state: State) -> FeedTicket:
+    ttl = timedelta(seconds=state.settings.feed_ticket_ttl_s)
+    ticket, expires_at = issue_ticket(state.feed_ticket_secret, who.token_id, datetime.now(UTC), ttl)
+    return FeedTicket(ticket=ticket, expires_at=expires_at, role=who.role, party=who.party)
+
+
+@router.get("/api/v1/feed", response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}})
+async def live_feed(
+    who: Annotated[Principal, Depends(feed_caller)],
+    feed: Feed,
+    slots: Feeds,
+    registry: Registry,
+    settings: Settings,
+    shipment: str | None = None,
+    types: Annotated[str | None, Query(description="comma-separated: reading,excursion,eta,alert")] = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+    resume: Annotated[str | None, Query(alias="last_event_id")] = None,
+) -> StreamingResponse:
+    wanted = frozenset(t.strip() for t in types.split(",") if t.strip()) if types else EVENT_TYPES
+    if not wanted or wanted - EVENT_TYPES:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [{
+            "loc": ["query", "types"], "type": "value_error",
+            "msg": f"types must be among {', '.join(sorted(EVENT_TYPES))}"}])
+    if shipment is not None:
+        await visible_shipment(shipment, who, registry)
+    since = None
+    if last_event_id or resume:
+        try:
+            since = parse_position(last_event_id or resume or "")
+        except BadPosition as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [{
+                "loc": ["header", "Last-Event-ID"], "type": "value_error", "msg": str(exc)}]) from exc
+    feed_filter = FeedFilter(wanted, shipment, who.party if who.role == "exporter" else None)
+    return StreamingResponse(
+        slots.stream(who.token_id, _events(feed, feed_filter, since, settings.feed_keepalive_s)),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 async def _events(feed: LiveFeed, feed_filter: FeedFilter, since: FeedPosition | None,

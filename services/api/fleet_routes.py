@@ -10,20 +10,22 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from schemas.eta import ViabilityState
+from schemas.http import FleetShipment, FleetSummary
 from schemas.shipment import Shipment
-from services.api.auth import Caller
+from services.api.auth import Caller, not_found
+from services.api.deps import Pool
 from services.api.fleet_status import History, OpenExcursion, fleet_state, state_text, viability_of, worst_severity
+from services.api.pagination import CursorParam, decode_cursor, encode_cursor, link_next
+from services.api.problems import PROBLEM_RESPONSES
 from services.api.tokens import Principal
 from services.excursions.limits import limits_for
 from services.profiles.catalog import builtin_profiles
@@ -61,46 +63,51 @@ LIMIT %(limit)s
 """
 
 
-def router(pool: AsyncConnectionPool) -> APIRouter:
-    routes = APIRouter(tags=["dashboard"])
+router = APIRouter(tags=["dashboard"], responses=PROBLEM_RESPONSES)
 
-    async def summaries(who: Principal, shipment_id: str | None, limit: int | None,
-                        page: FleetPage | None = None) -> list[dict[str, Any]]:
-        return await fleet_summaries(pool, who.party if who.role == "exporter" else None, shipment_id, limit, page)
 
-    @routes.get("/api/v1/fleet")
-    async def fleet(
-        who: Caller,
-        request: Request,
-        response: Response,
-        limit: Annotated[int, Query(ge=1, le=500)] = 100,
-        viability: Annotated[ViabilityState | None, Query(description="ok, compromised or lost")] = None,
-        q: Annotated[str | None, Query(max_length=100, description="part of an id, a seller or a buyer")] = None,
-        active: Annotated[bool, Query(description="false: delivered and cancelled shipments too")] = True,
-        cursor: Annotated[str | None, Query(max_length=200, description="from a Link: rel=next header")] = None,
-    ) -> list[dict[str, Any]]:
-        page = FleetPage(q=q, active=active, after=decode_cursor(cursor) if cursor else None)
-        if viability is None:
-            rows = await summaries(who, None, limit, page)
-        else:
-            # Judged in Python (fleet_status), so filtered after the query, over every shipment.
-            rows = filter_viability(await summaries(who, None, None, page), viability)[:limit]
-        if len(rows) == limit:  # there may be more: a link to the next page, as RFC 8288 says
-            last = rows[-1]
-            following = request.url.include_query_params(cursor=encode_cursor(last["packed_at"], last["id"]))
-            response.headers["Link"] = f'<{following}>; rel="next"'
-        return rows
+@router.get("/api/v1/fleet", response_model=list[FleetSummary])
+async def fleet(
+    who: Caller,
+    pool: Pool,
+    request: Request,
+    response: Response,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    viability: Annotated[ViabilityState | None, Query(description="ok, compromised or lost")] = None,
+    q: Annotated[str | None, Query(max_length=100, description="part of an id, a seller or a buyer")] = None,
+    active: Annotated[bool, Query(description="false: delivered and cancelled shipments too")] = True,
+    cursor: CursorParam = None,
+) -> list[dict[str, Any]]:
+    page = FleetPage(q=q, active=active, after=_fleet_key(cursor) if cursor else None)
+    party = _party(who)
+    if viability is None:
+        rows = await fleet_summaries(pool, party, None, limit, page)
+    else:
+        # Judged in Python (fleet_status), so filtered after the query, over every shipment.
+        rows = filter_viability(await fleet_summaries(pool, party, None, None, page), viability)[:limit]
+    if len(rows) == limit:  # there may be more: a link to the next page
+        link_next(request, response, encode_cursor(rows[-1]["packed_at"], rows[-1]["id"]))
+    return rows
 
-    @routes.get("/api/v1/fleet/{shipment_id}")
-    async def fleet_shipment(shipment_id: str, who: Caller) -> dict[str, Any]:
-        found = await summaries(who, shipment_id, 1)
-        if not found:  # another party's shipment is "not found" too
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no shipment {shipment_id!r}")
-        summary = found[0]
-        summary["limits"] = await shipment_limits(pool, Shipment.model_validate(summary["shipment"]))
-        return summary
 
-    return routes
+@router.get("/api/v1/fleet/{shipment_id}", response_model=FleetShipment)
+async def fleet_shipment(shipment_id: str, who: Caller, pool: Pool) -> dict[str, Any]:
+    found = await fleet_summaries(pool, _party(who), shipment_id, 1)
+    if not found:  # another party's shipment is "not found" too
+        raise not_found(shipment_id)
+    summary = found[0]
+    summary["limits"] = await shipment_limits(pool, Shipment.model_validate(summary["shipment"]))
+    return summary
+
+
+def _party(who: Principal) -> str | None:
+    return who.party if who.role == "exporter" else None
+
+
+def _fleet_key(cursor: str) -> tuple[datetime, str]:
+    packed_at, shipment_id = decode_cursor(cursor, datetime, str)
+    assert isinstance(packed_at, datetime) and isinstance(shipment_id, str)
+    return packed_at, shipment_id
 
 
 @dataclass(frozen=True)
@@ -108,19 +115,6 @@ class FleetPage:
     q: str | None = None
     active: bool = False
     after: tuple[datetime, str] | None = None  # (packed_at, id) of the last row already seen
-
-
-def encode_cursor(packed_at: str | datetime, shipment_id: str) -> str:
-    stamp = packed_at if isinstance(packed_at, str) else packed_at.isoformat()
-    return base64.urlsafe_b64encode(json.dumps([stamp, shipment_id]).encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        stamp, shipment_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return datetime.fromisoformat(stamp), str(shipment_id)
-    except (ValueError, TypeError) as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "cursor is not one this API made") from exc
 
 
 async def fleet_summaries(pool: AsyncConnectionPool, party: str | None, shipment_id: str | None,

@@ -24,11 +24,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
 from schemas.eta import LossReason, ViabilityState
-
-FleetState = Literal["lost", "excursion", "at_risk", "silent", "ok"]
+from schemas.http import FleetState
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Limits that keep one caller from starving the rest.
 
-- ``RequestLimits``: a plain ASGI middleware. A request body is bounded before anything
+- ``RequestLimits``: a plain ASGI middleware, answering with the same problem details as the
+  app's handlers (``problems``). A request body is bounded before anything
   parses it (413 from the Content-Length, or as soon as a chunked body passes the limit),
   and a body-carrying ``/api/v1`` request without a bearer token is a 401 before its body
   is read (FastAPI reads the body before it resolves the authentication dependency).
@@ -11,13 +12,14 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import HTTPException, status
+
+from services.api.problems import MEDIA_TYPE, problem_body
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -46,11 +48,11 @@ class RequestLimits:
         path = scope["path"]
         if (path.startswith("/api/v1/") and path not in self.token_free_paths
                 and not headers.get("authorization", "").lower().startswith("bearer ")):
-            await _problem(send, 401, "missing bearer token", {"www-authenticate": "Bearer"})
+            await _problem(send, path, 401, "missing bearer token", {"www-authenticate": "Bearer"})
             return
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
-            await _problem(send, 413, f"request body over {self.max_body_bytes} bytes")
+            await _problem(send, path, 413, f"request body over {self.max_body_bytes} bytes")
             return
         seen = 0
 
@@ -66,18 +68,15 @@ class RequestLimits:
         try:
             await self.app(scope, bounded_receive, send)
         except BodyTooLarge:
-            await _problem(send, 413, f"request body over {self.max_body_bytes} bytes")
+            await _problem(send, path, 413, f"request body over {self.max_body_bytes} bytes")
 
 
-async def _problem(send: Send, code: int, detail: str, extra: dict[str, str] | None = None) -> None:
-    body = json.dumps({"type": "about:blank", "title": _TITLES[code], "status": code, "detail": detail}).encode()
-    headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())]
+async def _problem(send: Send, path: str, code: int, detail: str, extra: dict[str, str] | None = None) -> None:
+    body = problem_body(code, detail, instance=path)
+    headers = [(b"content-type", MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode())]
     headers += [(k.encode(), v.encode()) for k, v in (extra or {}).items()]
     await send({"type": "http.response.start", "status": code, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-_TITLES = {401: "Unauthorized", 413: "Content Too Large"}
 
 
 class StreamSlots:

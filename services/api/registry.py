@@ -78,9 +78,11 @@ class ShipmentRegistry:
             row = await (await conn.execute("SELECT body FROM shipments WHERE id = %s", (shipment_id,))).fetchone()
         return _read(row[0]) if row else None
 
-    async def search(self, party: str | None, product: str | None, device: str | None,
-                   limit: int, offset: int) -> list[Shipment]:
-        clauses, params = [], []
+    async def search(self, party: str | None, product: str | None, device: str | None, limit: int,
+                     after: tuple[datetime, str] | None = None, offset: int = 0) -> list[Shipment]:
+        """Newest packed first, by ``(packed_at, id)``; ``after``: the key of the last one already seen."""
+        clauses: list[str] = []
+        params: list[object] = []
         if party:
             clauses.append("(seller_name = %s OR buyer_name = %s)")
             params += [party, party]
@@ -90,10 +92,13 @@ class ShipmentRegistry:
         if device:
             clauses.append("id IN (SELECT shipment_id FROM shipment_devices WHERE device_id = %s)")
             params.append(device)
+        if after is not None:
+            clauses.append("(packed_at, id) < (%s, %s)")
+            params += list(after)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         async with self.pool.connection() as conn:
             cur = await conn.execute(
-                f"SELECT body FROM shipments {where} ORDER BY packed_at DESC, id LIMIT %s OFFSET %s",  # noqa: S608
+                f"SELECT body FROM shipments {where} ORDER BY packed_at DESC, id DESC LIMIT %s OFFSET %s",  # noqa: S608
                 [*params, limit, offset],
             )
             return [_read(row[0]) for row in await cur.fetchall()]

@@ -5,18 +5,14 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 
 from services.connections import DatabaseSettings, KafkaSettings, settings_config
+from services.reports.settings import LinkSettings
 
 
-class ApiSettings(KafkaSettings, DatabaseSettings):
+class ApiSettings(KafkaSettings, DatabaseSettings, LinkSettings):
+    """Where it listens and the base of its links come from ``LinkSettings`` (``base_url``)."""
+
     model_config = settings_config()
 
-    http_host: str = "127.0.0.1"
-    http_port: int = 8000
-    public_url: str | None = None  # base of the links it makes; unset: where it listens
-
-    @property
-    def base_url(self) -> str:
-        return (self.public_url or f"http://{self.http_host}:{self.http_port}").rstrip("/")
     excursions_profile_files: list[Path] = []  # the same profiles the excursions processor reads
 
     # The live feed (services/api/feed.py).

@@ -18,7 +18,7 @@ import html
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, HTTPException, Path, Response, status
@@ -26,13 +26,15 @@ from fastapi.responses import HTMLResponse
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
-from pydantic import BaseModel, Field
 
+from schemas.http import LinkIn, LinkOut
 from schemas.shipment import Shipment
 from services.alerts.ids import ack_token_hash, share_link_id
 from services.alerts.outbox import acknowledge_alert, shipment_alerts
 from services.api.auth import Caller
+from services.api.deps import Pool, Settings
 from services.api.fleet_routes import fleet_summaries, shipment_limits
+from services.api.problems import PROBLEM_RESPONSES
 from services.api.share_page import Point, ShareView, ack_form, page, render_share_page
 from services.api.tokens import Principal
 from services.i18n.language import Language, language_for
@@ -49,22 +51,6 @@ class OpenLink:
     recipient: str | None
     channel: str | None
     alert_id: str | None
-
-
-class LinkIn(BaseModel):
-    party: Literal["seller", "buyer"]
-    days: Annotated[int, Field(ge=1, le=90)] | None = None  # default: until deliver_by + 7 days
-
-
-class LinkOut(BaseModel):
-    id: str
-    shipment_id: str
-    party: str
-    url: str | None = None  # only in the answer that made it: the token is not kept
-    expires_at: datetime
-    revoked_at: datetime | None = None
-    created_by: str
-    channel: str | None = None
 
 
 INSERT_LINK = ("INSERT INTO share_links (id, token_hash, shipment_id, party, created_at, created_by, expires_at)"
@@ -103,125 +89,128 @@ def _not_found() -> HTMLResponse:
                         status_code=404)
 
 
-def router(pool: AsyncConnectionPool, base_url: str) -> APIRouter:
-    routes = APIRouter()
+router = APIRouter()
 
-    async def load_view(link: OpenLink, acknowledged: bool | None = None) -> ShareView:
-        (summary,) = await fleet_summaries(pool, None, link.shipment_id, 1)
-        shipment = Shipment.model_validate(summary["shipment"])
-        async with pool.connection() as conn:
-            points = await _chart_points(conn, link.shipment_id)
-            excursions = await _excursions(conn, link.shipment_id)
-            alerts = [_alert_row(a) for a in await shipment_alerts(conn, link.shipment_id)]
-        ack_alert = next((a for a in alerts if a["id"] == link.alert_id), None)
-        return ShareView(
-            shipment=summary["shipment"], summary=summary, limits=await shipment_limits(pool, shipment),
-            points=points, excursions=excursions, alerts=alerts, zone=_zone_of(shipment, link.party),
-            party=link.party, ack_alert=ack_alert,
-            acknowledged=bool(ack_alert and ack_alert["acknowledged"]) if acknowledged is None else acknowledged,
-            lang=_language_of(shipment, link.party))
 
-    async def opened(token: str) -> OpenLink | None:
-        async with pool.connection() as conn:
-            return await open_link(conn, token, datetime.now(UTC))
 
-    @routes.get("/s/{token}", response_class=HTMLResponse, include_in_schema=False)
-    async def shared_page(token: TOKEN) -> HTMLResponse:
-        link = await opened(token)
-        if link is None:
+async def load_view(pool: AsyncConnectionPool, link: OpenLink, acknowledged: bool | None = None) -> ShareView:
+    (summary,) = await fleet_summaries(pool, None, link.shipment_id, 1)
+    shipment = Shipment.model_validate(summary["shipment"])
+    async with pool.connection() as conn:
+        points = await _chart_points(conn, link.shipment_id)
+        excursions = await _excursions(conn, link.shipment_id)
+        alerts = [_alert_row(a) for a in await shipment_alerts(conn, link.shipment_id)]
+    ack_alert = next((a for a in alerts if a["id"] == link.alert_id), None)
+    return ShareView(
+        shipment=summary["shipment"], summary=summary, limits=await shipment_limits(pool, shipment),
+        points=points, excursions=excursions, alerts=alerts, zone=_zone_of(shipment, link.party),
+        party=link.party, ack_alert=ack_alert,
+        acknowledged=bool(ack_alert and ack_alert["acknowledged"]) if acknowledged is None else acknowledged,
+        lang=_language_of(shipment, link.party))
+
+async def opened(pool: AsyncConnectionPool, token: str) -> OpenLink | None:
+    async with pool.connection() as conn:
+        return await open_link(conn, token, datetime.now(UTC))
+
+@router.get("/s/{token}", response_class=HTMLResponse, include_in_schema=False)
+async def shared_page(token: TOKEN, pool: Pool) -> HTMLResponse:
+    link = await opened(pool, token)
+    if link is None:
+        return _not_found()
+    view = await load_view(pool, link)
+    # The page's own form posts to ./{token}/ack; "ack" relative to /s/{token} would drop the token.
+    html = render_share_page(view).replace("action='ack'", f"action='/s/{token}/ack'")
+    return HTMLResponse(html, headers=_private())
+
+@router.get("/s/{token}/ack", response_class=HTMLResponse, include_in_schema=False)
+async def ack_page(token: TOKEN, pool: Pool) -> HTMLResponse:
+    link = await opened(pool, token)
+    if link is None:
+        return _not_found()
+    view = await load_view(pool, link)
+    lang = view.lang
+    open_page = html.escape(lang.gettext("Open the shipment page"))
+    back = f"<p><a href='/s/{token}'>{open_page}</a></p>"
+    if view.ack_alert is None:
+        nothing = html.escape(lang.gettext("Nothing to acknowledge"))
+        return HTMLResponse(page(nothing, f"<section><h1>{nothing}</h1>{back}</section>", lang))
+    title = html.escape(lang.gettext("Shipment %(id)s", id=view.shipment["id"]))
+    body = (f"<section><h1>{title}</h1></section>"
+            + ack_form(view.ack_alert, view.acknowledged, view.zone, action=f"/s/{token}/ack", lang=lang) + back)
+    return HTMLResponse(page(lang.gettext("Acknowledge this alert"), body, lang), headers=_private())
+
+@router.post("/s/{token}/ack", response_class=HTMLResponse, include_in_schema=False)
+async def acknowledge(token: TOKEN, pool: Pool) -> HTMLResponse:
+    now = datetime.now(UTC)
+    async with pool.connection() as conn:
+        link = await open_link(conn, token, now)
+        if link is None or link.alert_id is None:
             return _not_found()
-        view = await load_view(link)
-        # The page's own form posts to ./{token}/ack; "ack" relative to /s/{token} would drop the token.
-        html = render_share_page(view).replace("action='ack'", f"action='/s/{token}/ack'")
-        return HTMLResponse(html, headers=_private())
+        by = f"{link.party} {link.recipient or ''} via {link.channel or 'link'} link".replace("  ", " ")
+        async with conn.transaction():
+            done = await acknowledge_alert(conn, link.alert_id, by, now)
+            await conn.execute(
+                "UPDATE alert_deliveries SET acknowledged_at = %s, acknowledged_by = %s"
+                " WHERE alert_id = %s AND address = %s AND acknowledged_at IS NULL",
+                (now, by, link.alert_id, link.recipient))
+    view = await load_view(pool, link, acknowledged=True)
+    lang = view.lang
+    note = lang.gettext("Thank you: the alert is acknowledged.") if done else lang.gettext(
+        "This alert was already acknowledged.")
+    body = f"<section><h1 data-acknowledged='true'>{html.escape(note)}</h1></section>"
+    if view.ack_alert is not None:
+        body += ack_form(view.ack_alert, True, view.zone, action="", lang=lang)
+    open_page = html.escape(lang.gettext("Open the shipment page"))
+    body += f"<p><a href='/s/{token}'>{open_page}</a></p>"
+    return HTMLResponse(page(note, body, lang), headers=_private())
 
-    @routes.get("/s/{token}/ack", response_class=HTMLResponse, include_in_schema=False)
-    async def ack_page(token: TOKEN) -> HTMLResponse:
-        link = await opened(token)
-        if link is None:
-            return _not_found()
-        view = await load_view(link)
-        lang = view.lang
-        open_page = html.escape(lang.gettext("Open the shipment page"))
-        back = f"<p><a href='/s/{token}'>{open_page}</a></p>"
-        if view.ack_alert is None:
-            nothing = html.escape(lang.gettext("Nothing to acknowledge"))
-            return HTMLResponse(page(nothing, f"<section><h1>{nothing}</h1>{back}</section>", lang))
-        title = html.escape(lang.gettext("Shipment %(id)s", id=view.shipment["id"]))
-        body = (f"<section><h1>{title}</h1></section>"
-                + ack_form(view.ack_alert, view.acknowledged, view.zone, action=f"/s/{token}/ack", lang=lang) + back)
-        return HTMLResponse(page(lang.gettext("Acknowledge this alert"), body, lang), headers=_private())
-
-    @routes.post("/s/{token}/ack", response_class=HTMLResponse, include_in_schema=False)
-    async def acknowledge(token: TOKEN) -> HTMLResponse:
+@router.post("/api/v1/shipments/{shipment_id}/links", status_code=status.HTTP_201_CREATED, tags=["links"],
+             response_model=LinkOut, responses=PROBLEM_RESPONSES)
+async def create_link(shipment_id: str, body: LinkIn, who: Caller, pool: Pool, settings: Settings,
+                      response: Response) -> LinkOut:
+    async with pool.connection() as conn:
+        shipment = await _shipment_for(conn, shipment_id, who)
+        if who.role == "exporter" and getattr(shipment, body.party).name != who.party:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "an exporter makes links for its own party only")
         now = datetime.now(UTC)
-        async with pool.connection() as conn:
-            link = await open_link(conn, token, now)
-            if link is None or link.alert_id is None:
-                return _not_found()
-            by = f"{link.party} {link.recipient or ''} via {link.channel or 'link'} link".replace("  ", " ")
-            async with conn.transaction():
-                done = await acknowledge_alert(conn, link.alert_id, by, now)
-                await conn.execute(
-                    "UPDATE alert_deliveries SET acknowledged_at = %s, acknowledged_by = %s"
-                    " WHERE alert_id = %s AND address = %s AND acknowledged_at IS NULL",
-                    (now, by, link.alert_id, link.recipient))
-        view = await load_view(link, acknowledged=True)
-        lang = view.lang
-        note = lang.gettext("Thank you: the alert is acknowledged.") if done else lang.gettext(
-            "This alert was already acknowledged.")
-        body = f"<section><h1 data-acknowledged='true'>{html.escape(note)}</h1></section>"
-        if view.ack_alert is not None:
-            body += ack_form(view.ack_alert, True, view.zone, action="", lang=lang)
-        open_page = html.escape(lang.gettext("Open the shipment page"))
-        body += f"<p><a href='/s/{token}'>{open_page}</a></p>"
-        return HTMLResponse(page(note, body, lang), headers=_private())
+        until = link_expiry(shipment.deliver_by, now, body.days)
+        actor = f"{who.role}:{who.party or who.token_id}"
+        link_id, token, row = new_link(shipment_id, body.party, now, until, actor)
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('coldchain.actor', %s, true)", (actor,))
+            await conn.execute(INSERT_LINK, row)
+    response.headers["Location"] = f"/api/v1/links/{link_id}"
+    return LinkOut(id=link_id, shipment_id=shipment_id, party=body.party,
+                   url=f"{settings.base_url}/s/{token}", expires_at=until, created_by=actor)
 
-    @routes.post("/api/v1/shipments/{shipment_id}/links", status_code=status.HTTP_201_CREATED, tags=["links"])
-    async def create_link(shipment_id: str, body: LinkIn, who: Caller, response: Response) -> LinkOut:
-        async with pool.connection() as conn:
-            shipment = await _shipment_for(conn, shipment_id, who)
-            if who.role == "exporter" and getattr(shipment, body.party).name != who.party:
-                raise HTTPException(status.HTTP_403_FORBIDDEN, "an exporter makes links for its own party only")
-            now = datetime.now(UTC)
-            until = link_expiry(shipment.deliver_by, now, body.days)
-            actor = f"{who.role}:{who.party or who.token_id}"
-            link_id, token, row = new_link(shipment_id, body.party, now, until, actor)
-            async with conn.transaction():
-                await conn.execute("SELECT set_config('coldchain.actor', %s, true)", (actor,))
-                await conn.execute(INSERT_LINK, row)
-        response.headers["Location"] = f"/api/v1/links/{link_id}"
-        return LinkOut(id=link_id, shipment_id=shipment_id, party=body.party,
-                       url=f"{base_url}/s/{token}", expires_at=until, created_by=actor)
+@router.get("/api/v1/shipments/{shipment_id}/links", tags=["links"], response_model=list[LinkOut],
+            responses=PROBLEM_RESPONSES)
+async def list_links(shipment_id: str, who: Caller, pool: Pool) -> list[LinkOut]:
+    async with pool.connection() as conn:
+        await _shipment_for(conn, shipment_id, who)
+        cursor = conn.cursor(row_factory=dict_row)
+        await cursor.execute(
+            "SELECT id, shipment_id, party, expires_at, revoked_at, created_by, channel FROM share_links"
+            " WHERE shipment_id = %s ORDER BY created_at DESC LIMIT 500", (shipment_id,))
+        return [LinkOut.model_validate(row) for row in await cursor.fetchall()]
 
-    @routes.get("/api/v1/shipments/{shipment_id}/links", tags=["links"])
-    async def list_links(shipment_id: str, who: Caller) -> list[LinkOut]:
-        async with pool.connection() as conn:
-            await _shipment_for(conn, shipment_id, who)
-            cursor = conn.cursor(row_factory=dict_row)
-            await cursor.execute(
-                "SELECT id, shipment_id, party, expires_at, revoked_at, created_by, channel FROM share_links"
-                " WHERE shipment_id = %s ORDER BY created_at DESC LIMIT 500", (shipment_id,))
-            return [LinkOut.model_validate(row) for row in await cursor.fetchall()]
-
-    @routes.delete("/api/v1/links/{link_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["links"])
-    async def revoke_link(link_id: Annotated[str, Path(max_length=64)], who: Caller) -> Response:
-        async with pool.connection() as conn:
-            cursor = await conn.execute("SELECT shipment_id, party FROM share_links WHERE id = %s", (link_id,))
-            row = await cursor.fetchone()
-            if row is None:
-                raise HTTPException(status.HTTP_404_NOT_FOUND, f"no link {link_id!r}")
-            shipment = await _shipment_for(conn, row[0], who)
-            if who.role == "exporter" and getattr(shipment, row[1], None) is not None \
-                    and getattr(shipment, row[1]).name != who.party:
-                raise HTTPException(status.HTTP_403_FORBIDDEN, "an exporter revokes links of its own party only")
-            async with conn.transaction():
-                await conn.execute("SELECT set_config('coldchain.actor', %s, true)",
-                                   (f"{who.role}:{who.party or who.token_id}",))
-                await conn.execute(REVOKE_LINK, (link_id,))
-        return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-    return routes
+@router.delete("/api/v1/links/{link_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["links"],
+               responses=PROBLEM_RESPONSES)
+async def revoke_link(link_id: Annotated[str, Path(max_length=64)], who: Caller, pool: Pool) -> Response:
+    async with pool.connection() as conn:
+        cursor = await conn.execute("SELECT shipment_id, party FROM share_links WHERE id = %s", (link_id,))
+        row = await cursor.fetchone()
+        if row is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no link {link_id!r}")
+        shipment = await _shipment_for(conn, row[0], who)
+        if who.role == "exporter" and getattr(shipment, row[1], None) is not None \
+                and getattr(shipment, row[1]).name != who.party:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "an exporter revokes links of its own party only")
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('coldchain.actor', %s, true)",
+                               (f"{who.role}:{who.party or who.token_id}",))
+            await conn.execute(REVOKE_LINK, (link_id,))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 async def _shipment_for(conn: AsyncConnection[Any], shipment_id: str, who: Principal) -> Shipment:

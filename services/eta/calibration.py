@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from schemas.shipment import ShipmentIn
-from services.eta.geo import great_circle_km
 from services.eta.parameters import EtaParameters, LegTiming
 from services.eta.route import Route, build_route
+from services.geo import great_circle_km
 
 
 @dataclass(frozen=True)

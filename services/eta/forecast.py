@@ -28,11 +28,11 @@ from datetime import datetime, timedelta
 
 from schemas.eta import LegStatus, Phase, RiskReason
 from services.eta.context import EtaContext
-from services.eta.geo import great_circle_km
 from services.eta.lethal import Exposure
 from services.eta.route import RouteLeg
 from services.eta.tracking import EtaState, Fix
 from services.eta.viability import REFERENCE_RATE, consumption_rate, lethal_exposure, used_h
+from services.geo import great_circle_km
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from schemas.shipment import LegMode, ShipmentIn, Stop
-from services.eta.geo import great_circle_km
 from services.eta.parameters import EtaParameters, LegTiming
+from services.geo import great_circle_km
 
 
 def leg_name(start: str, end: str) -> str:

@@ -25,8 +25,8 @@ from pydantic import BaseModel, ConfigDict
 from schemas.eta import RiskReason, ViabilityState
 from schemas.reading import Reading
 from services.eta.context import EtaContext
-from services.eta.geo import great_circle_km
 from services.eta.viability import ViabilityLedger, record, settle
+from services.geo import great_circle_km
 
 
 class Fix(BaseModel):

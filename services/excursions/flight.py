@@ -8,14 +8,12 @@ its devices, was moving at airliner speed, or was near the departure place of an
 
 from __future__ import annotations
 
-import math
-
 from schemas.shipment import Place, Shipment
 from services.excursions.state import ShipmentState
+from services.geo import great_circle_km
 
 AIRPORT_RADIUS_KM = 30.0
 AIRBORNE_SPEED_KMH = 250.0
-_EARTH_RADIUS_KM = 6371.0
 
 
 def likely_in_air(shipment: Shipment, state: ShipmentState) -> bool:
@@ -29,7 +27,8 @@ def likely_in_air(shipment: Shipment, state: ShipmentState) -> bool:
     (_, lat, lon), speed_kmh = max(fixes, key=lambda fix: fix[0][0])
     if speed_kmh is not None and speed_kmh >= AIRBORNE_SPEED_KMH:
         return True
-    return any(distance_km(lat, lon, place.lat, place.lon) <= AIRPORT_RADIUS_KM for place in air_departures(shipment))
+    return any(great_circle_km(lat, lon, place.lat, place.lon) <= AIRPORT_RADIUS_KM
+               for place in air_departures(shipment))
 
 
 def air_departures(shipment: Shipment) -> list[Place]:
@@ -37,11 +36,3 @@ def air_departures(shipment: Shipment) -> list[Place]:
     stops = [*shipment.waypoints, shipment.destination]
     departures: list[Place] = [shipment.origin, *shipment.waypoints]
     return [departures[i] for i, stop in enumerate(stops) if stop.mode == "air"]
-
-
-def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance (haversine)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * _EARTH_RADIUS_KM * math.asin(math.sqrt(a))

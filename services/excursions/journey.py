@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from schemas.shipment import Shipment
-from services.excursions.flight import distance_km
 from services.excursions.state import ShipmentState
+from services.geo import great_circle_km
 
 DESTINATION_RADIUS_KM = 2.0
 WATCH_PAST_DUE = timedelta(hours=24)
@@ -25,4 +25,4 @@ def journey_over(shipment: Shipment, state: ShipmentState, now: datetime) -> boo
         return False
     _, lat, lon = max(positions)
     destination = shipment.destination
-    return distance_km(lat, lon, destination.lat, destination.lon) <= DESTINATION_RADIUS_KM
+    return great_circle_km(lat, lon, destination.lat, destination.lon) <= DESTINATION_RADIUS_KM

@@ -1,6 +1,6 @@
 """`coldchain report SHIPMENT --format pdf|csv|json|epcis|fsma204 -o FILE`: an auditor's records.
 
-CSV and JSON stream the readings (the API's export, services/api/exports.py) straight to the
+CSV and JSON stream the readings (the API's export, services/reports/readings_export.py) straight to the
 file in flat memory. The others are documents of the report model: PDF (services/reports/pdf.py),
 EPCIS 2.0 JSON-LD (epcis.py; its identifiers use ``COLDCHAIN_PUBLIC_URL``, as the API's do) and
 the FSMA 204 sortable spreadsheet (fsma204.py): XLSX when ``-o`` ends in ``.xlsx``, else CSV.
@@ -21,8 +21,8 @@ from psycopg_pool import AsyncConnectionPool
 from rich.console import Console
 
 from schemas.shipment import DEFAULT_LANGUAGE, SUPPORTED_LANGUAGES, supported_language
-from services.api.exports import as_csv, as_json
 from services.connections import DatabaseSettings
+from services.reports.readings_export import as_csv, as_json
 
 if TYPE_CHECKING:
     from services.reports.rendering import DocumentKind
@@ -133,17 +133,17 @@ async def _write(dsn: str, shipment_id: str, format: ReportFormat, kind: Documen
 async def _document(pool: AsyncConnectionPool, shipment_id: str, kind: DocumentKind,
                     profile_files: list[Path], language: str = DEFAULT_LANGUAGE) -> bytes:
     # Imported here: matplotlib and reportlab would slow every other `coldchain` command.
-    from services.api.settings import ApiSettings
     from services.profiles.catalog import load_profiles
     from services.reports.loading import load_report
     from services.reports.rendering import render_document, shipment_by_id
+    from services.reports.settings import LinkSettings
 
     async with pool.connection() as conn:
         shipment = await shipment_by_id(conn, shipment_id)
         if shipment is None:
             raise LookupError(f"no shipment {shipment_id!r}")
         report = await load_report(conn, shipment, load_profiles(profile_files), datetime.now(UTC))
-    document = await asyncio.to_thread(render_document, report, kind, ApiSettings().base_url, language)
+    document = await asyncio.to_thread(render_document, report, kind, LinkSettings().base_url, language)
     return document.body
 
 

@@ -22,12 +22,12 @@ from schemas.shipment import Place
 from services.reports.model import ShipmentReport
 from services.reports.statistics import Sample
 
-RouteStep = Literal["shipping", "departing", "arriving", "receiving"]
+BusinessStep = Literal["shipping", "departing", "arriving", "receiving"]
 
 
 @dataclass(frozen=True)
 class RouteEvent:
-    step: RouteStep
+    step: BusinessStep
     time: datetime
     stop_index: int  # index into report.stops (0 = origin)
     stop_name: str
@@ -62,7 +62,7 @@ def route_events(report: ShipmentReport) -> list[RouteEvent]:
     events: list[RouteEvent] = []
     for leg in report.legs:
         if leg.departed_at is not None:
-            step: RouteStep = "shipping" if leg.index == 0 else "departing"
+            step: BusinessStep = "shipping" if leg.index == 0 else "departing"
             events.append(_event(report, step, leg.departed_at, leg.index))
         arrived = leg.arrived_at
         if arrived is None and leg.index == last_leg:
@@ -73,7 +73,7 @@ def route_events(report: ShipmentReport) -> list[RouteEvent]:
     return sorted(events, key=lambda e: e.time)
 
 
-def _event(report: ShipmentReport, step: RouteStep, time: datetime, stop_index: int) -> RouteEvent:
+def _event(report: ShipmentReport, step: BusinessStep, time: datetime, stop_index: int) -> RouteEvent:
     name = report.stops[stop_index] if stop_index < len(report.stops) else f"stop {stop_index}"
     return RouteEvent(step, time, stop_index, name, place_of(report, stop_index))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-EARTH_RADIUS_KM = 6371.0
+from services.geo import EARTH_RADIUS_KM, great_circle_km
 
 
 @dataclass(frozen=True)
@@ -79,13 +79,8 @@ BUYERS: tuple[Buyer, ...] = (
 
 
 def distance_km(a: Site, b: Site) -> float:
-    """Great-circle (haversine) distance."""
-    lat1, lon1, lat2, lon2 = map(math.radians, (a.lat, a.lon, b.lat, b.lon))
-    h = (
-        math.sin((lat2 - lat1) / 2) ** 2
-        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    )
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+    """Great-circle distance between two sites (``services.geo``)."""
+    return great_circle_km(a.lat, a.lon, b.lat, b.lon)
 
 
 def interpolate(a: Site, b: Site, fraction: float) -> tuple[float, float]:

@@ -46,7 +46,7 @@ def _gel_active(model: BoxModel, state: BoxState, ambient_c: float) -> bool:
     return gap < 0 and state.gel_frozen < 1.0
 
 
-def step(model: BoxModel, state: BoxState, ambient_c: float, dt_h: float) -> BoxState:
+def advance(model: BoxModel, state: BoxState, ambient_c: float, dt_h: float) -> BoxState:
     """The box after ``dt_h`` hours at a constant ambient temperature."""
     wall_rate = 1.0 / model.wall_tau_h
     if not _gel_active(model, state, ambient_c):
@@ -75,6 +75,6 @@ def trace(
     temps = array("d", [initial.temp_c])
     state = initial
     for ambient in ambients:
-        state = step(model, state, ambient, dt_h)
+        state = advance(model, state, ambient, dt_h)
         temps.append(state.temp_c)
     return temps

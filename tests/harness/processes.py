@@ -28,11 +28,13 @@ class ServiceProcess:
         self.env = env
         self.log_path = log_dir / f"{self.name}.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self._started_at_byte = 0  # where this start's output begins in the log
 
     def start(self) -> ServiceProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         # A fresh log per test session (readiness is read from it); restarts append.
         log = self.log_path.open("ab" if self.process is not None else "wb")
+        self._started_at_byte = log.tell()
         self.process = subprocess.Popen([sys.executable, "-m", self.module], env={**os.environ, **self.env},
                                         stdout=log, stderr=subprocess.STDOUT)
         return self
@@ -53,10 +55,13 @@ class ServiceProcess:
                 self.process.wait(5)
 
     def ready(self) -> bool:
-        """faust workers log "Worker ready" once their partitions are assigned."""
+        """faust workers log "Worker ready" once their partitions are assigned: anywhere in what
+        this start wrote (a flood of warnings after it must not hide it)."""
         if not self.alive():
             raise RuntimeError(f"{self.name} exited:\n{self.log_tail()}")
-        return "ready" in self.log_tail(200).lower()
+        with self.log_path.open("rb") as log:
+            log.seek(self._started_at_byte)
+            return b"worker ready" in log.read().lower()
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,7 +20,6 @@ from services.api.tokens import create_token
 from services.connections import parse_mqtt_url
 from services.ingest.session import end_session
 from services.kafka.groups import commit_log_end
-from services.kafka.topics import ensure_topics
 from tests.conftest import ARTIFACTS
 from tests.harness.processes import ServiceProcess, free_port, wait_for, wait_for_http
 from tests.harness.stack import StackEndpoints
@@ -45,6 +46,7 @@ class Pipeline:
 def pipeline(stack: StackEndpoints) -> Iterator[Pipeline]:
     port = free_port()
     session = uuid.uuid4().hex[:8]
+    groups = checkout_groups()
     env = {
         **stack.env,
         "COLDCHAIN_HTTP_PORT": str(port),
@@ -55,13 +57,11 @@ def pipeline(stack: StackEndpoints) -> Iterator[Pipeline]:
         # otherwise be handed a share of this run's messages.
         "COLDCHAIN_INGEST_SHARE_GROUP": f"coldchain-ingest-test-{session}",
         "COLDCHAIN_INGEST_SESSION_EXPIRY_S": "300",
-        # Consumer groups of its own, for the same reason: two sessions on one stack (two
-        # checkouts' test runs) would otherwise split each other's partitions.
-        "COLDCHAIN_SINK_GROUP_ID": f"coldchain-sink-test-{session}",
-        "COLDCHAIN_EXCURSIONS_APP_ID": f"coldchain-excursions-test-{session}",
-        "COLDCHAIN_ETA_APP_ID": f"coldchain-eta-test-{session}",
         "COLDCHAIN_INGEST_METRICS_PORT": "0",
         "COLDCHAIN_SINK_METRICS_PORT": "0",
+        # Consumer groups of this checkout's own: sessions of other checkouts on the same stack
+        # (other code) would otherwise share partitions with these, and the groups stay active.
+        **{f"COLDCHAIN_{name.upper()}": group for name, group in groups.items()},
     }
     logs = ARTIFACTS / "logs"
     services = {
@@ -69,18 +69,16 @@ def pipeline(stack: StackEndpoints) -> Iterator[Pipeline]:
         for name in ("api", "sink", "ingest", "excursions")
     }
     services["eta"] = ServiceProcess("services.eta.app", env, logs, name="eta")
-    # Stopped whatever happens: a start-up that fails half-way must not leave services behind
-    # (one left consuming in the processors' groups breaks every later session on the stack).
-    try:
-        ensure_topics({"bootstrap.servers": stack.kafka_bootstrap})
-        for group in ("SINK_GROUP_ID", "EXCURSIONS_APP_ID", "ETA_APP_ID"):
-            commit_log_end(stack.kafka_bootstrap, env[f"COLDCHAIN_{group}"])  # not every earlier run's records
+    try:  # a set-up that fails half-way stops what it started too (no orphans on a shared stack)
         services["api"].start()
         wait_for_http(f"http://127.0.0.1:{port}/openapi.json", 60, services["api"])
+        commit_log_end(stack.kafka_bootstrap, groups["sink_group_id"])  # a new group: from the log's end
         services["sink"].start()
         services["ingest"].start()
         # The first subscription creates the persistent session; before it, nothing is queued.
         wait_for(lambda: "subscribed to" in services["ingest"].log_tail(50), 30, "ingest's MQTT subscription")
+        for group in (groups["excursions_app_id"], groups["eta_app_id"]):  # the processors' faust app ids
+            commit_log_end(stack.kafka_bootstrap, group)  # not every earlier run's readings again
         for name in ("excursions", "eta"):
             services[name].start()
         for name in ("excursions", "eta"):
@@ -90,7 +88,15 @@ def pipeline(stack: StackEndpoints) -> Iterator[Pipeline]:
     finally:
         for service in services.values():
             service.stop()
-    end_session(stack.env["COLDCHAIN_MQTT_URL"], env["COLDCHAIN_INGEST_CLIENT_ID"])
+        end_session(stack.env["COLDCHAIN_MQTT_URL"], env["COLDCHAIN_INGEST_CLIENT_ID"])
+
+
+def checkout_groups() -> dict[str, str]:
+    """The sink's consumer group and the processors' app ids, the same for every session of this
+    checkout (its faust changelog topics are reused) and different from other checkouts'."""
+    tag = hashlib.sha256(str(Path(__file__).resolve().parents[2]).encode()).hexdigest()[:8]
+    return {"sink_group_id": f"coldchain-sink-test-{tag}",
+            "excursions_app_id": f"coldchain-excursions-test-{tag}", "eta_app_id": f"coldchain-eta-test-{tag}"}
 
 
 def shipment_body(shipment_id: str, devices: list[str], **overrides: Any) -> dict[str, Any]:

@@ -51,4 +51,4 @@ def test_bad_registration_names_the_field(pipeline, unique):
     with pipeline.http() as http:
         response = http.post("/api/v1/shipments", json=body)
     assert response.status_code == 422
-    assert any(err["loc"][-2:] == ["origin", "lat"] for err in response.json()["detail"])
+    assert any(err["loc"][-2:] == ["origin", "lat"] for err in response.json()["errors"])

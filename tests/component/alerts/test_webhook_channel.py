@@ -152,8 +152,7 @@ class MemoryOutbox:
         row.claim_token = row.claimed_until = None
         return True
 
-    async def mark_sent(self, delivery: ClaimedDelivery, now: datetime, provider_ref: str | None,
-                        sms: object = None) -> bool:
+    async def mark_sent(self, delivery: ClaimedDelivery, now: datetime, sent: object) -> bool:
         return self._finish(delivery, status="sent", last_error=None)
 
     async def mark_retry(self, delivery: ClaimedDelivery, next_attempt_at: datetime, error: str) -> bool:
@@ -198,7 +197,7 @@ def _planned(url: str) -> tuple[list[Alert], list[PlannedDelivery]]:
 async def _rounds(outbox: MemoryOutbox, clock: Clock, between: Callable[[int], None], count: int,
                   timeout_s: float = 5.0) -> None:
     """``count`` dispatcher rounds, ``between(i)`` before each, the clock past any backoff after."""
-    channels = ChannelSet(webhook=WebhookChannel({"hangzhou-fresh": SECRET}, timeout_s=timeout_s))
+    channels = ChannelSet.of(webhook=WebhookChannel({"hangzhou-fresh": SECRET}, timeout_s=timeout_s))
     config = DispatchConfig(backoff=Backoff(base=timedelta(seconds=10), cap=timedelta(minutes=1), max_attempts=8))
     dispatcher = AlertDispatcher(outbox, channels, LINKS, NO_QUIET, [], config, clock=clock)  # type: ignore[arg-type]
     await channels.start()

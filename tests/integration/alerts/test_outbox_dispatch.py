@@ -130,7 +130,7 @@ def test_provider_down_for_minutes_delays_but_loses_and_repeats_nothing(alert_db
 
     async def go(smtp_port: int, sms_url: str) -> list[int]:
         outbox = AlertOutbox(alert_db, SECRET)
-        channels = ChannelSet(
+        channels = ChannelSet.of(
             email=SmtpEmailChannel(parse_smtp_url(f"smtp://127.0.0.1:{smtp_port}"), "a@cc.example"),
             sms=HttpSmsGateway(sms_url),
         )
@@ -168,7 +168,7 @@ def test_permanent_refusal_is_not_retried(alert_db: str) -> None:
 
     async def go(sms_url: str) -> None:
         outbox = AlertOutbox(alert_db, SECRET)
-        channels = ChannelSet(sms=HttpSmsGateway(sms_url))
+        channels = ChannelSet.of(sms=HttpSmsGateway(sms_url))
         await outbox.start()
         await channels.start()
         clock = Clock(START)
@@ -201,7 +201,7 @@ def test_crash_after_claim_is_retaken_after_the_lease_and_not_repeated(alert_db:
     async def go(base: str) -> None:
         outbox = AlertOutbox(alert_db, SECRET)
         twilio = TwilioSms("AC1", "tok", "+15550001111", base_url=base)
-        channels = ChannelSet(sms=twilio)
+        channels = ChannelSet.of(sms=twilio)
         await outbox.start()
         await channels.start()
         clock = Clock(START)
@@ -244,7 +244,7 @@ def test_two_dispatchers_never_send_the_same_delivery(alert_db: str) -> None:
     async def go(port: int) -> None:
         outbox = AlertOutbox(alert_db, SECRET, max_connections=6)
         email = SmtpEmailChannel(parse_smtp_url(f"smtp://127.0.0.1:{port}"), "a@cc.example")
-        channels = ChannelSet(email=email)
+        channels = ChannelSet.of(email=email)
         await outbox.start()
         clock = Clock(START)
         try:
@@ -276,7 +276,7 @@ def test_quiet_hours_defer_a_warning_until_morning(alert_db: str) -> None:
         sent = []
         try:
             await _intake(outbox, trigger(), clock.now, config=quiet)
-            dispatcher = _dispatcher(outbox, ChannelSet(email=email), clock)
+            dispatcher = _dispatcher(outbox, ChannelSet.of(email=email), clock)
             for _ in range(8):
                 sent.append((await dispatcher.run_once()).sent)
                 clock.advance(timedelta(hours=1))
@@ -307,7 +307,7 @@ def test_unacknowledged_critical_alert_escalates_to_ops(alert_db: str) -> None:
             await _intake(outbox, trigger("exc-b", severity="critical", kind="temp_low"), clock.now)
             code = ack_code(acked_id, SECRET)
             by_code = await outbox.acknowledge_by_code(code.lower(), "+8657155500100", clock.now)
-            dispatcher = _dispatcher(outbox, ChannelSet(email=email), clock)
+            dispatcher = _dispatcher(outbox, ChannelSet.of(email=email), clock)
             await dispatcher.run_once()
             clock.advance(timedelta(minutes=16))
             escalated = (await dispatcher.run_once()).escalated
@@ -339,7 +339,7 @@ def test_new_deliveries_wake_the_dispatcher_without_waiting_for_its_poll(alert_d
         outbox = AlertOutbox(alert_db, SECRET)
         email = SmtpEmailChannel(parse_smtp_url(f"smtp://127.0.0.1:{port}"), "a@cc.example")
         await outbox.start()
-        dispatcher = AlertDispatcher(outbox, ChannelSet(email=email), LINKS, NO_QUIET, [],
+        dispatcher = AlertDispatcher(outbox, ChannelSet.of(email=email), LINKS, NO_QUIET, [],
                                      DispatchConfig(poll_interval=timedelta(hours=1)))
         intake = AlertIntake(outbox, NO_QUIET, [], on_deliveries=dispatcher.wake)
         stop = asyncio.Event()

@@ -47,7 +47,7 @@ def test_receiver_down_then_failing_gets_each_alert_once(alert_db: str) -> None:
 
     async def go() -> None:
         outbox = AlertOutbox(alert_db, SECRET)
-        channels = ChannelSet(webhook=WebhookChannel({"buyer": HOOK_SECRET}, timeout_s=5))
+        channels = ChannelSet.of(webhook=WebhookChannel({"buyer": HOOK_SECRET}, timeout_s=5))
         await outbox.start()
         await channels.start()
         clock = Clock(START)
@@ -80,7 +80,7 @@ def test_crash_mid_send_is_resent_under_the_same_key(alert_db: str) -> None:
 
     async def go() -> None:
         outbox = AlertOutbox(alert_db, SECRET)
-        channels = ChannelSet(webhook=WebhookChannel({"buyer": HOOK_SECRET}, timeout_s=5))
+        channels = ChannelSet.of(webhook=WebhookChannel({"buyer": HOOK_SECRET}, timeout_s=5))
         await outbox.start()
         await channels.start()
         clock = Clock(START)

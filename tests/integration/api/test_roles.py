@@ -34,16 +34,22 @@ def parties(pipeline: Pipeline, stack) -> dict[str, str]:
 def test_ops_registers_and_is_told_what_is_wrong(pipeline, unique):
     shipment_id = unique("SHP-OPS")
     with pipeline.http() as http:
-        assert http.post("/api/v1/shipments", json=shipment_body(shipment_id, ["TRK-OPS"])).status_code == 201
-        assert http.post("/api/v1/shipments", json=shipment_body(shipment_id, ["TRK-OPS"])).status_code == 409
+        created = http.post("/api/v1/shipments", json=shipment_body(shipment_id, ["TRK-OPS"]))
+        assert created.status_code == 201 and created.headers["location"] == f"/api/v1/shipments/{shipment_id}"
+        again = http.post("/api/v1/shipments", json=shipment_body(shipment_id, ["TRK-OPS"]))
+        assert again.status_code == 409 and again.headers["content-type"] == "application/problem+json"
+        problem = again.json()
+        assert problem["status"] == 409 and problem["title"] == "Conflict" and shipment_id in problem["detail"]
         bad = shipment_body(unique("SHP-BAD"), ["not a device id!"])
         del bad["deliver_by"]
         refused = http.post("/api/v1/shipments", json=bad)
-        assert refused.status_code == 422
-        fields = {tuple(error["loc"]) for error in refused.json()["detail"]}
+        assert refused.status_code == 422 and refused.headers["content-type"] == "application/problem+json"
+        fields = {tuple(error["loc"]) for error in refused.json()["errors"]}
         assert ("body", "deliver_by") in fields and ("body", "devices", 0) in fields
         assert http.get(f"/api/v1/shipments/{shipment_id}").json()["shipment"]["id"] == shipment_id
-        assert http.get("/api/v1/shipments/SHP-NO-SUCH-ONE").status_code == 404
+        missing = http.get("/api/v1/shipments/SHP-NO-SUCH-ONE")
+        assert missing.status_code == 404 and missing.json()["type"] == "about:blank"
+        assert missing.json()["instance"] == "/api/v1/shipments/SHP-NO-SUCH-ONE"
 
 
 def test_auditor_reads_everything_and_writes_nothing(pipeline, parties, unique):
@@ -107,3 +113,30 @@ def test_the_dashboard_is_served_without_any_outside_address(pipeline):
     assert 'id="login"' in page and "EventSource" in script
     for text in (page, script, style):
         assert "http://" not in text.replace("http://www.w3.org/2000/svg", "") and "https://" not in text
+
+
+def test_lists_page_by_cursor_with_a_next_link(pipeline, unique):
+    """Shipments and the audit log: a full page links to the next; the last page does not."""
+    seller = unique("Paging Lobster Co.")
+    ids = [unique(f"SHP-PAGE-{n}") for n in range(3)]
+    with pipeline.http() as http:
+        for n, shipment_id in enumerate(ids):
+            body = shipment_body(shipment_id, [unique(f"TRK-PAGE-{n}")])
+            body["seller"] = {**body["seller"], "name": seller}
+            assert http.post("/api/v1/shipments", json=body).status_code == 201
+        seen: list[str] = []
+        page = http.get("/api/v1/shipments", params={"party": seller, "limit": 2})
+        while True:
+            assert page.status_code == 200
+            seen += [s["id"] for s in page.json()]
+            if "next" not in page.links:
+                break
+            page = http.get(page.links["next"]["url"])
+        assert sorted(seen) == sorted(ids) and len(seen) == 3
+        assert http.get("/api/v1/shipments", params={"cursor": "not-ours"}).status_code == 422
+
+        patched = http.patch(f"/api/v1/shipments/{ids[0]}", json={"deliver_by": "2030-01-01T00:00:00Z"})
+        assert patched.status_code == 200
+        first = http.get("/api/v1/audit", params={"table": "shipments", "key": ids[0], "limit": 1})
+        following = http.get(first.links["next"]["url"])
+        assert [e["action"] for e in first.json() + following.json()] == ["update", "insert"]

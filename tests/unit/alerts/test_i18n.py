@@ -293,7 +293,7 @@ def test_the_dispatcher_writes_each_delivery_in_its_recipients_language() -> Non
     outbox = _Outbox([claimed("dl-1", "sms", "Asia/Shanghai", "zh-CN"),
                       claimed("dl-2", "email", "America/Halifax", "fr-CA")])
     sms, email = _Inbox(), _Inbox()
-    dispatcher = AlertDispatcher(outbox, ChannelSet(email=email, sms=sms), LINKS, PolicyConfig(), [],  # type: ignore[arg-type]
+    dispatcher = AlertDispatcher(outbox, ChannelSet.of(email=email, sms=sms), LINKS, PolicyConfig(), [],  # type: ignore[arg-type]
                                  DispatchConfig())
     report = asyncio.run(dispatcher.run_once())
     assert report.sent == 2 and sorted(outbox.sent) == ["dl-1", "dl-2"]

@@ -22,10 +22,10 @@ class MemoryOutbox:
         self.alerts: dict[str, Any] = {}
 
     async def apply(
-        self, shipment_id: str, step: Callable[[AlertState], Outcome], now: datetime,
+        self, shipment_id: str, decide: Callable[[AlertState], Outcome], now: datetime,
         links_until: datetime | None = None,
     ) -> tuple[Outcome, list[str]]:
-        outcome = step(self.states.get(shipment_id, AlertState()))
+        outcome = decide(self.states.get(shipment_id, AlertState()))
         self.states[shipment_id] = outcome.state
         new = [a.id for a in outcome.alerts if a.id not in self.alerts]
         self.alerts.update({a.id: a for a in outcome.alerts})

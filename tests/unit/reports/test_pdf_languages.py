@@ -20,7 +20,9 @@ from typer.testing import CliRunner
 
 import services.api.report_routes as report_routes
 import services.reports.report_command as report_command
+from services.api import problems
 from services.api.auth import principal
+from services.api.deps import api_state
 from services.api.limits import StreamSlots
 from services.api.tokens import Principal
 from services.reports.model import ViabilityRow
@@ -94,7 +96,11 @@ def api(monkeypatch: pytest.MonkeyPatch) -> FastAPI:
     monkeypatch.setattr(report_routes, "shipment_by_id", shipment_by_id)
     monkeypatch.setattr(report_routes, "load_report", load_report)
     app = FastAPI()
-    app.include_router(report_routes.router(_Pool(), {}, StreamSlots(per_token=2, total=4)))  # type: ignore[arg-type]
+    problems.install(app)
+    app.include_router(report_routes.router)
+    state = SimpleNamespace(pool=_Pool(), profiles={}, streams=StreamSlots(per_token=2, total=4),
+                            settings=SimpleNamespace(base_url="http://127.0.0.1:8000"))
+    app.dependency_overrides[api_state] = lambda: state
     app.dependency_overrides[principal] = lambda: Principal(token_id="t", role="auditor", party=None)
     return app
 
@@ -117,8 +123,8 @@ def test_the_report_route_renders_the_language_asked_for(api: FastAPI, query: st
 
 def test_the_report_route_refuses_an_unsupported_language_naming_the_choices(api: FastAPI) -> None:
     response = asyncio.run(_get(api, "?lang=de"))
-    assert response.status_code == 422
-    assert response.json()["detail"] == [{"loc": ["query", "lang"], "type": "value_error",
+    assert response.status_code == 422 and response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"] == [{"loc": ["query", "lang"], "type": "value_error",
                                           "msg": "unsupported language 'de': expected one of en, fr-CA, zh-CN"}]
 
 
