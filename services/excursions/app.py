@@ -33,7 +33,7 @@ from schemas.reading import Reading
 from schemas.topics import EXCURSIONS, PARTITIONS, READINGS, SHIPMENTS
 from services.excursions.processor import ExcursionProcessor, Step
 from services.excursions.settings import ExcursionSettings
-from services.kafka.faust_app import new_faust_app
+from services.kafka.faust_app import new_faust_app, write_as
 from services.profiles.catalog import load_profiles
 from services.profiles.model import ProductProfile
 
@@ -112,7 +112,7 @@ def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfil
                 if step is not None:
                     # A table write goes to the changelog partition of the current event, which
                     # take_events leaves unset: the shipment's own (its readings share one).
-                    stream._set_current_event(event)  # type: ignore[attr-defined]
+                    write_as(stream, event)
                     apply(step)
                     found.extend(step.events)
             yield found

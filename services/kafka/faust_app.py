@@ -1,4 +1,6 @@
-"""The one way coldchain builds a faust App, shared by the stream processors."""
+"""The one way coldchain builds a faust App, shared by the stream processors, and the one
+place that touches faust's or aiokafka's private API (``PRIVATE_API_CHECKED`` names the
+versions it was checked against; tests/component/kafka fail when the installed ones differ)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,9 @@ from faust.types import TransportT
 from schemas.topics import PARTITIONS
 from services.connections import KafkaSettings
 from services.kafka.credentials import broker_credentials
+
+# Read from the installed packages' metadata by the test that guards the private API below.
+PRIVATE_API_CHECKED = {"faust-streaming": "0.15.3", "aiokafka": "0.14.0"}
 
 PRODUCER_BATCH_BYTES = 512 * 1024  # below the broker's 1 MB request limit
 PRODUCER_LINGER_S = 0.005  # a few ms of batching, against hundreds of small produce requests a second
@@ -82,3 +87,9 @@ def new_faust_app(
         table_key_serializer="raw",
         table_value_serializer=table_value_serializer,
     )
+
+
+def write_as(stream: faust.StreamT[Any], event: faust.EventT[Any]) -> None:
+    """Makes ``event`` the stream's current event: a table write goes to the changelog
+    partition of the current event, which ``take_events`` leaves unset."""
+    stream._set_current_event(event)  # type: ignore[attr-defined]

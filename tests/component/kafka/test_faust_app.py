@@ -4,16 +4,19 @@ faust passes aiokafka no ``fetch_min_bytes``, so coldchain sets it on the consum
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import inspect
 from pathlib import Path
 
 import aiokafka
+import faust
+import faust.tables.base
 
 from services.eta.app import create_app as create_eta_app
 from services.eta.settings import EtaSettings
 from services.excursions.app import create_app as create_excursions_app
 from services.excursions.settings import ExcursionSettings
-from services.kafka.faust_app import FETCH_MIN_BYTES
+from services.kafka.faust_app import FETCH_MIN_BYTES, PRIVATE_API_CHECKED
 
 
 def test_each_worker_consumer_fetches_with_its_own_wait(tmp_path: Path) -> None:
@@ -38,3 +41,17 @@ def test_aiokafka_still_builds_its_fetcher_from_those_attributes() -> None:
     source = inspect.getsource(aiokafka.AIOKafkaConsumer.start)
     assert "fetch_min_bytes=self._fetch_min_bytes" in source
     assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in source
+
+
+def test_the_private_api_was_checked_against_the_installed_versions() -> None:
+    """services/kafka/faust_app.py uses private faust and aiokafka attributes: an upgrade must
+    be checked there (and these tests run) before the versions here are moved on."""
+    installed = {name: importlib.metadata.version(name) for name in PRIVATE_API_CHECKED}
+    assert installed == PRIVATE_API_CHECKED
+
+
+def test_faust_still_has_the_current_event_a_table_write_is_routed_by() -> None:
+    assert "_set_current_event" in dict(inspect.getmembers(faust.Stream))
+    # A table write with no event of its own sends its changelog record to the partition of
+    # faust.streams.current_event(), which _set_current_event sets.
+    assert "event if event is not None else current_event()" in inspect.getsource(faust.tables.base)
