@@ -18,9 +18,11 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 @pytest.fixture(scope="session")
 def stack() -> Iterator[StackEndpoints]:
     with real_stack() as endpoints:
-        from services.db.migrate import migrate
+        from services.db.roles import prepare_database
 
-        migrate(endpoints.database_url)
+        # as the owner, as `coldchain db migrate` does: migrations, each service role's grants
+        # and its login from the session's DSNs; the services then connect as those roles
+        prepare_database(endpoints.database_url, endpoints.env)
         yield endpoints
 
 

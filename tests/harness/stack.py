@@ -3,6 +3,10 @@
 1. ``COLDCHAIN_*`` variables already set: use them as they are.
 2. A Docker engine answers: testcontainers (official images).
 3. Otherwise: the native stack (``coldchain stack up``), stopped again if we started it.
+
+``COLDCHAIN_TEST_DATABASE=NAME`` runs the session on a database of that name on the same
+server (made by the owner when missing), every DSN rewritten to it: a change to the schema or
+the grants can then be tried without touching the database others share.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 REQUIRED = ("COLDCHAIN_KAFKA_BOOTSTRAP", "COLDCHAIN_DATABASE_URL", "COLDCHAIN_MQTT_URL", "COLDCHAIN_MQTT_ADMIN_URL")
 
@@ -52,8 +57,31 @@ def _native_stack_env() -> dict[str, str] | None:
     return NativeStack(layout).env() if layout.secrets_file.exists() else None
 
 
+def on_test_database(endpoints: StackEndpoints) -> StackEndpoints:
+    name = os.environ.get("COLDCHAIN_TEST_DATABASE")
+    if not name:
+        return endpoints
+    import psycopg
+    from psycopg import sql
+
+    from services.db.roles import dsn_variables
+
+    with psycopg.connect(endpoints.database_url, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    env = {key: urlunsplit(urlsplit(value)._replace(path=f"/{name}")) if key in dsn_variables() else value
+           for key, value in endpoints.env.items()}
+    return StackEndpoints(env, endpoints.kind, endpoints.mosquitto_passwd)
+
+
 @contextmanager
 def real_stack() -> Iterator[StackEndpoints]:
+    with _real_stack() as endpoints:
+        yield on_test_database(endpoints)
+
+
+@contextmanager
+def _real_stack() -> Iterator[StackEndpoints]:
     if all(os.environ.get(name) for name in REQUIRED):
         env = {k: v for k, v in os.environ.items() if k.startswith("COLDCHAIN_")}
         native = _native_stack_env()
