@@ -31,6 +31,14 @@ def database_url(stack: StackEndpoints) -> str:
     return stack.database_url
 
 
+@pytest.fixture(scope="session")
+def service_dsn(stack: StackEndpoints) -> Callable[[str], str]:
+    """A service's own DSN, as its least-privilege role (services/db/roles.py), else the owner's."""
+    from services.db.roles import role
+
+    return lambda service: stack.env.get(role(service).env) or stack.database_url
+
+
 @pytest.fixture
 def db(database_url: str) -> Iterator[psycopg.Connection]:
     with psycopg.connect(database_url, autocommit=True) as conn:

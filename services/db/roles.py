@@ -24,6 +24,8 @@ from urllib.parse import unquote, urlsplit
 import psycopg
 from psycopg import sql
 
+from services.connections import DatabaseSettings
+
 SELECT, INSERT, UPDATE, DELETE = "SELECT", "INSERT", "UPDATE", "DELETE"
 READ = (SELECT,)
 WRITE = (SELECT, INSERT, UPDATE, DELETE)
@@ -123,6 +125,12 @@ def on_one_database(url: str) -> dict[str, str]:
     """Every DSN variable set to ``url``: a test or bench that points everything at a private
     schema (as the owner) so that no service's own DSN leads elsewhere."""
     return dict.fromkeys(dsn_variables(), url)
+
+
+def own_dsns(settings: DatabaseSettings) -> dict[str, str]:
+    """The services' own DSNs that ``settings`` holds (environment or ``.env``), by variable."""
+    found = {r.env: getattr(settings, r.env.removeprefix("COLDCHAIN_").lower()) for r in ROLES}
+    return {env: url.get_secret_value() for env, url in found.items() if url is not None}
 
 
 def create_roles(conn: psycopg.Connection) -> None:

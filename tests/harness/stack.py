@@ -57,21 +57,35 @@ def _native_stack_env() -> dict[str, str] | None:
     return NativeStack(layout).env() if layout.secrets_file.exists() else None
 
 
+def _test_database() -> str | None:
+    return os.environ.get("COLDCHAIN_TEST_DATABASE") or None
+
+
+def _retarget(env: dict[str, str]) -> dict[str, str]:
+    """Every DSN of ``env`` on the test database, when one is asked for."""
+    name = _test_database()
+    if not name:
+        return env
+    from services.db.roles import dsn_variables
+
+    return {key: urlunsplit(urlsplit(value)._replace(path=f"/{name}")) if key in dsn_variables() else value
+            for key, value in env.items()}
+
+
 def on_test_database(endpoints: StackEndpoints) -> StackEndpoints:
-    name = os.environ.get("COLDCHAIN_TEST_DATABASE")
+    """The session's endpoints, and this process's environment (the commands the tests run
+    inherit it), on the test database; the owner makes it when it is missing."""
+    name = _test_database()
     if not name:
         return endpoints
     import psycopg
     from psycopg import sql
 
-    from services.db.roles import dsn_variables
-
     with psycopg.connect(endpoints.database_url, autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    env = {key: urlunsplit(urlsplit(value)._replace(path=f"/{name}")) if key in dsn_variables() else value
-           for key, value in endpoints.env.items()}
-    return StackEndpoints(env, endpoints.kind, endpoints.mosquitto_passwd)
+    os.environ.update(_retarget({k: v for k, v in os.environ.items() if k.startswith("COLDCHAIN_")}))
+    return StackEndpoints(_retarget(endpoints.env), endpoints.kind, endpoints.mosquitto_passwd)
 
 
 @contextmanager
@@ -86,7 +100,8 @@ def _real_stack() -> Iterator[StackEndpoints]:
         env = {k: v for k, v in os.environ.items() if k.startswith("COLDCHAIN_")}
         native = _native_stack_env()
         # `coldchain stack run` hands us the native stack's own settings: we may provision on it.
-        kind = "native" if native and all(env.get(k) == v for k, v in native.items()) else "environment"
+        kind = "native" if native and all(_retarget(env).get(k) == v for k, v in _retarget(native).items()) \
+            else "environment"
         yield StackEndpoints(env, kind, None)
         return
     if docker_engine_answers():
