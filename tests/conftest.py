@@ -73,10 +73,16 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/integration" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
+    # The long runs (the hostile-input fuzzer) only in `make chaos`, as tests/chaos's slow faults.
+    if os.environ.get("COLDCHAIN_CHAOS") != "all":
+        long = [item for item in items if item.get_closest_marker("chaos_long")]
+        if long:
+            config.hook.pytest_deselected(items=long)
+            items[:] = [item for item in items if item not in long]
 
 
 os.environ.setdefault("COLDCHAIN_INGEST_METRICS_PORT", "0")
