@@ -82,6 +82,15 @@ samples = st.fixed_dictionaries(
     {"device_id": st.one_of(st.just(DEVICE), st.just(DEVICE), texts), "ts": timestamps},
     optional={**{name: st.one_of(numbers, numbers, scalars) for name in FIELDS}, "extra": json_values},
 )
+# Good samples too, so that batches mix kept and refused ones (a batch keeps its good samples).
+good_samples = st.fixed_dictionaries(
+    {"device_id": st.just(DEVICE), "ts": st.integers(min_value=-60 * 24 * 3, max_value=-1).map(iso),
+     "temp_c": st.floats(min_value=-30, max_value=60)},
+    optional={"humidity_pct": st.floats(min_value=0, max_value=100), "lat": st.floats(min_value=-90, max_value=90),
+              "lon": st.floats(min_value=-180, max_value=180), "seq": st.integers(min_value=0, max_value=2**63 - 1),
+              "battery_pct": st.floats(min_value=0, max_value=100)},
+)
+any_samples = st.one_of(good_samples, good_samples, samples)
 senml_records = st.fixed_dictionaries({}, optional={
     "bn": st.one_of(st.just(f"urn:dev:{DEVICE}:"), texts), "bt": st.one_of(st.just(NOW.timestamp()), numbers),
     "n": st.one_of(st.sampled_from(["temp", "humidity", "lat", "lon", "speed", "battery"]), texts),
@@ -125,7 +134,7 @@ def mutated(draw: st.DrawFn, base: bytes = VALID) -> bytes:
 
 
 telemetry = st.one_of(
-    samples.map(dumps), st.lists(samples, min_size=0, max_size=60).map(dumps), json_values.map(dumps),
+    any_samples.map(dumps), st.lists(any_samples, min_size=0, max_size=60).map(dumps), json_values.map(dumps),
     nested(), mutated(), st.binary(max_size=2048),
 )
 senml = st.one_of(st.lists(senml_records, max_size=40).map(dumps), json_values.map(dumps), nested(),
