@@ -53,9 +53,10 @@ test: $(STAMP) lint chromium
 test-unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit tests/component
 
-# Every fault of tests/chaos (make test runs the quick ones).
+# Every fault of tests/chaos (make test runs the quick ones), and the long hostile-input fuzzer.
 chaos: $(STAMP)
-	COLDCHAIN_CHAOS=all $(BIN)/coldchain stack run -- $(BIN)/pytest -q -ra -p no:cacheprovider tests/chaos
+	COLDCHAIN_CHAOS=all $(BIN)/coldchain stack run -- $(BIN)/pytest -q -ra -p no:cacheprovider tests/chaos \
+	  tests/integration/hostile/test_hostile_fuzz.py
 
 bench: $(STAMP)
 	$(BIN)/coldchain stack run -- $(BIN)/python -m bench.run

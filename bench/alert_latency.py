@@ -60,6 +60,7 @@ from bench.loadgen import PublishPlan, publish
 from schemas.topics import ETA, EXCURSIONS, READINGS, SHIPMENTS
 from services.api.tokens import create_token
 from services.connections import parse_mqtt_url
+from services.db.roles import on_one_database
 from services.ingest.session import end_session
 from services.kafka.groups import commit_log_end, group_lag
 from services.kafka.topics import ensure_topics
@@ -175,7 +176,7 @@ class AlertBench:
         self._spawn("eta", "services.eta.app", {
             **common, "COLDCHAIN_ETA_APP_ID": names["eta"], "COLDCHAIN_ETA_DATA_DIR": str(faust_dir / "eta")})
         self._spawn("alerts", "services.alerts.main", {
-            **common, "COLDCHAIN_DATABASE_URL": outbox,
+            **common, **on_one_database(outbox),
             "COLDCHAIN_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
             "COLDCHAIN_SMTP_FROM": "bench@coldchain.test",
             "COLDCHAIN_ALERT_GROUP_ID": names["alerts"],

@@ -46,11 +46,22 @@ def run(service: Annotated[str, typer.Argument(help=f"all, or one of: {', '.join
     raise typer.Exit(run_one(service))
 
 
-@app.command("migrate")
+db_app = typer.Typer(help="The database, as its owner (COLDCHAIN_DATABASE_URL).")
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("migrate")
 def migrate_command() -> None:
-    """Apply the database migrations that are missing."""
-    applied = migrate(DatabaseSettings().dsn)
-    err.print(f"applied: {', '.join(applied) or 'nothing (up to date)'}")
+    """Apply the missing migrations, grant each service role its rights, and let each role whose
+    own DSN is set (COLDCHAIN_<SERVICE>_DATABASE_URL) log in with that DSN's password."""
+    from services.db.roles import own_dsns, prepare_database
+
+    settings = DatabaseSettings()
+    applied = prepare_database(settings.dsn, own_dsns(settings))
+    err.print(f"applied: {', '.join(applied) or 'nothing (up to date)'}; service roles granted")
+
+
+app.command("migrate", help="Same as `coldchain db migrate`.")(migrate_command)
 
 
 @token_app.command("create")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 from pydantic import SecretStr, field_validator
@@ -86,13 +86,31 @@ class KafkaSettings(BaseSettings):
 
 
 class DatabaseSettings(BaseSettings):
+    """``COLDCHAIN_DATABASE_URL`` is the owner's (migrations, the operator's commands). A
+    service names its own least-privilege role in ``own_database`` (services/db/roles.py):
+    its ``COLDCHAIN_<OWN>_DATABASE_URL`` wins when set, else it falls back to the owner's."""
+
     model_config = settings_config()
 
     database_url: SecretStr = SecretStr("postgresql://coldchain@127.0.0.1:55432/coldchain")
+    own_database: ClassVar[str | None] = None  # "sink": COLDCHAIN_SINK_DATABASE_URL
+    ingest_database_url: SecretStr | None = None
+    sink_database_url: SecretStr | None = None
+    alert_database_url: SecretStr | None = None
+    api_database_url: SecretStr | None = None
+    retention_database_url: SecretStr | None = None
+    auditor_database_url: SecretStr | None = None  # read-only: reports, verify, eta calibrate
 
     @property
     def dsn(self) -> str:
-        return self.database_url.get_secret_value()
+        own = getattr(self, f"{self.own_database}_database_url") if self.own_database else None
+        return (own or self.database_url).get_secret_value()
+
+
+class AuditorDatabaseSettings(DatabaseSettings):
+    """The read-only commands (`coldchain report`, `verify`, `eta calibrate`)."""
+
+    own_database: ClassVar[str | None] = "auditor"
 
 
 class MetricsSettings(BaseSettings):

@@ -18,15 +18,25 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 @pytest.fixture(scope="session")
 def stack() -> Iterator[StackEndpoints]:
     with real_stack() as endpoints:
-        from services.db.migrate import migrate
+        from services.db.roles import prepare_database
 
-        migrate(endpoints.database_url)
+        # as the owner, as `coldchain db migrate` does: migrations, each service role's grants
+        # and its login from the session's DSNs; the services then connect as those roles
+        prepare_database(endpoints.database_url, endpoints.env)
         yield endpoints
 
 
 @pytest.fixture(scope="session")
 def database_url(stack: StackEndpoints) -> str:
     return stack.database_url
+
+
+@pytest.fixture(scope="session")
+def service_dsn(stack: StackEndpoints) -> Callable[[str], str]:
+    """A service's own DSN, as its least-privilege role (services/db/roles.py), else the owner's."""
+    from services.db.roles import role
+
+    return lambda service: stack.env.get(role(service).env) or stack.database_url
 
 
 @pytest.fixture
@@ -63,10 +73,16 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/integration" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
+    # The long runs (the hostile-input fuzzer) only in `make chaos`, as tests/chaos's slow faults.
+    if os.environ.get("COLDCHAIN_CHAOS") != "all":
+        long = [item for item in items if item.get_closest_marker("chaos_long")]
+        if long:
+            config.hook.pytest_deselected(items=long)
+            items[:] = [item for item in items if item not in long]
 
 
 os.environ.setdefault("COLDCHAIN_INGEST_METRICS_PORT", "0")

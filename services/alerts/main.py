@@ -30,7 +30,7 @@ from services.alerts.outbox import AlertOutbox
 from services.alerts.settings import AlertSettings
 from services.alerts.shipment_lookup import ShipmentLookup
 from services.alerts.zones import preload as preload_zones
-from services.db.migrate import migrate
+from services.db.migrate import require_migrated
 from services.metrics_server import MetricsServer
 from services.thread_deaths import exit_when_a_thread_dies
 
@@ -145,7 +145,7 @@ def main(settings: AlertSettings | None = None) -> int:
     exit_when_a_thread_dies()
     settings = settings or AlertSettings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s alerts %(levelname)s %(name)s %(message)s")
-    migrate(settings.dsn)
+    require_migrated(settings.dsn)  # the owner migrates (`coldchain db migrate`), not the service
     asyncio.run(serve(settings))
     return 0
 

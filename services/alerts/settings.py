@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import time, timedelta
+from typing import ClassVar
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
@@ -26,6 +27,7 @@ class AlertSettings(KafkaSettings, DatabaseSettings, MetricsSettings):
     """Kafka and database settings come from the shared mixins (``settings.dsn``)."""
 
     model_config = settings_config()
+    own_database: ClassVar[str | None] = "alert"  # COLDCHAIN_ALERT_DATABASE_URL, its own role
 
     alert_group_id: str = "coldchain-alerts"
     alert_metrics_port: int = 9103  # 0 = no /metrics endpoint

@@ -6,14 +6,14 @@ import uvicorn
 
 from services.api.app import create_app
 from services.api.settings import ApiSettings
-from services.db.migrate import migrate
+from services.db.migrate import require_migrated
 from services.thread_deaths import exit_when_a_thread_dies
 
 
 def main(settings: ApiSettings | None = None) -> int:
     exit_when_a_thread_dies()
     settings = settings or ApiSettings()
-    migrate(settings.dsn)
+    require_migrated(settings.dsn)  # the owner migrates (`coldchain db migrate`), not the service
     # Live-feed streams never end by themselves: give them a few seconds on shutdown, not forever.
     uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_level="info",
                 timeout_graceful_shutdown=5)

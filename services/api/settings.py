@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import Field, SecretStr
 
@@ -12,6 +13,7 @@ class ApiSettings(KafkaSettings, DatabaseSettings, LinkSettings):
     """Where it listens and the base of its links come from ``LinkSettings`` (``base_url``)."""
 
     model_config = settings_config()
+    own_database: ClassVar[str | None] = "api"  # COLDCHAIN_API_DATABASE_URL, its own role
 
     excursions_profile_files: list[Path] = []  # the same profiles the excursions processor reads
 

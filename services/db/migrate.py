@@ -1,5 +1,6 @@
 """Applies the SQL files in ``migrations/`` in name order, each once, each in its own
-transaction, recorded in ``schema_migrations``. Safe to run from several processes."""
+transaction, recorded in ``schema_migrations``, then the service roles' grants
+(``services/db/roles.py``). Safe to run from several processes; only the owner runs it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from dataclasses import dataclass
 from importlib import resources
 
 import psycopg
+
+from services.db.roles import apply_grants
 
 MIGRATIONS_PACKAGE = "services.db"
 LOCK_ID = 0x0C01DC4A1  # advisory lock: one migrator at a time
@@ -59,6 +62,30 @@ def migrate(dsn: str) -> list[str]:
                         (migration.name, migration.checksum),
                     )
                 applied.append(migration.name)
+            apply_grants(conn)  # every table a migration made, with exactly its roles' rights
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_ID,))
     return applied
+
+
+class NotMigrated(SystemExit):
+    pass
+
+
+def pending(dsn: str) -> list[str]:
+    """The migrations this code has that the database lacks (any role may read the record)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        try:
+            done = {row[0] for row in conn.execute("SELECT name FROM schema_migrations")}
+        except psycopg.errors.UndefinedTable:
+            done = set()
+    return [m.name for m in available() if m.name not in done]
+
+
+def require_migrated(dsn: str) -> None:
+    """A service's first step: its role cannot migrate, so a database behind the code is a
+    clear exit (the supervisor retries), not a missing table later."""
+    missing = pending(dsn)
+    if missing:
+        raise NotMigrated(f"the database lacks migrations {', '.join(missing)}: "
+                          "run `coldchain db migrate` as its owner (COLDCHAIN_DATABASE_URL)")

@@ -19,7 +19,7 @@ import psycopg
 from rich.console import Console
 
 from services.api.tokens import create_token
-from services.db.migrate import migrate
+from services.db.roles import prepare_database
 from services.demo.mailbox import Delivered, MailCatcher, SmsCatcher
 from services.demo.settings import DemoSettings
 from services.kafka.groups import commit_log_end
@@ -56,7 +56,7 @@ class DemoSession:
         settings = self.settings
         for folder in (settings.demo_dir, settings.log_dir, settings.mail_dir):
             folder.mkdir(parents=True, exist_ok=True)
-        applied = migrate(settings.dsn)
+        applied = prepare_database(settings.dsn, os.environ)  # as the owner; the services use their roles
         ensure_topics(settings.kafka_client_config())
         self.console.print(f"database migrations: {', '.join(applied) or 'up to date'}; Kafka topics ready")
         self._require_free_port()

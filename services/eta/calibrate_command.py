@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from services.connections import DatabaseSettings
+from services.connections import AuditorDatabaseSettings
 from services.eta.calibration import calibrate
 from services.eta.history import completed_trips
 from services.eta.settings import EtaSettings
@@ -34,7 +34,7 @@ def calibrate_command(
     """Learn planned dwell per place and timing per leg from completed shipments."""
     since = datetime.now(UTC) - timedelta(days=days)
     base = EtaSettings().parameters
-    history = completed_trips(DatabaseSettings().dsn, base, since)
+    history = completed_trips(AuditorDatabaseSettings().dsn, base, since)
     calibration = calibrate(history.trips, base, min_trips)
     learned = calibration.parameters
     err.print(f"{len(history.trips)} completed of {history.scanned} shipments packed since "

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from services.connections import DatabaseSettings, KafkaSettings, MetricsSettings, MqttSettings, settings_config
 
 
 class IngestSettings(MqttSettings, KafkaSettings, DatabaseSettings, MetricsSettings):
     model_config = settings_config()
+    own_database: ClassVar[str | None] = "ingest"  # COLDCHAIN_INGEST_DATABASE_URL, its own role
 
     ingest_client_id: str = "coldchain-ingest-1"
     # Empty: one instance with a plain subscription. A group name: an MQTT 5 shared

@@ -9,7 +9,7 @@ import psycopg
 import typer
 from rich.console import Console
 
-from services.connections import DatabaseSettings
+from services.connections import AuditorDatabaseSettings
 from services.integrity.sealing import seal_breaks
 from services.integrity.store import logged_breaks, shipment_devices, verify_device
 
@@ -20,7 +20,7 @@ def verify_command(shipment: Annotated[str, typer.Argument(help="the shipment id
     """Check the tamper evidence of a shipment's stored history; names the first reading that
     differs (exit 1), or prints each device's chain head (exit 0)."""
     out, err = Console(), Console(stderr=True)
-    with psycopg.connect(DatabaseSettings().dsn) as conn:
+    with psycopg.connect(AuditorDatabaseSettings().dsn) as conn:
         devices = shipment_devices(conn, shipment)
         if devices is None:
             err.print(f"[red]error:[/red] no shipment {shipment!r}")

@@ -21,7 +21,7 @@ from psycopg_pool import AsyncConnectionPool
 from rich.console import Console
 
 from schemas.shipment import DEFAULT_LANGUAGE, SUPPORTED_LANGUAGES, supported_language
-from services.connections import DatabaseSettings
+from services.connections import AuditorDatabaseSettings
 from services.reports.readings_export import as_csv, as_json
 
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ def report_command(
     language = _language(lang)
     if kind in ("pdf", "fsma204-xlsx") and output == "-" and sys.stdout.isatty():
         raise typer.BadParameter("a PDF or XLSX needs -o FILE (or a pipe)", param_hint="-o")
-    dsn = DatabaseSettings().dsn
+    dsn = AuditorDatabaseSettings().dsn
     try:
         written = asyncio.run(_write(dsn, shipment, format, kind, output, begin, until, device, profile_file or [],
                                      language))

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from services.db.migrate import migrate
+from services.db.migrate import require_migrated
 from services.integrity.sealing import seal_due
 from services.retention.policy import plan
 from services.retention.settings import RetentionSettings
@@ -34,7 +34,7 @@ def run_once(settings: RetentionSettings) -> dict[str, int]:
 def main(settings: RetentionSettings | None = None) -> int:
     settings = settings or RetentionSettings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s retention %(levelname)s %(message)s")
-    migrate(settings.dsn)
+    require_migrated(settings.dsn)  # the owner migrates (`coldchain db migrate`), not the service
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

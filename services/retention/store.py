@@ -46,8 +46,8 @@ def _drop(conn: psycopg.Connection, before: datetime) -> dict[str, int]:
             " WHERE reading_chain_anchors.time < EXCLUDED.time", (boundary,))
     dropped: dict[str, int] = {}
     for table in RETAINED_TABLES:
-        chunks = conn.execute("SELECT count(*) FROM drop_chunks(%s::regclass, older_than => %s)",
-                              (table, before)).fetchone()
+        # drop_chunks needs the owner: its function does it for the retained tables (0700)
+        chunks = conn.execute("SELECT coldchain_drop_chunks(%s::regclass, %s)", (table, before)).fetchone()
         dropped[f"{table} dropped"] = int(chunks[0]) if chunks else 0
     if any(dropped.values()):
         conn.execute("INSERT INTO audit_log (actor, action, table_name, row_key, new)"
@@ -58,8 +58,6 @@ def _drop(conn: psycopg.Connection, before: datetime) -> dict[str, int]:
 
 
 def _compress(conn: psycopg.Connection, before: datetime) -> dict[str, int]:
-    conn.execute("ALTER TABLE readings SET (timescaledb.compress, timescaledb.compress_segmentby = 'device_id',"
-                 " timescaledb.compress_orderby = 'time')")
-    row = conn.execute("SELECT count(compress_chunk(c, if_not_compressed => true))"
-                       " FROM show_chunks('readings', older_than => %s) AS c", (before,)).fetchone()
+    # segmented by device, ordered by time; as the owner (0700_service_roles.sql)
+    row = conn.execute("SELECT coldchain_compress_readings(%s)", (before,)).fetchone()
     return {"readings compressed": int(row[0]) if row else 0}

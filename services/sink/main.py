@@ -12,7 +12,7 @@ from schemas.excursion import ExcursionEvent
 from schemas.reading import ReadingBatch
 from schemas.topics import DEADLETTER, ETA, EXCURSIONS, READINGS
 from services.cpu_priority import yield_cpu
-from services.db.migrate import migrate
+from services.db.migrate import require_migrated
 from services.metrics_server import MetricsServer
 from services.sink.consumer import Route, Sink, SinkMetrics
 from services.sink.settings import SinkSettings
@@ -34,7 +34,7 @@ def main(settings: SinkSettings | None = None) -> int:
     settings = settings or SinkSettings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s sink %(levelname)s %(message)s")
     yield_cpu(settings.sink_nice)
-    migrate(settings.dsn)
+    require_migrated(settings.dsn)  # the owner migrates (`coldchain db migrate`), not the service
     metrics = SinkMetrics()
     MetricsServer(metrics.registry, settings.metrics_host, settings.sink_metrics_port).start()
     sink = Sink(settings, routes(), metrics)

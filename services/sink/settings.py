@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import Field
 
@@ -9,6 +9,7 @@ from services.connections import DatabaseSettings, KafkaSettings, MetricsSetting
 
 class SinkSettings(KafkaSettings, DatabaseSettings, MetricsSettings):
     model_config = settings_config()
+    own_database: ClassVar[str | None] = "sink"  # COLDCHAIN_SINK_DATABASE_URL, its own role
 
     sink_group_id: str = "coldchain-sink"
     sink_batch_size: int = 5000

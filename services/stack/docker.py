@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from services.db.roles import ROLES
 from services.stack.layout import StackLayout
 from services.stack.process import StackError, run
 from services.stack.secrets import StackSecrets
@@ -32,11 +33,17 @@ class DockerStack:
         secrets = StackSecrets.load_or_create(self.layout.secrets_file)
         env = {**os.environ,
                "COLDCHAIN_POSTGRES_PASSWORD": secrets.postgres_password,
-               "COLDCHAIN_MQTT_INGEST_PASSWORD": secrets.mqtt_ingest_password}
+               "COLDCHAIN_MQTT_INGEST_PASSWORD": secrets.mqtt_ingest_password,
+               # the services' own roles (deploy/env.example), as the native stack makes them
+               **{f"COLDCHAIN_DB_{role.name.removeprefix('coldchain_').upper()}_PASSWORD":
+                  secrets.database_role_password(role.name) for role in ROLES}}
         run(["docker", "compose", "-f", str(COMPOSE_FILE), *args], f"docker compose {' '.join(args)}", env=env)
 
     def up(self) -> None:
         self._compose("up", "-d", "--wait", "kafka", "mosquitto", "timescaledb")
+        from services.stack.native import NativeStack
+
+        NativeStack(self.layout).postgres.prepare()  # the owner migrates; services never do
 
     def down(self) -> None:
         self._compose("down")

@@ -56,6 +56,7 @@ class NativeStack:
             "COLDCHAIN_MQTT_DEVICE_URL": self.mosquitto.endpoint,
             "COLDCHAIN_KAFKA_BOOTSTRAP": self.kafka.bootstrap,
             "COLDCHAIN_DATABASE_URL": self.postgres.url,
+            **self.postgres.role_urls(),  # each service's own role (README, Database roles)
             "COLDCHAIN_ALERT_ACK_SECRET": self.secrets.alert_ack_secret,
             # The processors' local state stays with this checkout's stack.
             "COLDCHAIN_EXCURSIONS_DATA_DIR": str(self.layout.data / "faust-excursions"),
@@ -75,6 +76,9 @@ class NativeStack:
             if component.start():
                 step(f"{component.name}: up at {component.endpoint}")
                 started.append(component.name)
+        applied = self.postgres.prepare()  # the owner migrates; services never do
+        if applied:
+            step(f"timescaledb: applied {', '.join(applied)}")
         self.layout.env_file.write_text("".join(f"{k}={v}\n" for k, v in self.env().items()))
         self.layout.env_file.chmod(0o600)
         return started

@@ -10,6 +10,7 @@ import subprocess
 import tarfile
 from pathlib import Path
 
+from services.db.roles import ROLES, prepare_database
 from services.stack.debian import BUILD_PACKAGES, ensure_installed
 from services.stack.layout import StackLayout
 from services.stack.ports import StackPorts
@@ -103,8 +104,18 @@ class Postgres:
 
     @property
     def url(self) -> str:
+        """The owner's: migrations, and the operator's commands."""
         return (f"postgresql://{DB_USER}:{self.secrets.postgres_password}"
                 f"@{self.ports.host}:{self.ports.postgres}/{DB_NAME}")
+
+    def role_urls(self) -> dict[str, str]:
+        """Each service's own DSN, as its role (services/db/roles.py), by variable."""
+        return {role.env: (f"postgresql://{role.name}:{self.secrets.database_role_password(role.name)}"
+                           f"@{self.ports.host}:{self.ports.postgres}/{DB_NAME}") for role in ROLES}
+
+    def prepare(self) -> list[str]:
+        """As the owner: the migrations, the roles' grants and their logins."""
+        return prepare_database(self.url, self.role_urls())
 
     @property
     def endpoint(self) -> str:

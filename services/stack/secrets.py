@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import secrets
 from dataclasses import asdict, dataclass
@@ -14,6 +16,12 @@ class StackSecrets:
     mqtt_ingest_password: str
     mqtt_admin_password: str
     alert_ack_secret: str  # keys acknowledgement links and SMS reply codes
+
+    def database_role_password(self, role: str) -> str:
+        """A service role's password (services/db/roles.py), derived from the owner's: nothing
+        more to store, the same on every start, and no role's password tells the owner's."""
+        digest = hmac.new(self.postgres_password.encode(), f"coldchain-role:{role}".encode(), hashlib.sha256)
+        return digest.hexdigest()[:32]
 
     @classmethod
     def load_or_create(cls, path: Path) -> StackSecrets:

@@ -8,7 +8,9 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+from services.db.roles import ROLES
 from services.stack.mosquitto import ACL_FILE, ADMIN_USER, INGEST_USER
 from tests.harness.stack import StackEndpoints
 
@@ -47,6 +49,11 @@ def container_stack() -> Iterator[StackEndpoints]:
             {
                 "COLDCHAIN_KAFKA_BOOTSTRAP": bootstrap,
                 "COLDCHAIN_DATABASE_URL": url,
+                # each service's own role, as the native stack has them (the session fixture
+                # migrates as the owner and sets these passwords)
+                **{r.env: urlunsplit(urlsplit(url)._replace(
+                    netloc=f"{r.name}:{secrets.token_urlsafe(12)}@{urlsplit(url).netloc.rpartition('@')[2]}"))
+                   for r in ROLES},
                 "COLDCHAIN_MQTT_URL": f"mqtt://{INGEST_USER}:{passwords[INGEST_USER]}@{host}:{port}",
                 "COLDCHAIN_MQTT_ADMIN_URL": f"mqtt://{ADMIN_USER}:{passwords[ADMIN_USER]}@{host}:{port}",
                 "COLDCHAIN_ALERT_ACK_SECRET": secrets.token_urlsafe(24),

@@ -29,6 +29,7 @@ from schemas.alert import AlertEvent
 from schemas.excursion import ExcursionEvent, ExcursionKind, ExcursionSeverity, excursion_id
 from schemas.topics import EXCURSIONS
 from services.api.tokens import create_token
+from services.db.roles import on_one_database
 from services.excursions.limits import limits_for
 from services.profiles.catalog import builtin_profiles
 from tests.component.alerts.local_servers import HttpScript, SmtpInbox, free_port, http_server
@@ -168,7 +169,7 @@ def rig(stack: StackEndpoints, private_schema: str) -> Iterator[AlertRig]:
     api_url = f"http://127.0.0.1:{api_port}"
     logs = ARTIFACTS / "logs"
     with http_server(sms) as sms_base:
-        common = {**stack.env, "COLDCHAIN_DATABASE_URL": private_schema}
+        common = {**stack.env, **on_one_database(private_schema)}  # as the owner, every DSN
         api = ServiceProcess("services.api.main", {**common, "COLDCHAIN_HTTP_PORT": str(api_port),
                                                    "COLDCHAIN_PUBLIC_URL": api_url}, logs, name="alerts-api")
         service = ServiceProcess("services.alerts.main", {

@@ -24,6 +24,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from schemas.topics import EXCURSIONS
 from services.alerts.sms_encoding import sms_size
+from services.db.roles import on_one_database
 from tests.component.alerts.local_servers import HttpScript, SmtpInbox, http_server, smtp_server
 from tests.conftest import ARTIFACTS
 from tests.harness.processes import ServiceProcess, wait_for
@@ -66,7 +67,7 @@ def alert_process(stack: StackEndpoints, private_schema: str, pipeline: Pipeline
     with smtp_server(inbox) as smtp_port, http_server(sms) as sms_base:
         service = ServiceProcess("services.alerts.main", {
             **stack.env,
-            "COLDCHAIN_DATABASE_URL": private_schema,
+            **on_one_database(private_schema),  # as the owner, every DSN
             "COLDCHAIN_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
             "COLDCHAIN_SMTP_FROM": "alerts@coldchain.test",
             "COLDCHAIN_SMS_URL": f"{sms_base}/sms",

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +26,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from services.connections import parse_mqtt_url
 from tests.harness.processes import wait_for
 from tests.integration.conftest import DevicePublisher, Pipeline
-
-CANARY_WITHIN_S = 45
-NOW = datetime.now(UTC).replace(microsecond=0)
+from tests.integration.hostile.checks import CANARY_WITHIN_S, NOW, Canary, assert_all_alive, listed
 
 
 def sample(device: str, minutes_ago: float, **fields: Any) -> dict[str, Any]:
@@ -60,48 +58,10 @@ HOSTILE_MQTT: dict[str, Callable[[str], tuple[str, bytes]]] = {
 }
 
 
-@pytest.fixture
-def canary(pipeline: Pipeline, device_publisher: Callable[[str], DevicePublisher], unique: Callable[[str], str],
-           database_url: str) -> Callable[[], float]:
-    """Publishes one good reading from a healthy device; returns how long it took to be stored."""
-    device = unique("CANARY")
-    publisher = device_publisher(device)
-    sent = [0]
-
-    def check() -> float:
-        sent[0] += 1
-        at = NOW - timedelta(seconds=sent[0])
-        publisher.publish(f"coldchain/v1/devices/{device}/telemetry",
-                          {"device_id": device, "ts": at.isoformat(), "temp_c": 2.0})
-        began = time.monotonic()
-
-        def stored() -> bool:
-            with psycopg.connect(database_url) as conn:
-                return conn.execute("SELECT 1 FROM readings WHERE device_id = %s AND time = %s",
-                                    (device, at)).fetchone() is not None
-
-        wait_for(stored, CANARY_WITHIN_S, f"the canary reading of {device}", interval_s=0.2)
-        return time.monotonic() - began
-
-    return check
-
-
-def assert_all_alive(pipeline: Pipeline) -> None:
-    for name in ("api", "ingest", "sink"):
-        assert pipeline.services[name].alive(), f"{name} died:\n{pipeline.services[name].log_tail()}"
-
-
-def listed(pipeline: Pipeline, device: str) -> list[dict[str, Any]]:
-    with pipeline.http() as http:
-        response = http.get("/api/v1/deadletters", params={"device": device})
-        response.raise_for_status()
-        return list(response.json()["items"])
-
-
 @pytest.mark.parametrize("case", list(HOSTILE_MQTT))
 def test_a_hostile_payload_is_refused_with_a_reason_and_stops_nobody(
     case: str, pipeline: Pipeline, device_publisher: Callable[[str], DevicePublisher],
-    unique: Callable[[str], str], canary: Callable[[], float],
+    unique: Callable[[str], str], canary: Canary,
 ) -> None:
     device = unique("HOSTILE")
     kind, payload = HOSTILE_MQTT[case](device)
@@ -119,7 +79,7 @@ def test_a_hostile_payload_is_refused_with_a_reason_and_stops_nobody(
 
 def test_a_payload_over_the_brokers_packet_limit_never_reaches_ingest(
     pipeline: Pipeline, device_publisher: Callable[[str], DevicePublisher], unique: Callable[[str], str],
-    canary: Callable[[], float], database_url: str,
+    canary: Canary, database_url: str,
 ) -> None:
     """Mosquitto refuses packets over 1 MiB (max_packet_size) and drops the sender's connection,
     so such a payload is no dead letter: ingest never sees it, and nobody else notices."""
@@ -136,7 +96,7 @@ def test_a_payload_over_the_brokers_packet_limit_never_reaches_ingest(
 
 def test_a_device_naming_ingests_client_id_cannot_take_its_session(
     pipeline: Pipeline, provision: Callable[[str], str], unique: Callable[[str], str],
-    canary: Callable[[], float],
+    canary: Canary,
 ) -> None:
     device = unique("THIEF")
     password = provision(device)
@@ -171,7 +131,7 @@ def raw_post(url: str, path: str, headers: dict[str, str], body: bytes, declared
 
 
 def test_a_200_mb_unauthenticated_body_is_refused_before_it_is_read(pipeline: Pipeline,
-                                                                     canary: Callable[[], float]) -> None:
+                                                                     canary: Canary) -> None:
     code, took = raw_post(pipeline.api_url, "/api/v1/shipments", {}, b"{" * 65_536, 200_000_000)
     assert code == 401 and took < 5  # no token: refused before the size is even looked at
     code, took = raw_post(pipeline.api_url, "/api/v1/shipments", {"Authorization": f"Bearer {pipeline.ops_token}"},

@@ -28,12 +28,15 @@ def write(database_url: str, device_id: str, hours: Iterable[float]) -> None:
                                         received_at=START) for h in hours])
 
 
-def test_old_chunks_go_and_the_rest_still_verifies(database_url, db, unique):
+def test_old_chunks_go_and_the_rest_still_verifies(service_dsn, db, unique):
+    # as the services do it: the sink's role writes, the retention service's role drops
+    sink = service_dsn("sink")
     device_id = unique("TRK")
-    write(database_url, device_id, range(0, 96))  # four days, hourly
+    write(sink, device_id, range(0, 96))  # four days, hourly
     assert timescale_license(db) in ("apache", "timescale")
 
-    done = apply(db, RetentionPlan(drop_before=CUTOFF, compress_before=None))
+    with psycopg.connect(service_dsn("retention"), autocommit=True) as retention:
+        done = apply(retention, RetentionPlan(drop_before=CUTOFF, compress_before=None))
     assert done["readings dropped"] >= 2 and done["reading_chain dropped"] >= 2
 
     left = db.execute("SELECT min(time), count(*) FROM readings WHERE device_id = %s", (device_id,)).fetchone()
@@ -44,8 +47,8 @@ def test_old_chunks_go_and_the_rest_still_verifies(database_url, db, unique):
     assert verdict.intact and verdict.checked == 48
 
     # New and late readings among the survivors still chain on from the anchor.
-    write(database_url, device_id, [100.0])
-    write(database_url, device_id, [48.5])
+    write(sink, device_id, [100.0])
+    write(sink, device_id, [48.5])
     verdict = verify_device(db, device_id)
     assert verdict.intact and verdict.checked == 50
     logged = db.execute("SELECT count(*) FROM audit_log WHERE action = 'drop-chunks' AND row_key = %s",
