@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psycopg
 
-from schemas.reading import Reading
+from schemas.reading import Reading, ReadingBatch
 from services.integrity import chain as chain_module
 from services.integrity.chain import CHAINED_COLUMNS, ChainedReading, extend, genesis
 from services.integrity.store import verify_device
@@ -30,7 +30,8 @@ def write(database_url: str, batch: list[Reading]) -> int:
     with psycopg.connect(database_url) as conn:
         writer.prepare(conn)
         with conn.transaction():
-            return writer.write(conn, batch)
+            # One record per reading: a batch may mix devices, as the sink's consumed batches do.
+            return writer.write(conn, [ReadingBatch(readings=[reading]) for reading in batch])
 
 
 def stored_chain(db: psycopg.Connection, device_id: str) -> list[tuple[datetime, bytes]]:

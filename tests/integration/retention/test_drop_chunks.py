@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from schemas.reading import Reading
+from schemas.reading import Reading, ReadingBatch
 from services.integrity.store import verify_device
 from services.retention.policy import RetentionPlan
 from services.retention.store import apply, timescale_license
@@ -24,8 +24,9 @@ def write(database_url: str, device_id: str, hours: Iterable[float]) -> None:
     with psycopg.connect(database_url) as conn:
         writer.prepare(conn)
         with conn.transaction():
-            writer.write(conn, [Reading(device_id=device_id, time=START + timedelta(hours=h), temp_c=3 + h / 100,
-                                        received_at=START) for h in hours])
+            writer.write(conn, [ReadingBatch(readings=[
+                Reading(device_id=device_id, time=START + timedelta(hours=h), temp_c=3 + h / 100, received_at=START)
+                for h in hours])])
 
 
 def test_old_chunks_go_and_the_rest_still_verifies(service_dsn, db, unique):
