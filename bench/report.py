@@ -228,7 +228,7 @@ def _landing_rows(landing: dict[str, Any] | None) -> list[str]:
                 f"every service running", "",
             f"Target: stored, scored and alerted within {landing['target_s']:.0f} s of the first upload.", "",
             "| published | all stored | all scored | last found-late alert | readings stored | stored/s |"
-            " found-late alerts | false alarms |",
+            " found-late alerts | emails about other shipments |",
             "|---:|---:|---:|---:|---:|---:|---:|---:|",
             f"| {landing['published_s']:,.0f} s | {seconds('stored_s')} | {seconds('scored_s')} | "
             f"{seconds('alerted_s')} | {landing['stored']:,} | {landing['stored_per_s']:,} | "

@@ -69,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--idle-minutes", type=float, default=10.0, help="idle time before the second phase")
     parser.add_argument("--landing-trackers", type=int, default=8000, help="trackers in the landing burst")
     parser.add_argument("--landing-hours", type=float, default=20.0, help="of backlog each tracker uploads")
+    parser.add_argument("--landing-timeout", type=float, default=3600.0, help="seconds before what is not done is "
+                        "reported as not reached")
     parser.add_argument("--peer-readings", type=int, default=100_000, help="per round of the peer section")
     parser.add_argument("--peer-rounds", type=int, default=2, help="rounds per side and message shape (peer)")
     parser.add_argument("--telegraf", action="append", default=[], metavar="SETTING=VALUE",
@@ -185,7 +187,7 @@ def _landing(settings: BenchSettings, run_id: str, args: argparse.Namespace, res
     plan = landing.LandingPlan(trackers=args.landing_trackers, hours=args.landing_hours)
     print(f"   {plan.trackers:,} trackers x {plan.hours:g} h = {plan.readings:,} readings", flush=True)
     measured = landing.run(settings.service_env(), settings.publisher_url, settings.dsn, run_id,
-                           default_root() / "logs" / "bench", default_root(), plan)
+                           default_root() / "logs" / "bench", default_root(), plan, timeout_s=args.landing_timeout)
     results["landing"] = measured.as_dict()
     print(f"   landing: stored {measured.stored_s} s, scored {measured.scored_s} s, "
           f"alerted {measured.alerted_s} s; peak MB {measured.rss_max_mb}", flush=True)

@@ -118,6 +118,7 @@ class Sink:
             "heartbeat.interval.ms": 2000,
             "statistics.interval.ms": 5000,
             "stats_cb": self._record_lag,
+            "on_commit": self._committed,
         }))
         self._consumer.subscribe(list(self.routes))
 
@@ -176,13 +177,21 @@ class Sink:
         raise SystemExit("stopped while waiting for the database")
 
     def _commit(self) -> None:
-        """Offsets not committed now (the broker restarting, a rebalance) go with the next
-        batch's commit; a batch read again meanwhile is written again, which changes nothing."""
+        """Asynchronous: a synchronous commit waits for the group coordinator, and after a
+        broker restart the consumer finds its coordinator again only while it polls, so the
+        sink sat in ``commit`` until it was thrown out of the group (seen in the restart-kafka
+        fault). Offsets not committed now go with the next batch's commit; a batch read again
+        meanwhile is written again, which changes nothing."""
         assert self._consumer is not None
         try:
-            self._consumer.commit(asynchronous=False)
+            self._consumer.commit(asynchronous=True)
         except KafkaException as exc:
             log.warning("offset commit failed (%s); the next commit carries it", exc)
+
+    @staticmethod
+    def _committed(error: KafkaError | None, partitions: list[Any]) -> None:
+        if error is not None and error.code() != KafkaError._NO_OFFSET:
+            log.warning("offset commit failed (%s); the next commit carries it", error)
 
     def _store(self, batch: list[Message]) -> None:
         items: list[_Item] = []
