@@ -12,11 +12,13 @@ partition. Agents run with concurrency 1 (faust-streaming#606).
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 
 import faust
 
 from schemas.eta import EtaUpdate
+from schemas.reading import Reading
 from schemas.topics import ETA, PARTITIONS, READINGS, SHIPMENTS
 from services.eta.processor import EtaProcessor
 from services.eta.settings import EtaSettings
@@ -26,6 +28,7 @@ from services.profiles.model import ProductProfile
 
 log = logging.getLogger(__name__)
 
+PENDING_MAX = 100_000
 SHIPMENTS_TABLE = "eta-shipments"
 STATE_TABLE = "eta-state"
 
@@ -54,8 +57,20 @@ def create_app(
                 key=update.shipment_id.encode(), value=update.model_dump_json().encode()
             )
 
-    @app.agent(shipments, name="eta-shipments", concurrency=1)
-    async def register_shipments(stream: faust.StreamT[bytes]) -> AsyncIterator[str]:
+    # Readings bound to a shipment this worker has not read yet (ingest binds from the registry,
+    # which can be ahead of the shipments topic): held until its record arrives, at most
+    # PENDING_MAX readings in all (the oldest shipment's go first, with a warning). A landed
+    # message is one record, so a record skipped here was all of that message's readings.
+    pending: OrderedDict[str, list[Reading]] = OrderedDict()
+
+    def hold(key: str, readings: list[Reading]) -> None:
+        pending.setdefault(key, []).extend(readings)
+        while sum(len(held) for held in pending.values()) > PENDING_MAX:
+            dropped, held = pending.popitem(last=False)
+            log.warning("no shipment %s yet: %d readings dropped from the ETA", dropped, len(held))
+
+    @app.agent(shipments, name="eta-shipments", concurrency=1, sink=[publish])
+    async def register_shipments(stream: faust.StreamT[bytes]) -> AsyncIterator[list[EtaUpdate]]:
         async for event in stream.events():
             key = _text(event.key)
             if key is None:
@@ -63,9 +78,17 @@ def create_app(
             shipment = processor.decode_shipment(event.value)
             if shipment is None:
                 shipment_table.pop(key, None)
-            else:
-                shipment_table[key] = shipment
-            yield key
+                pending.pop(key, None)
+                yield []
+                continue
+            shipment_table[key] = shipment
+            held = pending.pop(key, None)
+            step = processor.on_readings(held, shipment, state_table.get(key)) if held else None
+            if step is None:
+                yield []
+                continue
+            state_table[key] = step.state  # the shipments topic is co-partitioned with the readings
+            yield step.updates
 
     @app.agent(readings, name="eta-forecast", concurrency=1, sink=[publish])
     async def forecast(stream: faust.StreamT[bytes]) -> AsyncIterator[list[EtaUpdate]]:
@@ -76,7 +99,12 @@ def create_app(
                 yield []
                 continue
             key = readings[0].shipment_id
-            step = processor.on_readings(readings, shipment_table.get(key), state_table.get(key))
+            shipment = shipment_table.get(key)
+            if shipment is None:
+                hold(key, readings)
+                yield []
+                continue
+            step = processor.on_readings(readings, shipment, state_table.get(key))
             if step is None:
                 yield []
                 continue

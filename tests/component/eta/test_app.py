@@ -60,3 +60,24 @@ def test_readings_become_eta_updates_and_json_state_in_the_table(tmp_path: Path)
         assert state.emitted is not None and state.emitted.eta == updates[-1].eta
 
     asyncio.run(scenario())
+
+
+def test_a_record_that_comes_before_its_shipment_is_forecast_once_the_shipment_arrives(tmp_path: Path) -> None:
+    """Ingest binds from the registry, which can be ahead of the shipments topic: a landed
+    message (one record) read before the worker knows its shipment is held, not lost."""
+    async def scenario() -> None:
+        app = create_app(_settings(tmp_path))
+        trip = simulate(TripPlan(shipment=SHIPMENT, dwell_h=[0.5, 9.0, 8.0], travel_h=[0.7, 16.5, 3.5]))
+        early: list[EtaUpdate] = []
+        async with app.agents["eta-forecast"].test_context(sink=[early.extend]) as forecast:
+            batch = ReadingBatch(readings=list(trip.readings[:12]))
+            await forecast.put(key=SHIPMENT.id.encode(), value=batch.model_dump_json().encode())
+        assert early == []
+        late: list[EtaUpdate] = []
+        async with app.agents["eta-shipments"].test_context(sink=[late.extend]) as shipments:
+            await shipments.put(key=SHIPMENT.id.encode(), value=SHIPMENT.model_dump_json().encode())
+        assert [u.kind for u in late] == ["eta"] and late[0].shipment_id == SHIPMENT.id
+        state = app.tables[STATE_TABLE][SHIPMENT.id]
+        assert EtaState.model_validate(state).emitted is not None
+
+    asyncio.run(scenario())
