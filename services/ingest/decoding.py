@@ -165,25 +165,9 @@ def _to_readings(samples: Sequence[DeviceSample], received_at: datetime, source:
     return _READINGS.validate_python([{**sample.__dict__, "time": sample.ts, **extra} for sample in samples])
 
 
-def _to_reading(sample: DeviceSample, received_at: datetime, source: str) -> Reading:
-    return Reading(
-        device_id=sample.device_id,
-        time=sample.ts,
-        seq=sample.seq,
-        temp_c=sample.temp_c,
-        humidity_pct=sample.humidity_pct,
-        lat=sample.lat,
-        lon=sample.lon,
-        speed_kmh=sample.speed_kmh,
-        battery_pct=sample.battery_pct,
-        received_at=received_at,
-        source=source,  # type: ignore[arg-type]
-    )
-
-
 def _validate_samples(items: Sequence[tuple[int | None, Any]], device_id: str, received_at: datetime,
                       source: str, refusals: _Refusals) -> list[Reading]:
-    readings: list[Reading] = []
+    good: list[DeviceSample] = []
     for index, item in items:
         try:
             sample = DeviceSample.model_validate(item)
@@ -198,8 +182,8 @@ def _validate_samples(items: Sequence[tuple[int | None, Any]], device_id: str, r
         if late_or_early:
             refusals.add(*late_or_early)
             continue
-        readings.append(_to_reading(sample, received_at, source))
-    return readings
+        good.append(sample)
+    return _to_readings(good, received_at, source)
 
 
 _JSON_KINDS: Mapping[type, str] = {
