@@ -8,10 +8,10 @@ STAMP := $(VENV)/.installed
 .PHONY: install lock lint test test-unit bench demo stack-up stack-down chaos schemas i18n-extract clean chromium
 
 # The whole dependency tree comes from the hashed lock, so a fresh clone gets CI's versions.
-$(STAMP): pyproject.toml requirements/dev.lock
+$(STAMP): pyproject.toml tools/pyproject.toml requirements/dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --require-hashes -r requirements/dev.lock
-	$(BIN)/pip install -q --no-deps -e .
+	$(BIN)/pip install -q --no-deps -e . -e tools
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -25,7 +25,7 @@ lock: $(STAMP)
 	  --python-platform linux -q -o requirements/runtime.lock
 
 lint: $(STAMP)
-	$(BIN)/ruff check services schemas tests bench
+	$(BIN)/ruff check services schemas tools tests bench
 	$(BIN)/mypy
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec deploy/compose.yaml
 

@@ -33,6 +33,7 @@ import httpx
 import paho.mqtt.client as mqtt
 import psycopg
 from aiosmtpd.controller import Controller
+from devtools.stack.layout import default_root
 from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.ceilings import SPAWN
@@ -43,7 +44,6 @@ from services.connections import parse_mqtt_url
 from services.ingest.session import end_session
 from services.kafka.groups import commit_log_end
 from services.kafka.topics import ensure_topics
-from services.stack.layout import default_root
 
 SERVICES = {"api": "services.api.main", "sink": "services.sink.main", "ingest": "services.ingest.main",
             "excursions": "services.excursions.main", "eta": "services.eta.app", "alerts": "services.alerts.main"}

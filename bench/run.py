@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from devtools.stack.layout import default_root
 from pydantic import SecretStr
 
 from bench import alert_latency, eta_accuracy, landing, peer
@@ -31,7 +32,6 @@ from bench.pipeline import BenchPipeline, delete_bench_rows, latency, sustained_
 from bench.report import markdown, plots
 from bench.telegraf import TelegrafSettings
 from services.connections import DatabaseSettings, KafkaSettings, MqttSettings, settings_config
-from services.stack.layout import default_root
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import getpass
-import os
 import sys
 from datetime import UTC, datetime
+from importlib.metadata import entry_points
 from typing import Annotated
 
 import typer
@@ -18,15 +18,8 @@ from services.eta.calibrate_command import app as eta_app
 from services.integrity.verify_command import verify_command
 from services.reports.report_command import report_command
 from services.runner import SERVICES, run_all, run_one
-from services.simulate.cli import app as simulate_app
-from services.stack.cli import app as stack_app
-from services.stack.cli import device_app
-from services.stack.layout import export_running_stack_env
 
 app = typer.Typer(help="coldchain: cold-chain tracking for live-seafood exports.", no_args_is_help=True)
-app.add_typer(stack_app, name="stack")
-app.add_typer(device_app, name="device")
-app.add_typer(simulate_app, name="simulate")
 app.add_typer(eta_app, name="eta")
 token_app = typer.Typer(help="API bearer tokens.")
 app.add_typer(token_app, name="token")
@@ -155,18 +148,15 @@ def dead_letters(
     Console().print(table)
 
 
-@app.command("demo")
-def demo() -> None:
-    """The whole pipeline, live: stack, services, a mail catcher and a simulated fleet, until Ctrl-C."""
-    from services.demo.main import main as run_demo
-
-    raise typer.Exit(run_demo())
+def add_plugin_commands(target: typer.Typer) -> None:
+    """Commands other installed packages add (the dev tools: `stack`, `simulate`, `demo`); the
+    services themselves import none of them."""
+    for entry in entry_points(group="coldchain.commands"):
+        entry.load()(target)
 
 
 def main() -> None:
-    # With nothing set, every command (and every service `coldchain run` starts) talks to the
-    # local stack when it is running.
-    export_running_stack_env(os.environ)
+    add_plugin_commands(app)
     app()
 
 

@@ -3,7 +3,7 @@
 Each service composes its own frozen ``Settings`` from these. Values come from
 ``COLDCHAIN_*`` environment variables, then ``.env``; a service reads nothing else. The
 ``coldchain`` command adds the running local stack's settings to its environment (see
-``services/stack/layout.py``), so with nothing set, everything it starts talks to that stack.
+``tools/devtools/stack/layout.py``), so with nothing set, everything it starts talks to that stack.
 """
 
 from __future__ import annotations

@@ -58,8 +58,8 @@ def provision(stack: StackEndpoints) -> Callable[[str], str]:
 
     def add(device_id: str) -> str:
         if stack.kind == "native":
-            from services.stack.layout import StackLayout, default_root
-            from services.stack.native import NativeStack
+            from devtools.stack.layout import StackLayout, default_root
+            from devtools.stack.native import NativeStack
 
             return NativeStack(StackLayout(default_root())).mosquitto.add_device(device_id)
         pytest.skip(f"device provisioning needs the native stack, not {stack.kind}")

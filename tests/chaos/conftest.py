@@ -22,13 +22,13 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
+from devtools.stack.layout import StackLayout, default_root
+from devtools.stack.native import NativeStack
 
 from services.api.tokens import create_token
 from services.ingest.session import end_session
 from services.kafka.groups import commit_log_end
 from services.kafka.topics import ensure_topics
-from services.stack.layout import StackLayout, default_root
-from services.stack.native import NativeStack
 from tests.component.alerts.local_servers import SmtpInbox, free_port
 from tests.conftest import ARTIFACTS
 from tests.harness.processes import ServiceProcess, wait_for, wait_for_http

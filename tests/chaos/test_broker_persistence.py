@@ -16,12 +16,12 @@ import uuid
 
 import paho.mqtt.client as mqtt
 import pytest
+from devtools.stack.native import NativeStack
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from services.connections import parse_mqtt_url
-from services.stack.native import NativeStack
 from tests.harness.stack import StackEndpoints
 
 QUEUED = 200

@@ -10,8 +10,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from devtools.stack.mosquitto import ACL_FILE, ADMIN_USER, INGEST_USER
+
 from services.db.roles import ROLES
-from services.stack.mosquitto import ACL_FILE, ADMIN_USER, INGEST_USER
 from tests.harness.stack import StackEndpoints
 
 

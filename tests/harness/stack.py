@@ -50,8 +50,8 @@ def docker_engine_answers() -> bool:
 
 
 def _native_stack_env() -> dict[str, str] | None:
-    from services.stack.layout import StackLayout, default_root
-    from services.stack.native import NativeStack
+    from devtools.stack.layout import StackLayout, default_root
+    from devtools.stack.native import NativeStack
 
     layout = StackLayout(default_root())
     return NativeStack(layout).env() if layout.secrets_file.exists() else None
@@ -110,8 +110,8 @@ def _real_stack() -> Iterator[StackEndpoints]:
         with container_stack() as endpoints:
             yield endpoints
         return
-    from services.stack.layout import StackLayout, default_root
-    from services.stack.native import NativeStack
+    from devtools.stack.layout import StackLayout, default_root
+    from devtools.stack.native import NativeStack
 
     stack = NativeStack(StackLayout(default_root()))
     started = stack.up()

@@ -11,14 +11,14 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
+from devtools.simulate.fleet import FleetOptions, SimShipment, fleet_span, plan_fleet
+from devtools.simulate.mqtt_publisher import MqttFleetPublisher
+from devtools.simulate.pacing import Pace, merged_actions
+from devtools.simulate.replay import ReplayStats, replay
+from devtools.simulate.scenarios import ScenarioName
+from devtools.simulate.tracker import Misbehaviour
 
 from services.connections import parse_mqtt_url
-from services.simulate.fleet import FleetOptions, SimShipment, fleet_span, plan_fleet
-from services.simulate.mqtt_publisher import MqttFleetPublisher
-from services.simulate.pacing import Pace, merged_actions
-from services.simulate.replay import ReplayStats, replay
-from services.simulate.scenarios import ScenarioName
-from services.simulate.tracker import Misbehaviour
 from tests.harness.processes import wait_for
 from tests.integration.conftest import Pipeline
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
+from devtools.stack.mosquitto import INGEST_USER
 from paho.mqtt.enums import CallbackAPIVersion
 
-from services.stack.mosquitto import INGEST_USER
 from tests.harness.processes import free_port
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy"

@@ -10,8 +10,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-
-from services.stack.sources_check import (
+from devtools.stack.sources_check import (
     DEBIAN_PACKAGES,
     check_debian_packages,
     check_maven_artifacts,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from devtools.stack.secrets import StackSecrets
 
 from services.alerts.settings import AlertSettings
 from services.api.settings import ApiSettings
@@ -11,7 +12,6 @@ from services.db.roles import ROLES, WRITE, login_of, on_one_database, own_dsns,
 from services.ingest.settings import IngestSettings
 from services.retention.settings import RetentionSettings
 from services.sink.settings import SinkSettings
-from services.stack.secrets import StackSecrets
 
 OWNER = "postgresql://coldchain:owner@127.0.0.1:55432/coldchain"
 SETTINGS = {"ingest": IngestSettings, "sink": SinkSettings, "api": ApiSettings, "alerts": AlertSettings,
