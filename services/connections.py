@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -70,6 +70,9 @@ class KafkaSettings(BaseSettings):
 
     kafka_bootstrap: str = "127.0.0.1:19092"
     kafka_config: SecretStr = SecretStr("{}")  # JSON object of extra client properties
+    # A crashed consumer's partitions move to the rest of its group after this, rather than
+    # librdkafka's 45 s: every consumer group of coldchain, faust's included.
+    kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000)
 
     @field_validator("kafka_config")
     @classmethod

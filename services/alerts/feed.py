@@ -5,23 +5,24 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
-from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
 from schemas.alert import AlertEvent
 from schemas.topics import ALERTS
+from services.connections import KafkaSettings
+from services.kafka.clients import new_producer
 
 log = logging.getLogger(__name__)
 
 
 class AlertFeed:
-    def __init__(self, client_config: dict[str, Any]) -> None:
-        self._config = client_config
+    def __init__(self, kafka: KafkaSettings) -> None:
+        self._kafka = kafka
         self._producer: Producer | None = None
 
     def start(self) -> None:
-        self._producer = Producer({**self._config, "enable.idempotence": True, "acks": "all"})
+        self._producer = new_producer(self._kafka)
 
     def close(self) -> None:
         if self._producer is not None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from services.alerts.channel_set import ChannelSet, build_channels
-from services.alerts.consumer import AlertConsumer, ConsumerConfig
+from services.alerts.consumer import AlertRecords
 from services.alerts.dispatcher import AlertDispatcher, DispatchConfig
 from services.alerts.feed import AlertFeed
 from services.alerts.intake import AlertIntake
@@ -31,6 +31,8 @@ from services.alerts.settings import AlertSettings
 from services.alerts.shipment_lookup import ShipmentLookup
 from services.alerts.zones import preload as preload_zones
 from services.db.migrate import require_migrated
+from services.kafka.clients import group_consumer
+from services.kafka.consumer_loop import ConsumerLoop, LoopSettings
 from services.metrics_server import MetricsServer
 from services.thread_deaths import exit_when_a_thread_dies
 
@@ -43,7 +45,8 @@ class AlertService:
     shipments: ShipmentLookup
     channels: ChannelSet
     feed: AlertFeed
-    consumer: AlertConsumer
+    records: AlertRecords
+    consumer: ConsumerLoop
     dispatcher: AlertDispatcher
     metrics: AlertMetrics
 
@@ -52,7 +55,7 @@ class AlertService:
         await self.shipments.start()
         await self.channels.start()
         self.feed.start()
-        self.consumer.start()
+        await asyncio.to_thread(self.consumer.setup)
 
     async def run(self, stop: asyncio.Event) -> None:
         # A TaskGroup: should either loop die of a bug, the other is cancelled and the
@@ -73,6 +76,7 @@ class AlertService:
 
     async def close(self) -> None:
         self.consumer.close()
+        log.info("alert consumer closed: %s", self.records.counts.summary())
         self.feed.close()
         await self.channels.close()
         await self.shipments.close()
@@ -88,7 +92,7 @@ def build_service(settings: AlertSettings) -> AlertService:
     metrics = AlertMetrics()
     shipments = ShipmentLookup(settings.dsn)
     channels = build_channels(settings)
-    feed = AlertFeed(settings.kafka_client_config())
+    feed = AlertFeed(settings)
     dispatcher = AlertDispatcher(
         outbox,
         channels,
@@ -105,22 +109,20 @@ def build_service(settings: AlertSettings) -> AlertService:
         ),
         on_event=metrics.counting(feed.publish_event),
     )
-    consumer = AlertConsumer(
-        settings.kafka_client_config(),
-        ConsumerConfig(
-            group_id=settings.alert_group_id,
-            batch=settings.alert_consume_batch,
-            retry_after_s=settings.alert_record_retry_s,
-            unknown_shipment_grace_s=settings.alert_unknown_shipment_grace_s,
-            session_timeout_ms=settings.alert_kafka_session_timeout_ms,
-        ),
+    records = AlertRecords(
         # The intake wakes the dispatcher as soon as it stores new deliveries.
         AlertIntake(outbox, policy, ops, on_deliveries=dispatcher.wake,
                     found_late_after=settings.found_late_after()),
         shipments,
         feed,
+        unknown_shipment_grace_s=settings.alert_unknown_shipment_grace_s,
     )
-    return AlertService(outbox, shipments, channels, feed, consumer, dispatcher, metrics)
+    consumer = ConsumerLoop(
+        records,
+        LoopSettings(max_records=settings.alert_consume_batch, retry_after_s=settings.alert_record_retry_s),
+        lambda: group_consumer(settings, settings.alert_group_id),
+    )
+    return AlertService(outbox, shipments, channels, feed, records, consumer, dispatcher, metrics)
 
 
 async def serve(settings: AlertSettings) -> None:

@@ -92,7 +92,6 @@ class AlertSettings(KafkaSettings, DatabaseSettings, MetricsSettings):
     alert_unknown_shipment_grace_s: float = Field(default=30.0, ge=0)
     alert_record_retry_s: float = Field(default=2.0, gt=0)  # pause before retrying a record
     # A crashed instance's partitions move to a restarted one after this long.
-    alert_kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000)
 
     @field_validator("alert_ack_secret")
     @classmethod

@@ -47,7 +47,7 @@ def build_state(settings: ApiSettings) -> ApiState:
         pool=pool,
         registry=ShipmentRegistry(pool),
         publisher=ShipmentPublisher(settings),
-        feed=LiveFeed(settings.kafka_client_config(), ShipmentParties(pool), settings.feed_client_queue,
+        feed=LiveFeed(settings, ShipmentParties(pool), settings.feed_client_queue,
                       settings.feed_max_replay),
         streams=StreamSlots(settings.api_streams_per_token, settings.api_streams_total),
         feeds=StreamSlots(settings.api_feeds_per_token, settings.api_feeds_total),

@@ -1,8 +1,9 @@
 """The live feed: one Kafka consumer per API process, fanned out to Server-Sent Events clients.
 
 The consumer reads ``coldchain.readings``, ``.excursions``, ``.eta`` and ``.alerts`` from
-their current end, in a thread of its own, without joining a consumer group (it assigns
-every partition itself and never commits). Each record becomes one event, handed to the
+their current end, through the consumer loop (services/kafka/consumer_loop.py) on the API's
+event loop, without joining a consumer group (it assigns every partition itself and never
+commits). Each record becomes one event, handed to the
 subscribers whose filter takes it, and carries the feed position after it as its id
 (``feed_position``). A reconnecting client names its last id; the records it missed are
 read again from Kafka, bounded by ``max_replay``, by a short-lived consumer of their own.
@@ -19,17 +20,19 @@ import asyncio
 import heapq
 import json
 import logging
-import threading
 import time
-import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from psycopg_pool import AsyncConnectionPool
+from pydantic import BaseModel
 
 from services.api.feed_position import FEED_TOPICS, FeedPosition, sse_frame
+from services.connections import KafkaSettings
+from services.kafka.clients import groupless_consumer
+from services.kafka.consumer_loop import Batch, ConsumerLoop, LoopSettings, Progress, fetch
 
 log = logging.getLogger(__name__)
 
@@ -99,9 +102,9 @@ class FeedStats:
 
 
 class LiveFeed:
-    def __init__(self, client_config: dict[str, Any], parties: ShipmentParties, queue_size: int = 1000,
+    def __init__(self, kafka: KafkaSettings, parties: ShipmentParties, queue_size: int = 1000,
                  max_replay: int = 50_000, replay_timeout_s: float = 15.0) -> None:
-        self._config = client_config
+        self._kafka = kafka
         self._parties = parties
         self._queue_size = queue_size
         self.max_replay = max_replay
@@ -109,22 +112,26 @@ class LiveFeed:
         self._subscribers: set[Subscriber] = set()
         self._next: dict[Partition, int] | None = None  # None until Kafka answered
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._stopping = asyncio.Event()
+        self._consumer = ConsumerLoop(self, LoopSettings(max_records=500, wait_s=0.25, commits=False),
+                                      self._open_consumer, subscribe=False)
+        self._task: asyncio.Task[None] | None = None
         self.stats = FeedStats()
+        self.topics: dict[str, type[BaseModel] | None] = dict.fromkeys(FEED_TOPICS)
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stopping.clear()
-        self._thread = threading.Thread(target=self._consume, name="live-feed", daemon=True)
-        self._thread.start()
+        # A dead Kafka leaves the API up: the loop keeps opening a new consumer.
+        self._task = asyncio.create_task(self._consumer.run(self._stopping), name="live-feed")
 
     async def stop(self) -> None:
         self._stopping.set()
-        if self._thread is not None:
-            await asyncio.to_thread(self._thread.join, 10)
+        if self._task is not None:
+            await asyncio.wait([self._task], timeout=10)
+        self._consumer.close()
         for subscriber in list(self._subscribers):
             subscriber.end()
         self._subscribers.clear()
@@ -172,38 +179,31 @@ class LiveFeed:
                 frames.append(_frame(event_type, message, FeedPosition(position).encode()))
         return frames
 
-    # -- the consumer thread ---------------------------------------------------------------
+    # -- the consumer loop's handler -----------------------------------------------------
 
-    def _consume(self) -> None:
-        backoff = 0.5
-        while not self._stopping.is_set():
-            consumer: Consumer | None = None
-            try:
-                consumer = Consumer(self._consumer_config())
-                start = self._start_offsets(consumer)
-                consumer.assign([TopicPartition(t, p, o) for (t, p), o in start.items()])
-                self._call_on_loop(self._set_origin, start)
-                log.info("live feed reading %d partitions of %s", len(start), ", ".join(FEED_TOPICS))
-                backoff = 0.5
-                while not self._stopping.is_set():
-                    messages = consumer.consume(500, 0.25)
-                    good = [m for m in messages if self._usable(m)]
-                    if good and self._loop is not None:
-                        asyncio.run_coroutine_threadsafe(self._dispatch(good), self._loop).result()
-            except Exception as exc:  # a dead Kafka must not take the API down: retry
-                log.warning("live feed: Kafka not usable (%s); retrying in %.1fs", exc, backoff)
-                self._stopping.wait(backoff)
-                backoff = min(backoff * 2, 10.0)
-            finally:
-                if consumer is not None:
-                    consumer.close()
+    async def handle(self, batch: Batch) -> Progress:
+        try:
+            await self._dispatch(record.message for record in batch.records)
+        except Exception:  # the registry away, say: the feed goes on with the next records
+            log.exception("live feed: %d records not dispatched", len(batch.records))
+        return Progress()  # a groupless reader commits nothing
 
-    def _consumer_config(self) -> dict[str, Any]:
-        # librdkafka wants a group.id even for a consumer that only assign()s and never commits:
-        # a unique one that never joins a group.
-        return {**self._config, "group.id": f"coldchain-api-feed-{uuid.uuid4().hex[:12]}",
-                "enable.auto.commit": False, "enable.auto.offset.store": False,
-                "auto.offset.reset": "latest", "enable.partition.eof": False}
+    async def before_commit(self) -> None:
+        """Nothing to confirm: the feed produces nothing."""
+
+    def _open_consumer(self) -> Consumer:
+        """A consumer assigned every feed partition, from where the feed left off (in the
+        loop's thread: it waits for the broker)."""
+        consumer = groupless_consumer(self._kafka)
+        try:
+            start = self._start_offsets(consumer)
+            consumer.assign([TopicPartition(t, p, o) for (t, p), o in start.items()])
+        except BaseException:
+            consumer.close()
+            raise
+        self._call_on_loop(self._set_origin, start)
+        log.info("live feed reading %d partitions of %s", len(start), ", ".join(FEED_TOPICS))
+        return consumer
 
     def _start_offsets(self, consumer: Consumer) -> dict[Partition, int]:
         """Where it left off after a restart; the end of each partition the first time."""
@@ -214,23 +214,15 @@ class LiveFeed:
         for topic in FEED_TOPICS:
             found = metadata.topics.get(topic)
             if found is None or found.error is not None or not found.partitions:
-                raise RuntimeError(f"topic {topic} does not exist yet")
+                raise KafkaException(KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART, f"topic {topic} does not exist yet"))
             for partition in found.partitions:
                 offsets[(topic, partition)] = consumer.get_watermark_offsets(
                     TopicPartition(topic, partition), timeout=10)[1]
         return offsets
 
-    def _usable(self, message: Message) -> bool:
-        error = message.error()
-        if error is None:
-            return True
-        if error.code() != KafkaError._PARTITION_EOF:
-            log.warning("live feed: %s", error)
-        return False
-
     def _read_ranges(self, ranges: dict[Partition, tuple[int, int]]) -> list[list[Message]] | None:
         """Every record in the ``[from, to)`` offset ranges, per partition in offset order."""
-        consumer = Consumer(self._consumer_config())
+        consumer = groupless_consumer(self._kafka)
         try:
             for (topic, partition), (start, _) in ranges.items():
                 low, _high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
@@ -241,9 +233,7 @@ class LiveFeed:
             pending = set(ranges)
             deadline = time.monotonic() + self._replay_timeout_s
             while pending and time.monotonic() < deadline:
-                for message in consumer.consume(500, 0.25):
-                    if not self._usable(message):
-                        continue
+                for message in fetch(consumer, 500, 0.25):
                     tp = (message.topic() or "", message.partition() or 0)
                     offset = message.offset() or 0
                     if tp in pending and offset < ranges[tp][1]:

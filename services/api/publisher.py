@@ -10,6 +10,7 @@ from confluent_kafka import Producer
 from schemas.shipment import Shipment
 from schemas.topics import SHIPMENTS
 from services.api.settings import ApiSettings
+from services.kafka.clients import new_producer
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ class ShipmentPublisher:
         self._producer: Producer | None = None
 
     def start(self) -> None:
-        self._producer = Producer(self.settings.kafka_client_config(**{"enable.idempotence": True, "acks": "all"}))
+        self._producer = new_producer(self.settings)
 
     async def publish(self, shipments: list[Shipment]) -> None:
         # flush() blocks until Kafka confirms: in a thread, so the event loop keeps serving.

@@ -29,6 +29,7 @@ from services.ingest.binding import Binding
 from services.ingest.decoding import decode_message, refusal, refusals
 from services.ingest.metrics import IngestMetrics
 from services.ingest.settings import IngestSettings
+from services.kafka.clients import new_producer
 
 log = logging.getLogger(__name__)
 
@@ -88,14 +89,12 @@ class IngestBridge:
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
-        self._producer = Producer(self.settings.kafka_client_config(**{
-            "enable.idempotence": True,
-            "acks": "all",
+        self._producer = new_producer(self.settings, **{
             "linger.ms": 5,
             "batch.num.messages": 10000,
             "compression.type": "lz4",
             "queue.buffering.max.messages": 500000,
-        }))
+        })
         threading.Thread(target=self._poll_producer, name="kafka-delivery", daemon=True).start()
         self._client = self._make_client()
         endpoint = self.settings.mqtt

@@ -74,8 +74,8 @@ def new_faust_app(
         topic_replication_factor=replication,
         web_enabled=False,
         # A SIGKILLed worker's partitions move on after this, not faust's default 60 s.
-        broker_session_timeout=10.0,
-        broker_heartbeat_interval=3.0,
+        broker_session_timeout=kafka.kafka_session_timeout_ms / 1000,
+        broker_heartbeat_interval=max(0.5, kafka.kafka_session_timeout_ms / 5000),
         # Every table write is a changelog record. With faust's defaults (16 KB batches, no
         # linger) a partition's batch holds a few state headers, and the producer buffer,
         # which sends one record at a time, waits a broker round trip whenever one fills:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 import sys
@@ -13,20 +14,47 @@ from schemas.reading import ReadingBatch
 from schemas.topics import DEADLETTER, ETA, EXCURSIONS, READINGS
 from services.cpu_priority import yield_cpu
 from services.db.migrate import require_migrated
+from services.kafka.clients import group_consumer
+from services.kafka.consumer_loop import ConsumerLoop, LoopSettings
 from services.metrics_server import MetricsServer
-from services.sink.consumer import Route, Sink, SinkMetrics
 from services.sink.settings import SinkSettings
+from services.sink.store import BatchStore, SinkMetrics, TopicTable
 from services.sink.writers import DeadLetterWriter, EtaWriter, ExcursionWriter, ReadingWriter
 from services.thread_deaths import exit_when_a_thread_dies
 
 
-def routes() -> dict[str, Route]:
+def tables() -> dict[str, TopicTable]:
     return {
-        READINGS.name: Route(ReadingBatch, ReadingWriter()),
-        DEADLETTER.name: Route(DeadLetter, DeadLetterWriter()),
-        EXCURSIONS.name: Route(ExcursionEvent, ExcursionWriter()),
-        ETA.name: Route(EtaUpdate, EtaWriter()),
+        READINGS.name: TopicTable(ReadingBatch, ReadingWriter()),
+        DEADLETTER.name: TopicTable(DeadLetter, DeadLetterWriter()),
+        EXCURSIONS.name: TopicTable(ExcursionEvent, ExcursionWriter()),
+        ETA.name: TopicTable(EtaUpdate, EtaWriter()),
     }
+
+
+def consumer_loop(settings: SinkSettings, store: BatchStore) -> ConsumerLoop:
+    return ConsumerLoop(
+        store,
+        LoopSettings(max_records=settings.sink_batch_size, wait_s=0.5, linger_s=settings.sink_batch_wait_s),
+        lambda: group_consumer(settings, settings.sink_group_id, **{
+            "statistics.interval.ms": 5000, "stats_cb": store.record_lag}),
+    )
+
+
+async def serve(store: BatchStore, loop: ConsumerLoop) -> None:
+    stop = asyncio.Event()
+
+    def stopping() -> None:
+        stop.set()
+        store.stop()  # also ends a wait for the database
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(signum, stopping)
+    try:
+        await loop.run(stop)
+    finally:
+        loop.close()
+        store.close()
 
 
 def main(settings: SinkSettings | None = None) -> int:
@@ -37,11 +65,9 @@ def main(settings: SinkSettings | None = None) -> int:
     require_migrated(settings.dsn)  # the owner migrates (`coldchain db migrate`), not the service
     metrics = SinkMetrics()
     MetricsServer(metrics.registry, settings.metrics_host, settings.sink_metrics_port).start()
-    sink = Sink(settings, routes(), metrics)
-    signal.signal(signal.SIGTERM, lambda *_: sink.stop())
-    signal.signal(signal.SIGINT, lambda *_: sink.stop())
-    sink.start()
-    sink.run()
+    store = BatchStore(settings, tables(), metrics)
+    store.setup()
+    asyncio.run(serve(store, consumer_loop(settings, store)))
     return 0
 
 

@@ -14,7 +14,7 @@ class SinkSettings(KafkaSettings, DatabaseSettings, MetricsSettings):
     sink_group_id: str = "coldchain-sink"
     sink_batch_size: int = 5000
     sink_batch_wait_s: float = 0.05
-    # ~4 MB of records is ~16,000 readings: one transaction each (services/sink/consumer.py).
+    # ~4 MB of records is ~16,000 readings: one transaction each (services/sink/store.py).
     sink_transaction_bytes: Annotated[int, Field(ge=1)] = 4 * 1024 * 1024
     sink_metrics_port: int = 9102  # 0 = no /metrics endpoint
     sink_nice: Annotated[int, Field(ge=0, le=19)] = 10  # gives way to the alert path (services.cpu_priority)

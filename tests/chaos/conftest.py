@@ -125,7 +125,7 @@ def chaos(native: NativeStack, stack: StackEndpoints) -> Iterator[ChaosPipeline]
         "COLDCHAIN_ALERT_BACKOFF_CAP_S": "2",
         "COLDCHAIN_ALERT_POLL_INTERVAL_S": "0.3",
         "COLDCHAIN_ALERT_CLAIM_LEASE_S": "5",
-        "COLDCHAIN_ALERT_KAFKA_SESSION_TIMEOUT_MS": "6000",
+        "COLDCHAIN_KAFKA_SESSION_TIMEOUT_MS": "6000",
         "COLDCHAIN_ALERT_RECORD_RETRY_S": "0.5",
     }
     logs = ARTIFACTS / "logs" / "chaos"

@@ -184,7 +184,7 @@ def rig(stack: StackEndpoints, private_schema: str) -> Iterator[AlertRig]:
             "COLDCHAIN_ALERT_BACKOFF_CAP_S": "1",
             "COLDCHAIN_ALERT_POLL_INTERVAL_S": "0.2",
             "COLDCHAIN_ALERT_CLAIM_LEASE_S": "3",
-            "COLDCHAIN_ALERT_KAFKA_SESSION_TIMEOUT_MS": "6000",
+            "COLDCHAIN_KAFKA_SESSION_TIMEOUT_MS": "6000",
             "COLDCHAIN_ALERT_UNKNOWN_SHIPMENT_GRACE_S": "3",
             "COLDCHAIN_ALERT_RECORD_RETRY_S": "0.5",
         }, logs)

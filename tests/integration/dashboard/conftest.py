@@ -40,7 +40,7 @@ def alert_service(pipeline: Pipeline) -> Iterator[tuple[SmtpInbox, HttpScript]]:
             "COLDCHAIN_ALERT_GROUP_ID": group_id,
             "COLDCHAIN_ALERT_QUIET_CHANNELS": "[]",  # the wall clock must not defer anything
             "COLDCHAIN_ALERT_POLL_INTERVAL_S": "0.2",
-            "COLDCHAIN_ALERT_KAFKA_SESSION_TIMEOUT_MS": "6000",
+            "COLDCHAIN_KAFKA_SESSION_TIMEOUT_MS": "6000",
         }, ARTIFACTS / "logs", name="dashboard-alerts")
         service.start()
         try:

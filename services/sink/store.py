@@ -1,4 +1,5 @@
-"""The sink loop: consume a batch, write it in one transaction, then commit the offsets.
+"""The sink's store: a consumed batch into the database, every record or its dead letter,
+before the consumer loop commits the batch's offsets.
 
 A crash between the database commit and the offset commit replays the batch; the writers
 are idempotent, so the replay changes nothing.
@@ -6,6 +7,7 @@ are idempotent, so the replay changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
@@ -15,11 +17,12 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import psycopg
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message
+from confluent_kafka import Message
 from prometheus_client import CollectorRegistry, Counter, Gauge
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from schemas.deadletter import DeadLetter, FieldError, bounded_dead_letter
+from services.kafka.consumer_loop import Batch, Progress, Record, Unreadable
 from services.sink.settings import SinkSettings
 from services.sink.writers import DeadLetterWriter
 
@@ -33,7 +36,7 @@ class TableWriter(Protocol):
 
 
 @dataclass(frozen=True)
-class Route:
+class TopicTable:
     """Which model a topic carries and which writer stores it."""
 
     model: type[BaseModel]
@@ -61,13 +64,6 @@ class SinkMetrics:
 RECORD_ERRORS = (psycopg.DataError, psycopg.IntegrityError, ValueError)
 
 
-@dataclass(frozen=True)
-class _Item:
-    topic: str
-    record: BaseModel
-    message: Message
-
-
 def record_dead_letter(message: Message, rule: str, detail: str, device_id: str | None = None) -> DeadLetter:
     """A Kafka record the sink could not store, kept with the reason (stage: sink); the record
     itself stays on its topic, at the partition and offset the letter names."""
@@ -78,15 +74,15 @@ def record_dead_letter(message: Message, rule: str, detail: str, device_id: str 
                                received_at=datetime.now(UTC), device_id=device_id)
 
 
-def _chunks(records: list[Message], limit: int) -> list[list[Message]]:
+def _chunks(records: list[Record], limit: int) -> list[list[Record]]:
     """Consecutive records of at most ``limit`` bytes of values (at least one record each): a
     consumed batch of readings is a few hundred to a few hundred thousand readings, and one
     transaction per chunk keeps each one's memory and duration bounded. Offsets are committed
     once after every chunk is stored."""
-    chunks: list[list[Message]] = [[]]
+    chunks: list[list[Record]] = [[]]
     size = 0
     for record in records:
-        length = len(record.value() or b"")
+        length = len(record.message.value() or b"")
         if chunks[-1] and size + length > limit:
             chunks.append([])
             size = 0
@@ -95,78 +91,86 @@ def _chunks(records: list[Message], limit: int) -> list[list[Message]]:
     return chunks
 
 
-class Sink:
-    def __init__(self, settings: SinkSettings, routes: Mapping[str, Route], metrics: SinkMetrics,
+class BatchStore:
+    """The sink's handler of the consumer loop (services/kafka/consumer_loop.py): a fetched
+    batch goes into the database in transactions of at most ``sink_transaction_bytes``, all
+    of it, before the loop commits its offsets. The database connection opens in ``setup()``
+    and is waited for when it is lost."""
+
+    def __init__(self, settings: SinkSettings, tables: Mapping[str, TopicTable], metrics: SinkMetrics,
                  on_written: Callable[[str, int], None] | None = None) -> None:
         self._dead_letters = DeadLetterWriter()
         self.settings = settings
-        self.routes = routes
+        self.tables = tables
+        self.topics: dict[str, type[BaseModel] | None] = {topic: table.model for topic, table in tables.items()}
         self.metrics = metrics
         self.on_written = on_written
         self._stop = threading.Event()
-        self._consumer: Consumer | None = None
         self._conn: psycopg.Connection | None = None
 
-    def start(self) -> None:
+    def setup(self) -> None:
         self._connect()
-        self._consumer = Consumer(self.settings.kafka_client_config(**{
-            "group.id": self.settings.sink_group_id,
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            # A crashed sink's partitions go to the others after 10 s rather than librdkafka's 45 s.
-            "session.timeout.ms": 10000,
-            "heartbeat.interval.ms": 2000,
-            "statistics.interval.ms": 5000,
-            "stats_cb": self._record_lag,
-            "on_commit": self._committed,
-        }))
-        self._consumer.subscribe(list(self.routes))
 
     def stop(self) -> None:
         self._stop.set()
 
-    def run(self) -> None:
-        assert self._consumer is not None and self._conn is not None
-        try:
-            while not self._stop.is_set():
-                batch = self._consumer.consume(self.settings.sink_batch_size, self.settings.sink_batch_wait_s)
-                records = [m for m in batch if m.error() is None]
-                for message in batch:
-                    self._log_consumer_error(message)
-                # A batch of consumer errors alone (the broker away) commits nothing: a commit
-                # queued while the group coordinator is away holds up the group's rejoin, and
-                # the sink would wait out the request timeout again and again after Kafka is back.
-                if records:
-                    for chunk in _chunks(records, self.settings.sink_transaction_bytes):
-                        self._store_until_stored(chunk)
-                    self._commit()
-        finally:
-            self._consumer.close()
-            if self._conn is not None:
-                self._conn.close()
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    async def handle(self, batch: Batch) -> Progress:
+        await asyncio.to_thread(self._store_all, batch)
+        return Progress.all_of(batch)
+
+    async def before_commit(self) -> None:
+        """The sink produces nothing: its writes are committed in ``handle``."""
+
+    def record_lag(self, stats_json: str) -> None:
+        """librdkafka's statistics callback: each partition's lag, as a gauge."""
+        stats = json.loads(stats_json)
+        for topic, info in stats.get("topics", {}).items():
+            for partition, p in info.get("partitions", {}).items():
+                if partition != "-1" and p.get("consumer_lag", -1) >= 0:
+                    self.metrics.lag.labels(topic, partition).set(p["consumer_lag"])
+
+    def _store_all(self, batch: Batch) -> None:
+        refused = [self._unreadable(u) for u in batch.unreadable]
+        for chunk in _chunks(batch.records, self.settings.sink_transaction_bytes):
+            refused += self._store_until_stored(chunk)
+        if refused:
+            self._write_dead_letters(refused)
+
+    def _unreadable(self, unreadable: Unreadable) -> DeadLetter:
+        # Our own topics carry our own schema: a record that does not parse is a bug
+        # upstream. It is kept as a dead letter rather than stop every record behind it.
+        message = unreadable.message
+        self.metrics.consumed.labels(str(message.topic())).inc()
+        self.metrics.unreadable.labels(str(message.topic())).inc()
+        log.error("unreadable record on %s at offset %s: %s", message.topic(), message.offset(), unreadable.error)
+        return record_dead_letter(message, "unreadable", str(unreadable.error))
 
     def _connect(self) -> None:
         self._conn = psycopg.connect(self.settings.dsn)
-        for route in self.routes.values():
-            route.writer.prepare(self._conn)  # session-local staging tables: again on every connection
+        for table in self.tables.values():
+            table.writer.prepare(self._conn)  # session-local staging tables: again on every connection
         self._conn.commit()
 
-    def _store_until_stored(self, batch: list[Message]) -> None:
-        """A lost database connection (a restart, a failover) is waited out: the batch is
+    def _store_until_stored(self, chunk: list[Record]) -> list[DeadLetter]:
+        """A lost database connection (a restart, a failover) is waited out: the chunk is
         written again on a new connection. Its transaction either committed or not, and the
         writers are idempotent, so writing it again is safe either way."""
+        for record in chunk:
+            self.metrics.consumed.labels(str(record.message.topic())).inc()
         while True:
             try:
-                self._store(batch)
-                return
+                return self._write_isolating(chunk)
             except psycopg.OperationalError as exc:
                 log.warning("database connection lost (%s); reconnecting to write the batch again", exc)
                 self._reconnect()
 
     def _reconnect(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self.close()
         while not self._stop.is_set():
             try:
                 self._connect()
@@ -176,49 +180,7 @@ class Sink:
                 self._stop.wait(1.0)
         raise SystemExit("stopped while waiting for the database")
 
-    def _commit(self) -> None:
-        """Asynchronous: a synchronous commit waits for the group coordinator, and after a
-        broker restart the consumer finds its coordinator again only while it polls, so the
-        sink sat in ``commit`` until it was thrown out of the group (seen in the restart-kafka
-        fault). Offsets not committed now go with the next batch's commit; a batch read again
-        meanwhile is written again, which changes nothing."""
-        assert self._consumer is not None
-        try:
-            self._consumer.commit(asynchronous=True)
-        except KafkaException as exc:
-            log.warning("offset commit failed (%s); the next commit carries it", exc)
-
-    @staticmethod
-    def _committed(error: KafkaError | None, partitions: list[Any]) -> None:
-        if error is not None and error.code() != KafkaError._NO_OFFSET:
-            log.warning("offset commit failed (%s); the next commit carries it", error)
-
-    def _store(self, batch: list[Message]) -> None:
-        items: list[_Item] = []
-        refused: list[DeadLetter] = []
-        for message in batch:
-            topic = str(message.topic())
-            self.metrics.consumed.labels(topic).inc()
-            try:
-                items.append(_Item(topic, self.routes[topic].model.model_validate_json(message.value() or b""),
-                                   message))
-            except ValidationError as exc:
-                # Our own topics carry our own schema: a record that does not parse is a bug
-                # upstream. It is kept as a dead letter rather than stop every record behind it.
-                self.metrics.unreadable.labels(topic).inc()
-                log.error("unreadable record on %s at offset %s: %s", topic, message.offset(), exc)
-                refused.append(record_dead_letter(message, "unreadable", str(exc)))
-        refused += self._write_isolating(items)
-        if refused:
-            self._write_dead_letters(refused)
-
-    @staticmethod
-    def _log_consumer_error(message: Message) -> None:
-        error = message.error()
-        if error is not None and error.code() != KafkaError._PARTITION_EOF:
-            log.warning("consumer error: %s", error)
-
-    def _write_isolating(self, items: list[_Item]) -> list[DeadLetter]:
+    def _write_isolating(self, items: list[Record]) -> list[DeadLetter]:
         """Writes the items in one transaction; when the database refuses one (a value its
         column cannot hold, say), halves the batch until the refused records stand alone and
         returns them as dead letters, so one record never stops the sink. Each transaction is
@@ -231,21 +193,21 @@ class Sink:
         except RECORD_ERRORS as exc:
             if len(items) == 1:
                 item = items[0]
-                self.metrics.refused.labels(item.topic).inc()
+                self.metrics.refused.labels(str(item.message.topic())).inc()
                 log.error("record on %s at offset %s refused by the database: %s",
-                          item.topic, item.message.offset(), exc)
+                          item.message.topic(), item.offset, exc)
                 return [record_dead_letter(item.message, "refused_by_database", f"{type(exc).__name__}: {exc}",
-                                           getattr(item.record, "device_id", None))]
+                                           getattr(item.value, "device_id", None))]
         middle = len(items) // 2
         return self._write_isolating(items[:middle]) + self._write_isolating(items[middle:])
 
-    def _write(self, items: list[_Item]) -> None:
+    def _write(self, items: list[Record]) -> None:
         assert self._conn is not None
         by_topic: dict[str, list[BaseModel]] = {}
         for item in items:
-            by_topic.setdefault(item.topic, []).append(item.record)
+            by_topic.setdefault(str(item.message.topic()), []).append(item.value)
         with self._conn.transaction():
-            written = {topic: self.routes[topic].writer.write(self._conn, records)
+            written = {topic: self.tables[topic].writer.write(self._conn, records)
                        for topic, records in by_topic.items()}
         for topic, count in written.items():
             self.metrics.written.labels(topic).inc(count)
@@ -262,10 +224,3 @@ class Sink:
             except RECORD_ERRORS as exc:
                 self.metrics.refused.labels("dead_letters").inc()
                 log.error("dead letter %s could not be stored either: %s", letter.id, exc)
-
-    def _record_lag(self, stats_json: str) -> None:
-        stats = json.loads(stats_json)
-        for topic, info in stats.get("topics", {}).items():
-            for partition, p in info.get("partitions", {}).items():
-                if partition != "-1" and p.get("consumer_lag", -1) >= 0:
-                    self.metrics.lag.labels(topic, partition).set(p["consumer_lag"])
