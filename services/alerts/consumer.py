@@ -30,7 +30,7 @@ from schemas.shipment import Shipment
 from schemas.topics import ETA, EXCURSIONS
 from services.alerts.feed import AlertFeed
 from services.alerts.intake import AlertIntake
-from services.alerts.shipment_lookup import ShipmentLookup
+from services.registry.postgres import ShipmentLookup
 
 log = logging.getLogger(__name__)
 

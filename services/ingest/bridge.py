@@ -25,10 +25,10 @@ from paho.mqtt.properties import Properties
 from schemas.deadletter import DeadLetter, FieldError
 from schemas.reading import Reading, ReadingBatch
 from schemas.topics import DEADLETTER, MQTT_SUBSCRIPTION, READINGS
-from services.ingest.binding import Binding
 from services.ingest.decoding import decode_message, refusal, refusals
 from services.ingest.metrics import IngestMetrics
 from services.ingest.settings import IngestSettings
+from services.registry.bindings import Binding
 
 log = logging.getLogger(__name__)
 

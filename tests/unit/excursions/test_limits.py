@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from schemas.excursion import ProfileOverride
-from services.excursions.limits import limits_for
 from services.excursions.scoring import apply_readings, new_state
 from services.profiles.catalog import load_profiles
+from services.registry.limits import limits_for
 from tests.unit.excursions.scenarios import SHIPMENT, series
 
 
