@@ -8,6 +8,9 @@ A record that cannot be handled yet (its shipment is not in the registry, or the
 is away) holds back only its own partition: the consumer seeks back to it, pauses the
 partition and tries again later. A record that can never be handled (unreadable, a bug in
 a handler, a shipment that never appears) is logged, counted and skipped.
+
+The registry is asked for a record's shipment only when the record could alert anyone
+(``AlertIntake`` says so from the record alone): most ETA updates are finished with at once.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,19 +26,18 @@ import psycopg
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, KafkaException, Message, TopicPartition
 from pydantic import BaseModel, ValidationError
 
-from schemas.alert import AlertEvent
 from schemas.eta import EtaUpdate
 from schemas.excursion import ExcursionEvent
-from schemas.shipment import Shipment
 from schemas.topics import ETA, EXCURSIONS
 from services.alerts.feed import AlertFeed
 from services.alerts.intake import AlertIntake
+from services.alerts.trigger import AlertTrigger
 from services.registry.postgres import ShipmentLookup
 
 log = logging.getLogger(__name__)
 
 Partition = tuple[str, int]
-Handler = Callable[[Any, Shipment], Awaitable[list[AlertEvent]]]
+Triage = Callable[[Any], list[AlertTrigger]]  # what a record could alert anyone of (pure)
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ class ConsumerCounts:
 @dataclass(frozen=True)
 class _TopicHandler:
     model: type[BaseModel]
-    handle: Handler
+    triggers: Triage
 
 
 @dataclass
@@ -86,11 +88,12 @@ class AlertConsumer:
     ) -> None:
         self._client_config = client_config
         self._config = config
+        self._intake = intake
         self._shipments = shipments
         self._feed = feed
         self._routes = {
-            EXCURSIONS.name: _TopicHandler(ExcursionEvent, intake.on_excursion),
-            ETA.name: _TopicHandler(EtaUpdate, intake.on_eta),
+            EXCURSIONS.name: _TopicHandler(ExcursionEvent, intake.excursion_triggers),
+            ETA.name: _TopicHandler(EtaUpdate, intake.eta_triggers),
         }
         self._consumer: Consumer | None = None
         self._paused: dict[Partition, float] = {}  # partition -> monotonic time to resume
@@ -159,10 +162,13 @@ class AlertConsumer:
             return True
         shipment_id = str(getattr(event, "shipment_id"))  # noqa: B009 - both routed models have it
         try:
+            triggers = route.triggers(event)
+            if not triggers:  # nobody could be told of it: the registry need not be asked
+                return True
             shipment = await self._shipments.get(shipment_id)
             if shipment is None:
                 return self._orphan(message, shipment_id)
-            raised = await route.handle(event, shipment)
+            raised = await self._intake.on_triggers(triggers, shipment)
         except psycopg.OperationalError as exc:  # the database is away: the record waits
             self.counts.retries += 1
             log.warning("database unavailable, %s[%s]@%s will be retried: %s",
