@@ -50,6 +50,7 @@ LEFT JOIN LATERAL (SELECT viability_lost_at, viability_lost_reason FROM eta  -- 
                    ORDER BY time DESC, id DESC LIMIT 1) l ON true
 LEFT JOIN LATERAL (SELECT count(*) AS critical FROM excursions
                    WHERE shipment_id = s.id AND severity = 'critical' AND status <> 'retracted') c ON true
+-- the viewer's scope (services/registry/access.py within), in the database: paging needs it there
 WHERE (%(party)s::text IS NULL OR s.seller_name = %(party)s OR s.buyer_name = %(party)s)
   AND (%(id)s::text IS NULL OR s.id = %(id)s)
   AND (%(q)s::text IS NULL OR s.id ILIKE %(q)s OR s.seller_name ILIKE %(q)s OR s.buyer_name ILIKE %(q)s)

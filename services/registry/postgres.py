@@ -167,6 +167,11 @@ def shipment_by_id_sync(conn: psycopg.Connection[Any], shipment_id: str) -> Ship
     return _read(row[0]) if row else None
 
 
+async def shipment_exists(conn: psycopg.AsyncConnection[Any], shipment_id: str) -> bool:
+    """Whether the id is registered, without parsing the registration."""
+    return await (await conn.execute("SELECT 1 FROM shipments WHERE id = %s", (shipment_id,))).fetchone() is not None
+
+
 async def parties_by_id(conn: psycopg.AsyncConnection[Any], shipment_id: str) -> Parties | None:
     """The seller and buyer names alone: their own columns, without decoding the record."""
     cur = await conn.execute("SELECT seller_name, buyer_name FROM shipments WHERE id = %s", (shipment_id,))

@@ -117,9 +117,11 @@ async def _write(dsn: str, shipment_id: str, format: ReportFormat, kind: Documen
             with _open(output) as out:
                 out.write(document)
             return len(document)
+        from services.registry.postgres import shipment_exists  # here: it imports the zone tables
+
         async with pool.connection() as conn:
             # The raw history needs only the id: it does not depend on parsing the registration.
-            if await (await conn.execute("SELECT 1 FROM shipments WHERE id = %s", (shipment_id,))).fetchone() is None:
+            if not await shipment_exists(conn, shipment_id):
                 raise LookupError(f"no shipment {shipment_id!r}")
         with _open(output) as out:
             export = as_csv if format is ReportFormat.csv else as_json
