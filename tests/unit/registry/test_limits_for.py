@@ -1,4 +1,4 @@
-"""Profile limits with a per-shipment override merged on."""
+"""Profile limits with a per-shipment override merged on (services/registry/limits.py limits_for)."""
 
 from __future__ import annotations
 
