@@ -89,20 +89,20 @@ def link_create(
     """Make a link to the shipment's page for a party; the URL is printed alone on the last line."""
     import psycopg
 
-    from schemas.shipment import Shipment
     from services.api.settings import ApiSettings
     from services.api.share_routes import INSERT_LINK, link_expiry, new_link
+    from services.registry.postgres import shipment_by_id_sync
 
     if party not in ("seller", "buyer"):
         raise typer.BadParameter("--party is seller or buyer")
     settings = ApiSettings()
     with psycopg.connect(settings.dsn) as conn:
-        row = conn.execute("SELECT body FROM shipments WHERE id = %s", (shipment_id,)).fetchone()
-        if row is None:
+        shipment = shipment_by_id_sync(conn, shipment_id)
+        if shipment is None:
             Console(stderr=True).print(f"[red]error:[/red] no shipment {shipment_id!r}")
             raise typer.Exit(1)
         now = datetime.now(UTC)
-        until = link_expiry(Shipment.model_validate(row[0]).deliver_by, now, days)
+        until = link_expiry(shipment.deliver_by, now, days)
         actor = f"cli:{getpass.getuser()}"
         link_id, token, params = new_link(shipment_id, party, now, until, actor)
         conn.execute("SELECT set_config('coldchain.actor', %s, true)", (actor,))

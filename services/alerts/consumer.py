@@ -9,13 +9,16 @@ A record that cannot be handled yet (its shipment is not in the registry, or the
 is away) holds back only its own partition: the loop seeks back to it, pauses the
 partition and tries again later. A record that can never be handled (unreadable, a bug in
 a handler, a shipment that never appears) is logged, counted and skipped.
+
+The registry is asked for a record's shipment only when the record could alert anyone
+(``AlertIntake`` says so from the record alone): most ETA updates are finished with at once.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,19 +26,18 @@ import psycopg
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Message
 from pydantic import BaseModel
 
-from schemas.alert import AlertEvent
 from schemas.eta import EtaUpdate
 from schemas.excursion import ExcursionEvent
-from schemas.shipment import Shipment
 from schemas.topics import ETA, EXCURSIONS
 from services.alerts.feed import AlertFeed
 from services.alerts.intake import AlertIntake
-from services.alerts.shipment_lookup import ShipmentLookup
+from services.alerts.trigger import AlertTrigger
 from services.kafka.consumer_loop import Batch, Progress, Record
+from services.registry.postgres import ShipmentLookup
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Any, Shipment], Awaitable[list[AlertEvent]]]
+Triage = Callable[[Any], list[AlertTrigger]]  # what a record could alert anyone of (pure)
 
 
 @dataclass
@@ -56,10 +58,11 @@ class ConsumerCounts:
 class AlertRecords:
     def __init__(self, intake: AlertIntake, shipments: ShipmentLookup, feed: AlertFeed,
                  unknown_shipment_grace_s: float = 30.0) -> None:
+        self._intake = intake
         self._shipments = shipments
         self._feed = feed
         self._grace_s = unknown_shipment_grace_s
-        self._handlers: dict[str, Handler] = {EXCURSIONS.name: intake.on_excursion, ETA.name: intake.on_eta}
+        self._triage: dict[str, Triage] = {EXCURSIONS.name: intake.excursion_triggers, ETA.name: intake.eta_triggers}
         self.topics: dict[str, type[BaseModel] | None] = {EXCURSIONS.name: ExcursionEvent, ETA.name: EtaUpdate}
         # shipment id -> when it was first found missing (monotonic), so that once its grace
         # has run out, its further records are skipped at once instead of each waiting again
@@ -97,10 +100,13 @@ class AlertRecords:
         self.counts.records += 1
         shipment_id = str(getattr(event, "shipment_id"))  # noqa: B009 - both routed models have it
         try:
+            triggers = self._triage[topic](event)
+            if not triggers:  # nobody could be told of it: the registry need not be asked
+                return True
             shipment = await self._shipments.get(shipment_id)
             if shipment is None:
                 return self._orphan(message, shipment_id)
-            raised = await self._handlers[topic](event, shipment)
+            raised = await self._intake.on_triggers(triggers, shipment)
         except psycopg.OperationalError as exc:  # the database is away: the record waits
             self.counts.retries += 1
             log.warning("database unavailable, %s[%s]@%s will be retried: %s",

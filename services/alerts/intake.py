@@ -1,8 +1,10 @@
 """From an upstream event and its shipment to stored alerts and deliveries.
 
-The consumer (Kafka, wired by the service's main) calls ``on_excursion`` / ``on_eta``
-for each record and commits its offset after the call returns: the outbox write is
-idempotent, so a record processed again after a crash changes nothing.
+The consumer (Kafka, wired by the service's main) first asks ``excursion_triggers`` /
+``eta_triggers`` what a record could alert anyone of (pure: most ETA updates, none), looks
+the shipment up only when that is something, then calls ``on_triggers``, and commits the
+record's offset after the call returns: the outbox write is idempotent, so a record
+processed again after a crash changes nothing.
 """
 
 from __future__ import annotations
@@ -43,15 +45,26 @@ class AlertIntake:
         self._clock = clock
         self._on_deliveries = on_deliveries  # wakes the dispatcher (``AlertDispatcher.wake``)
 
-    async def on_excursion(self, event: ExcursionEvent, shipment: ShipmentIn) -> list[AlertEvent]:
+    def excursion_triggers(self, event: ExcursionEvent) -> list[AlertTrigger]:
+        """What an excursion step could alert anyone of (pure; no shipment needed)."""
         trigger = trigger_from_excursion(event, self._found_late_after)
-        return [] if trigger is None else await self.on_trigger(trigger, shipment)
+        return [] if trigger is None else [trigger]
+
+    def eta_triggers(self, update: EtaUpdate) -> list[AlertTrigger]:
+        """What an ETA update could alert anyone of (pure): none for a plain ETA move."""
+        found = (trigger_from_eta(update), trigger_from_viability(update))
+        return [trigger for trigger in found if trigger is not None]
+
+    async def on_excursion(self, event: ExcursionEvent, shipment: ShipmentIn) -> list[AlertEvent]:
+        return await self.on_triggers(self.excursion_triggers(event), shipment)
 
     async def on_eta(self, update: EtaUpdate, shipment: ShipmentIn) -> list[AlertEvent]:
+        return await self.on_triggers(self.eta_triggers(update), shipment)
+
+    async def on_triggers(self, triggers: Sequence[AlertTrigger], shipment: ShipmentIn) -> list[AlertEvent]:
         events: list[AlertEvent] = []
-        for trigger in (trigger_from_eta(update), trigger_from_viability(update)):
-            if trigger is not None:
-                events += await self.on_trigger(trigger, shipment)
+        for trigger in triggers:
+            events += await self.on_trigger(trigger, shipment)
         return events
 
     async def on_trigger(self, trigger: AlertTrigger, shipment: ShipmentIn) -> list[AlertEvent]:

@@ -28,12 +28,12 @@ from services.alerts.intake import AlertIntake
 from services.alerts.metrics import AlertMetrics
 from services.alerts.outbox import AlertOutbox
 from services.alerts.settings import AlertSettings
-from services.alerts.shipment_lookup import ShipmentLookup
 from services.alerts.zones import preload as preload_zones
 from services.db.migrate import require_migrated
 from services.kafka.clients import group_consumer
 from services.kafka.consumer_loop import ConsumerLoop, LoopSettings
 from services.metrics_server import MetricsServer
+from services.registry.postgres import ShipmentLookup
 from services.thread_deaths import exit_when_a_thread_dies
 
 log = logging.getLogger("services.alerts")

@@ -30,10 +30,9 @@ from services.api import (
 from services.api.deps import ApiState
 from services.api.feed import LiveFeed, ShipmentParties
 from services.api.limits import RequestLimits, StreamSlots
-from services.api.publisher import ShipmentPublisher
-from services.api.registry import ShipmentRegistry
 from services.api.settings import ApiSettings
-from services.profiles.catalog import load_profiles
+from services.registry.postgres import ShipmentRegistry
+from services.registry.topic import ShipmentPublisher
 
 ROUTERS = (shipment_routes, alert_routes, sms_routes, fleet_routes, feed_routes, report_routes, audit_routes,
            deadletter_routes, share_routes)
@@ -51,7 +50,7 @@ def build_state(settings: ApiSettings) -> ApiState:
                       settings.feed_max_replay),
         streams=StreamSlots(settings.api_streams_per_token, settings.api_streams_total),
         feeds=StreamSlots(settings.api_feeds_per_token, settings.api_feeds_total),
-        profiles=load_profiles(settings.excursions_profile_files),
+        profiles=settings.catalog(),
         feed_ticket_secret=(settings.feed_ticket_secret.get_secret_value().encode() if settings.feed_ticket_secret
                             else secrets.token_bytes(32)),
     )

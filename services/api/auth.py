@@ -11,6 +11,7 @@ from psycopg_pool import AsyncConnectionPool
 from schemas.shipment import Shipment
 from services.api.deps import Pool, Registry
 from services.api.tokens import Principal, hash_token
+from services.registry.access import may_see
 
 bearer = HTTPBearer(auto_error=False)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
@@ -54,7 +55,7 @@ async def visible_shipment(shipment_id: str, who: Caller, registry: Registry) ->
     """The shipment of the path, when the caller may see it. Another party's shipment is
     "not found", not "forbidden": its existence is private too."""
     shipment = await registry.get(shipment_id)
-    if shipment is None or not who.may_see(shipment.seller.name, shipment.buyer.name):
+    if shipment is None or not may_see(who, shipment):
         raise not_found(shipment_id)
     return shipment
 

@@ -1,14 +1,13 @@
 """What routes are given, in one style: ``Annotated`` dependencies on the app's state.
 
 ``create_app`` builds one ``ApiState`` (the pool, the registry, the publisher, the live feed,
-the stream slots, the settings) and keeps it on ``app.state``; a route names what it needs by
+the stream slots, the product profiles, the settings) and keeps it on ``app.state``; a route names what it needs by
 type (``pool: Pool``, ``registry: Registry``, ``who: Caller``) and FastAPI hands it over. A
 test replaces any of them with ``app.dependency_overrides[deps.pool] = …``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -17,10 +16,10 @@ from psycopg_pool import AsyncConnectionPool
 
 from services.api.feed import LiveFeed
 from services.api.limits import StreamSlots
-from services.api.publisher import ShipmentPublisher
-from services.api.registry import ShipmentRegistry
 from services.api.settings import ApiSettings
-from services.profiles.model import ProductProfile
+from services.registry.limits import ProfileCatalog
+from services.registry.postgres import ShipmentRegistry
+from services.registry.topic import ShipmentPublisher
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,7 @@ class ApiState:
     feed: LiveFeed
     streams: StreamSlots  # exports and reports
     feeds: StreamSlots  # live feeds
-    profiles: Mapping[str, ProductProfile]
+    profiles: ProfileCatalog
     feed_ticket_secret: bytes
 
 
@@ -72,7 +71,7 @@ def feeds(state: State) -> StreamSlots:
     return state.feeds
 
 
-def profiles(state: State) -> Mapping[str, ProductProfile]:
+def profiles(state: State) -> ProfileCatalog:
     return state.profiles
 
 
@@ -83,4 +82,4 @@ Publisher = Annotated[ShipmentPublisher, Depends(publisher)]
 Feed = Annotated[LiveFeed, Depends(live_feed)]
 Streams = Annotated[StreamSlots, Depends(streams)]
 Feeds = Annotated[StreamSlots, Depends(feeds)]
-Profiles = Annotated[Mapping[str, ProductProfile], Depends(profiles)]
+Profiles = Annotated[ProfileCatalog, Depends(profiles)]

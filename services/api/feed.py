@@ -33,6 +33,8 @@ from services.api.feed_position import FEED_TOPICS, FeedPosition, sse_frame
 from services.connections import KafkaSettings
 from services.kafka.clients import groupless_consumer
 from services.kafka.consumer_loop import Batch, ConsumerLoop, LoopSettings, Progress, fetch
+from services.registry.access import Parties, within
+from services.registry.postgres import parties_by_id
 
 log = logging.getLogger(__name__)
 
@@ -44,33 +46,31 @@ class ShipmentParties:
 
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self.pool = pool
-        self._known: dict[str, tuple[str, str]] = {}
+        self._known: dict[str, Parties] = {}
 
-    async def of(self, shipment_id: str) -> tuple[str, str] | None:
+    async def of(self, shipment_id: str) -> Parties | None:
         if shipment_id in self._known:
             return self._known[shipment_id]
         if shipment_id.startswith("device:"):  # an unbound device's readings belong to no one
             return None
         async with self.pool.connection() as conn:
-            cur = await conn.execute("SELECT seller_name, buyer_name FROM shipments WHERE id = %s", (shipment_id,))
-            row = await cur.fetchone()
-        if row is not None:
-            self._known[shipment_id] = (row[0], row[1])
-            return self._known[shipment_id]
-        return None
+            parties = await parties_by_id(conn, shipment_id)
+        if parties is not None:
+            self._known[shipment_id] = parties
+        return parties
 
 
 @dataclass(frozen=True)
 class FeedFilter:
     types: frozenset[str]
     shipment: str | None = None
-    party: str | None = None  # set for an exporter: only shipments where it is seller or buyer
+    party: str | None = None  # the viewer's scope_of: only shipments where it is seller or buyer
 
     def takes(self, event_type: str, key: str) -> bool:
         return event_type in self.types and (self.shipment is None or key == self.shipment)
 
-    def visible(self, parties: tuple[str, str] | None) -> bool:
-        return self.party is None or (parties is not None and self.party in parties)
+    def visible(self, parties: Parties | None) -> bool:
+        return within(self.party, parties)
 
 
 @dataclass(eq=False)

@@ -31,6 +31,7 @@ from services.api.feed_position import EVENT_TYPES, BadPosition, FeedPosition, p
 from services.api.feed_ticket import BadTicket, issue_ticket, verify_ticket
 from services.api.problems import PROBLEM_RESPONSES
 from services.api.tokens import Principal
+from services.registry.access import scope_of
 
 router = APIRouter(tags=["feed"], responses=PROBLEM_RESPONSES)
 
@@ -89,7 +90,7 @@ async def live_feed(
         except BadPosition as exc:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [{
                 "loc": ["header", "Last-Event-ID"], "type": "value_error", "msg": str(exc)}]) from exc
-    feed_filter = FeedFilter(wanted, shipment, who.party if who.role == "exporter" else None)
+    feed_filter = FeedFilter(wanted, shipment, scope_of(who))
     return StreamingResponse(
         slots.stream(who.token_id, _events(feed, feed_filter, since, settings.feed_keepalive_s)),
         media_type="text/event-stream",

@@ -22,13 +22,12 @@ from schemas.eta import ViabilityState
 from schemas.http import FleetShipment, FleetSummary
 from schemas.shipment import Shipment
 from services.api.auth import Caller, not_found
-from services.api.deps import Pool
+from services.api.deps import Pool, Profiles
 from services.api.fleet_status import History, OpenExcursion, fleet_state, state_text, viability_of, worst_severity
 from services.api.pagination import CursorParam, decode_cursor, encode_cursor, link_next
 from services.api.problems import PROBLEM_RESPONSES
-from services.api.tokens import Principal
-from services.excursions.limits import limits_for
-from services.profiles.catalog import builtin_profiles
+from services.registry.access import scope_of
+from services.registry.limits import ProfileCatalog, limits_of
 
 _SUMMARY = """
 SELECT s.body,
@@ -51,6 +50,7 @@ LEFT JOIN LATERAL (SELECT viability_lost_at, viability_lost_reason FROM eta  -- 
                    ORDER BY time DESC, id DESC LIMIT 1) l ON true
 LEFT JOIN LATERAL (SELECT count(*) AS critical FROM excursions
                    WHERE shipment_id = s.id AND severity = 'critical' AND status <> 'retracted') c ON true
+-- the viewer's scope (services/registry/access.py within), in the database: paging needs it there
 WHERE (%(party)s::text IS NULL OR s.seller_name = %(party)s OR s.buyer_name = %(party)s)
   AND (%(id)s::text IS NULL OR s.id = %(id)s)
   AND (%(q)s::text IS NULL OR s.id ILIKE %(q)s OR s.seller_name ILIKE %(q)s OR s.buyer_name ILIKE %(q)s)
@@ -79,7 +79,7 @@ async def fleet(
     cursor: CursorParam = None,
 ) -> list[dict[str, Any]]:
     page = FleetPage(q=q, active=active, after=_fleet_key(cursor) if cursor else None)
-    party = _party(who)
+    party = scope_of(who)
     if viability is None:
         rows = await fleet_summaries(pool, party, None, limit, page)
     else:
@@ -91,17 +91,13 @@ async def fleet(
 
 
 @router.get("/api/v1/fleet/{shipment_id}", response_model=FleetShipment)
-async def fleet_shipment(shipment_id: str, who: Caller, pool: Pool) -> dict[str, Any]:
-    found = await fleet_summaries(pool, _party(who), shipment_id, 1)
+async def fleet_shipment(shipment_id: str, who: Caller, pool: Pool, profiles: Profiles) -> dict[str, Any]:
+    found = await fleet_summaries(pool, scope_of(who), shipment_id, 1)
     if not found:  # another party's shipment is "not found" too
         raise not_found(shipment_id)
     summary = found[0]
-    summary["limits"] = await shipment_limits(pool, Shipment.model_validate(summary["shipment"]))
+    summary["limits"] = shipment_limits(Shipment.model_validate(summary["shipment"]), profiles)
     return summary
-
-
-def _party(who: Principal) -> str | None:
-    return who.party if who.role == "exporter" else None
 
 
 def _fleet_key(cursor: str) -> tuple[datetime, str]:
@@ -119,8 +115,8 @@ class FleetPage:
 
 async def fleet_summaries(pool: AsyncConnectionPool, party: str | None, shipment_id: str | None,
                           limit: int | None, page: FleetPage | None = None) -> list[dict[str, Any]]:
-    """Shipments as the board shows them, newest packed first; ``party`` keeps those where it
-    is seller or buyer."""
+    """Shipments as the board shows them, newest packed first; ``party`` (a viewer's
+    ``scope_of``) keeps those where it is seller or buyer."""
     page = page or FleetPage()
     after_packed, after_id = page.after or (None, None)
     params = {"party": party, "id": shipment_id, "limit": limit, "active": page.active,
@@ -130,13 +126,9 @@ async def fleet_summaries(pool: AsyncConnectionPool, party: str | None, shipment
         return [summary_of(row) for row in await cur.fetchall()]
 
 
-async def shipment_limits(pool: AsyncConnectionPool, shipment: Shipment) -> dict[str, Any] | None:
-    """The temperature limits the shipment is judged by: its profile with its override, or
-    (for a profile this process does not know) those its excursions were judged by."""
-    profile = builtin_profiles().get(shipment.product)
-    if profile is not None:
-        return limits_for(profile, shipment.profile_override).model_dump(mode="json")
-    return await _limits_seen(pool, shipment.id)
+def shipment_limits(shipment: Shipment, profiles: ProfileCatalog) -> dict[str, Any]:
+    """The limits the shipment is judged by, as JSON for the chart (pure)."""
+    return limits_of(shipment, profiles).model_dump(mode="json")
 
 
 def filter_viability(summaries: list[dict[str, Any]], wanted: ViabilityState) -> list[dict[str, Any]]:
@@ -180,11 +172,3 @@ def summary_of(row: dict[str, Any]) -> dict[str, Any]:
         "shipment": body,
     }
 
-
-async def _limits_seen(pool: AsyncConnectionPool, shipment_id: str) -> dict[str, Any] | None:
-    """A product from configured profile files: the limits its excursions were judged by."""
-    async with pool.connection() as conn:
-        cur = await conn.execute("SELECT limits FROM excursions WHERE shipment_id = %s"
-                                 " ORDER BY updated_at DESC LIMIT 1", (shipment_id,))
-        row = await cur.fetchone()
-    return row[0] if row else None

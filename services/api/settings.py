@@ -1,21 +1,20 @@
 from __future__ import annotations
 
-from pathlib import Path
 from typing import ClassVar
 
 from pydantic import Field, SecretStr
 
 from services.connections import DatabaseSettings, KafkaSettings, settings_config
+from services.profiles.settings import ProfileSettings
 from services.reports.settings import LinkSettings
 
 
-class ApiSettings(KafkaSettings, DatabaseSettings, LinkSettings):
-    """Where it listens and the base of its links come from ``LinkSettings`` (``base_url``)."""
+class ApiSettings(KafkaSettings, DatabaseSettings, LinkSettings, ProfileSettings):
+    """Where it listens and the base of its links come from ``LinkSettings`` (``base_url``); the
+    product profiles from ``ProfileSettings``, the excursion processor's own."""
 
     model_config = settings_config()
     own_database: ClassVar[str | None] = "api"  # COLDCHAIN_API_DATABASE_URL, its own role
-
-    excursions_profile_files: list[Path] = []  # the same profiles the excursions processor reads
 
     # The live feed (services/api/feed.py).
     feed_ticket_secret: SecretStr | None = None  # signs feed tickets; None: random per process

@@ -32,12 +32,15 @@ from schemas.shipment import Shipment
 from services.alerts.ids import ack_token_hash, share_link_id
 from services.alerts.outbox import acknowledge_alert, shipment_alerts
 from services.api.auth import Caller
-from services.api.deps import Pool, Settings
+from services.api.deps import Pool, Profiles, Settings
 from services.api.fleet_routes import fleet_summaries, shipment_limits
 from services.api.problems import PROBLEM_RESPONSES
 from services.api.share_page import Point, ShareView, ack_form, page, render_share_page
 from services.api.tokens import Principal
 from services.i18n.language import Language, language_for
+from services.registry.access import LinkHolder, acts_for, may_see
+from services.registry.limits import ProfileCatalog
+from services.registry.postgres import shipment_by_id
 
 TOKEN = Annotated[str, Path(min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 CHART_POINTS = 300
@@ -93,16 +96,19 @@ router = APIRouter()
 
 
 
-async def load_view(pool: AsyncConnectionPool, link: OpenLink, acknowledged: bool | None = None) -> ShareView:
+async def load_view(pool: AsyncConnectionPool, profiles: ProfileCatalog, link: OpenLink,
+                    acknowledged: bool | None = None) -> ShareView:
     (summary,) = await fleet_summaries(pool, None, link.shipment_id, 1)
     shipment = Shipment.model_validate(summary["shipment"])
+    if not may_see(LinkHolder(link.shipment_id), shipment):  # what the link opens is its own shipment
+        raise LookupError(link.shipment_id)
     async with pool.connection() as conn:
         points = await _chart_points(conn, link.shipment_id)
         excursions = await _excursions(conn, link.shipment_id)
         alerts = [_alert_row(a) for a in await shipment_alerts(conn, link.shipment_id)]
     ack_alert = next((a for a in alerts if a["id"] == link.alert_id), None)
     return ShareView(
-        shipment=summary["shipment"], summary=summary, limits=await shipment_limits(pool, shipment),
+        shipment=summary["shipment"], summary=summary, limits=shipment_limits(shipment, profiles),
         points=points, excursions=excursions, alerts=alerts, zone=_zone_of(shipment, link.party),
         party=link.party, ack_alert=ack_alert,
         acknowledged=bool(ack_alert and ack_alert["acknowledged"]) if acknowledged is None else acknowledged,
@@ -113,21 +119,21 @@ async def opened(pool: AsyncConnectionPool, token: str) -> OpenLink | None:
         return await open_link(conn, token, datetime.now(UTC))
 
 @router.get("/s/{token}", response_class=HTMLResponse, include_in_schema=False)
-async def shared_page(token: TOKEN, pool: Pool) -> HTMLResponse:
+async def shared_page(token: TOKEN, pool: Pool, profiles: Profiles) -> HTMLResponse:
     link = await opened(pool, token)
     if link is None:
         return _not_found()
-    view = await load_view(pool, link)
+    view = await load_view(pool, profiles, link)
     # The page's own form posts to ./{token}/ack; "ack" relative to /s/{token} would drop the token.
     html = render_share_page(view).replace("action='ack'", f"action='/s/{token}/ack'")
     return HTMLResponse(html, headers=_private())
 
 @router.get("/s/{token}/ack", response_class=HTMLResponse, include_in_schema=False)
-async def ack_page(token: TOKEN, pool: Pool) -> HTMLResponse:
+async def ack_page(token: TOKEN, pool: Pool, profiles: Profiles) -> HTMLResponse:
     link = await opened(pool, token)
     if link is None:
         return _not_found()
-    view = await load_view(pool, link)
+    view = await load_view(pool, profiles, link)
     lang = view.lang
     open_page = html.escape(lang.gettext("Open the shipment page"))
     back = f"<p><a href='/s/{token}'>{open_page}</a></p>"
@@ -140,7 +146,7 @@ async def ack_page(token: TOKEN, pool: Pool) -> HTMLResponse:
     return HTMLResponse(page(lang.gettext("Acknowledge this alert"), body, lang), headers=_private())
 
 @router.post("/s/{token}/ack", response_class=HTMLResponse, include_in_schema=False)
-async def acknowledge(token: TOKEN, pool: Pool) -> HTMLResponse:
+async def acknowledge(token: TOKEN, pool: Pool, profiles: Profiles) -> HTMLResponse:
     now = datetime.now(UTC)
     async with pool.connection() as conn:
         link = await open_link(conn, token, now)
@@ -153,7 +159,7 @@ async def acknowledge(token: TOKEN, pool: Pool) -> HTMLResponse:
                 "UPDATE alert_deliveries SET acknowledged_at = %s, acknowledged_by = %s"
                 " WHERE alert_id = %s AND address = %s AND acknowledged_at IS NULL",
                 (now, by, link.alert_id, link.recipient))
-    view = await load_view(pool, link, acknowledged=True)
+    view = await load_view(pool, profiles, link, acknowledged=True)
     lang = view.lang
     note = lang.gettext("Thank you: the alert is acknowledged.") if done else lang.gettext(
         "This alert was already acknowledged.")
@@ -170,7 +176,7 @@ async def create_link(shipment_id: str, body: LinkIn, who: Caller, pool: Pool, s
                       response: Response) -> LinkOut:
     async with pool.connection() as conn:
         shipment = await _shipment_for(conn, shipment_id, who)
-        if who.role == "exporter" and getattr(shipment, body.party).name != who.party:
+        if not acts_for(who, shipment, body.party):
             raise HTTPException(status.HTTP_403_FORBIDDEN, "an exporter makes links for its own party only")
         now = datetime.now(UTC)
         until = link_expiry(shipment.deliver_by, now, body.days)
@@ -203,8 +209,7 @@ async def revoke_link(link_id: Annotated[str, Path(max_length=64)], who: Caller,
         if row is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no link {link_id!r}")
         shipment = await _shipment_for(conn, row[0], who)
-        if who.role == "exporter" and getattr(shipment, row[1], None) is not None \
-                and getattr(shipment, row[1]).name != who.party:
+        if not acts_for(who, shipment, row[1]):
             raise HTTPException(status.HTTP_403_FORBIDDEN, "an exporter revokes links of its own party only")
         async with conn.transaction():
             await conn.execute("SELECT set_config('coldchain.actor', %s, true)",
@@ -216,12 +221,8 @@ async def revoke_link(link_id: Annotated[str, Path(max_length=64)], who: Caller,
 async def _shipment_for(conn: AsyncConnection[Any], shipment_id: str, who: Principal) -> Shipment:
     if who.role == "auditor":
         raise HTTPException(status.HTTP_403_FORBIDDEN, "auditors are read-only")
-    cursor = await conn.execute("SELECT body FROM shipments WHERE id = %s", (shipment_id,))
-    row = await cursor.fetchone()
-    if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no shipment {shipment_id!r}")
-    shipment = Shipment.model_validate(row[0])
-    if not who.may_see(shipment.seller.name, shipment.buyer.name):
+    shipment = await shipment_by_id(conn, shipment_id)
+    if shipment is None or not may_see(who, shipment):  # another party's is "not found" too
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no shipment {shipment_id!r}")
     return shipment
 

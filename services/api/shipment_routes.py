@@ -27,8 +27,9 @@ from services.api.auth import Caller, Operator, VisibleShipment, not_found
 from services.api.deps import Pool, Publisher, Registry, Streams
 from services.api.pagination import CursorParam, decode_cursor, encode_cursor, link_next, next_link
 from services.api.problems import PROBLEM_RESPONSES, problem_responses
-from services.api.registry import ShipmentExists
 from services.api.tokens import Principal
+from services.registry.access import scope_of
+from services.registry.postgres import ShipmentExists
 from services.reports.readings_export import Page, as_csv, as_json, next_key
 
 router = APIRouter(tags=["shipments"], responses=PROBLEM_RESPONSES)
@@ -86,10 +87,13 @@ async def list_shipments(
     cursor: CursorParam = None,
     offset: Annotated[int, Query(ge=0, deprecated=True, description="use the cursor of Link: rel=next")] = 0,
 ) -> list[Shipment]:
-    if who.role == "exporter":
-        if party is not None and party != who.party:
+    scope = scope_of(who)
+    if scope is not None:
+        if party is not None and party != scope:
             return []
-        party = who.party
+        party = scope
+    elif not party:  # an empty ?party= filters nothing, as it always has
+        party = None
     after = _shipment_key(cursor) if cursor else None
     found = await registry.search(party, product, device, limit, after, 0 if after else offset)
     if len(found) == limit:

@@ -23,9 +23,6 @@ class Principal:
     def can_write(self) -> bool:
         return self.role == "ops"
 
-    def may_see(self, seller: str, buyer: str) -> bool:
-        return self.role != "exporter" or self.party in (seller, buyer)
-
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()

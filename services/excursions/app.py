@@ -36,6 +36,7 @@ from services.excursions.settings import ExcursionSettings
 from services.kafka.faust_app import new_faust_app, write_as
 from services.profiles.catalog import load_profiles
 from services.profiles.model import ProductProfile
+from services.registry.record import record_value
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfil
                 for state_key in processor.keys_to_delete(key, state_table.get(key), state_table.get):
                     state_table.pop(state_key, None)
             else:
-                shipment_table[key] = shipment.model_dump_json().encode()
+                shipment_table[key] = record_value(shipment)
             yield key
 
     @app.agent(readings, name=SCORE_AGENT, concurrency=1, sink=[publish])

@@ -17,12 +17,11 @@ from datetime import datetime
 
 from pydantic import ValidationError
 
-from schemas.excursion import ExcursionEvent, ExcursionLimits, ProfileOverride
+from schemas.excursion import ExcursionEvent, ExcursionLimits
 from schemas.reading import Reading, ReadingBatch
 from schemas.shipment import Shipment
 from services.excursions.flight import likely_in_air
 from services.excursions.journey import journey_over
-from services.excursions.limits import limits_for
 from services.excursions.scoring import DEFAULT_CONFIG, ScoringConfig, apply_each, check_silence, new_state
 from services.excursions.storage import (
     MissingSegment,
@@ -34,6 +33,8 @@ from services.excursions.storage import (
     write,
 )
 from services.profiles.model import ProductProfile
+from services.registry.limits import DEFAULT_PRODUCT, ProfileCatalog, limits_of
+from services.registry.record import shipment_of_record
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +54,10 @@ class ExcursionProcessor:
     def __init__(
         self,
         profiles: Mapping[str, ProductProfile],
-        default_product: str = "live-lobster",
+        default_product: str = DEFAULT_PRODUCT,
         config: ScoringConfig = DEFAULT_CONFIG,
     ) -> None:
-        if default_product not in profiles:
-            raise ValueError(f"default product {default_product!r} has no profile")
-        self.profiles = profiles
-        self.default_product = default_product
+        self.catalog = ProfileCatalog(profiles, default_product)
         self.config = config
         # The last state decoded or encoded per shipment, with the header bytes it came from:
         # when the table hands back those very bytes, parsing them again would rebuild the
@@ -79,27 +77,11 @@ class ExcursionProcessor:
 
     def decode_shipment(self, raw: bytes | None) -> Shipment | None:
         """None for a tombstone or a record that does not parse."""
-        if raw is None:
-            return None
-        try:
-            return Shipment.model_validate_json(raw)
-        except ValidationError as exc:
-            log.warning("skipping a shipment that does not parse: %s", exc)
-            return None
+        return shipment_of_record(raw)
 
     def limits(self, shipment: Shipment | None) -> ExcursionLimits:
-        """The shipment's profile with its override; the default profile for an unknown one."""
-        product = shipment.product if shipment is not None else self.default_product
-        profile = self.profiles.get(product)
-        if profile is None:
-            log.warning("no profile %r; using %r", product, self.default_product)
-            profile = self.profiles[self.default_product]
-        override = shipment_override(shipment)
-        try:
-            return limits_for(profile, override)
-        except ValueError as exc:
-            log.warning("ignoring the override of shipment %s: %s", shipment.id if shipment else "?", exc)
-            return limits_for(profile)
+        """The shipment's limits, by the registry's one rule (``services.registry.limits``)."""
+        return limits_of(shipment, self.catalog)
 
     def on_readings(
         self,
@@ -201,8 +183,3 @@ class ExcursionProcessor:
         self._decoded[stored.state.shipment_id] = (writes.puts[-1][1], stored)
         return Step(writes.puts, writes.deletes, events)
 
-
-def shipment_override(shipment: Shipment | None) -> ProfileOverride | None:
-    """The shipment's ``profile_override``, once the shipment schema carries one."""
-    override = getattr(shipment, "profile_override", None)
-    return override if isinstance(override, ProfileOverride) else None

@@ -10,11 +10,13 @@ from pydantic_settings import BaseSettings
 
 from services.connections import KafkaSettings, settings_config
 from services.excursions.scoring import ScoringConfig
+from services.profiles.settings import ProfileSettings
 
 
-class ExcursionSettings(KafkaSettings, BaseSettings):
+class ExcursionSettings(KafkaSettings, ProfileSettings, BaseSettings):
     """Kafka connection (``COLDCHAIN_KAFKA_BOOTSTRAP``/``_CONFIG``), faust worker settings and
-    scoring knobs (``COLDCHAIN_EXCURSIONS_*``)."""
+    scoring knobs (``COLDCHAIN_EXCURSIONS_*``); the profiles (``COLDCHAIN_EXCURSIONS_PROFILE_FILES``,
+    ``_DEFAULT_PRODUCT``) come from ``ProfileSettings``."""
 
     model_config = settings_config()
 
@@ -23,8 +25,6 @@ class ExcursionSettings(KafkaSettings, BaseSettings):
     excursions_store: str = "memory://"
     excursions_data_dir: Path = Path.home() / ".cache" / "coldchain" / "faust-excursions"
     excursions_replication: Annotated[int, Field(ge=1)] = 1  # of the changelog topics
-    excursions_profile_files: list[Path] = []  # extra product profiles (TOML)
-    excursions_default_product: str = "live-lobster"  # for readings of a shipment not yet known
     excursions_horizon_h: Annotated[float, Field(gt=0)] = 36.0  # how late a reading may still be scored
     excursions_checkpoint_every: Annotated[int, Field(ge=1)] = 64
     excursions_silence_check_s: Annotated[float, Field(gt=0)] = 60.0  # timer period of the silence check

@@ -25,11 +25,11 @@ from paho.mqtt.properties import Properties
 from schemas.deadletter import DeadLetter, FieldError
 from schemas.reading import Reading, ReadingBatch
 from schemas.topics import DEADLETTER, MQTT_SUBSCRIPTION, READINGS
-from services.ingest.binding import Binding
 from services.ingest.decoding import decode_message, refusal, refusals
 from services.ingest.metrics import IngestMetrics
 from services.ingest.settings import IngestSettings
 from services.kafka.clients import new_producer
+from services.registry.bindings import Binding
 
 log = logging.getLogger(__name__)
 

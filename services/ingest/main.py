@@ -6,11 +6,11 @@ import logging
 import signal
 import sys
 
-from services.ingest.binding import BindingCache
 from services.ingest.bridge import IngestBridge
 from services.ingest.metrics import IngestMetrics
 from services.ingest.settings import IngestSettings
 from services.metrics_server import MetricsServer
+from services.registry.bindings import BindingCache
 from services.thread_deaths import exit_when_a_thread_dies
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -11,10 +10,8 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
-from schemas.excursion import ExcursionLimits
 from schemas.shipment import Place, Shipment
-from services.excursions.limits import limits_for
-from services.profiles.model import ProductProfile
+from services.registry.limits import ProfileCatalog, limits_of
 from services.reports.model import (
     AlertRow,
     DeliveryRow,
@@ -27,7 +24,7 @@ from services.reports.model import (
 from services.reports.statistics import Sample
 
 
-async def load_report(conn: AsyncConnection[Any], shipment: Shipment, profiles: Mapping[str, ProductProfile],
+async def load_report(conn: AsyncConnection[Any], shipment: Shipment, profiles: ProfileCatalog,
                       now: datetime) -> ShipmentReport:
     devices = await _device_series(conn, shipment.id)
     etas = await _etas(conn, shipment.id)
@@ -38,7 +35,7 @@ async def load_report(conn: AsyncConnection[Any], shipment: Shipment, profiles: 
         packed_at=shipment.packed_at, deliver_by=shipment.deliver_by,
         first_eta=etas[0]["eta"] if etas else None, last_eta=etas[-1]["eta"] if etas else None,
         actual_arrival=next((e["eta"] for e in etas if e["phase"] == "delivered"), None),
-        limits=await _limits(conn, shipment, profiles),
+        limits=limits_of(shipment, profiles),  # what the dashboard shows and the processor judges by
         devices=tuple(devices),
         excursions=await _excursions(conn, shipment.id),
         alerts=await _alerts(conn, shipment.id),
@@ -53,8 +50,9 @@ async def load_report(conn: AsyncConnection[Any], shipment: Shipment, profiles: 
     )
 
 
-def _description(shipment: Shipment, profiles: Mapping[str, ProductProfile]) -> str:
-    profile = profiles.get(shipment.product)
+def _description(shipment: Shipment, profiles: ProfileCatalog) -> str:
+    # Not the default product's words for an unknown product: its own name says more.
+    profile = profiles.profiles.get(shipment.product)
     return shipment.product_description or (profile.description if profile else "") or shipment.product
 
 
@@ -109,18 +107,6 @@ def _legs(shipment: Shipment, latest_eta: dict[str, Any] | None) -> tuple[LegRow
 
 def _time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
-
-
-async def _limits(conn: AsyncConnection[Any], shipment: Shipment,
-                  profiles: Mapping[str, ProductProfile]) -> ExcursionLimits:
-    """The limits the excursions were judged by, else the shipment's profile and override."""
-    cur = await conn.execute("SELECT limits FROM excursions WHERE shipment_id = %s AND limits IS NOT NULL"
-                             " ORDER BY updated_at DESC LIMIT 1", (shipment.id,))
-    row = await cur.fetchone()
-    if row is not None:
-        return ExcursionLimits.model_validate(row[0])
-    profile = profiles.get(shipment.product) or profiles["live-lobster"]
-    return limits_for(profile, shipment.profile_override)
 
 
 async def _excursions(conn: AsyncConnection[Any], shipment_id: str) -> tuple[ExcursionRow, ...]:

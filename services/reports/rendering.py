@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
-from psycopg import AsyncConnection
-
-from schemas.shipment import DEFAULT_LANGUAGE, Shipment
+from schemas.shipment import DEFAULT_LANGUAGE
 from services.reports import epcis, fsma204
 from services.reports.model import ShipmentReport
 from services.reports.pdf import render_pdf
@@ -21,12 +19,6 @@ class Document:
     body: bytes
     media_type: str
     filename: str
-
-
-async def shipment_by_id(conn: AsyncConnection[Any], shipment_id: str) -> Shipment | None:
-    cur = await conn.execute("SELECT body FROM shipments WHERE id = %s", (shipment_id,))
-    row = await cur.fetchone()
-    return Shipment.model_validate(row[0]) if row else None
 
 
 def render_document(report: ShipmentReport, kind: DocumentKind, public_url: str,

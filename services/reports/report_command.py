@@ -82,7 +82,8 @@ def report_command(
     start: Annotated[str | None, typer.Option("--from", help="csv/json: readings at or after (ISO 8601)")] = None,
     end: Annotated[str | None, typer.Option("--to", help="csv/json: readings before (ISO 8601)")] = None,
     device: Annotated[str | None, typer.Option(help="csv/json: only this device")] = None,
-    profile_file: Annotated[list[Path] | None, typer.Option(help="extra product profile (TOML)")] = None,
+    profile_file: Annotated[list[Path] | None, typer.Option(
+        help="extra product profile (TOML), after COLDCHAIN_EXCURSIONS_PROFILE_FILES")] = None,
     lang: Annotated[str, typer.Option("--lang", help=_LANG_HELP)] = DEFAULT_LANGUAGE,
 ) -> None:
     """Write a shipment's records: the PDF report, EPCIS 2.0 events, the FSMA 204 spreadsheet,
@@ -116,9 +117,11 @@ async def _write(dsn: str, shipment_id: str, format: ReportFormat, kind: Documen
             with _open(output) as out:
                 out.write(document)
             return len(document)
+        from services.registry.postgres import shipment_exists  # here: it imports the zone tables
+
         async with pool.connection() as conn:
             # The raw history needs only the id: it does not depend on parsing the registration.
-            if await (await conn.execute("SELECT 1 FROM shipments WHERE id = %s", (shipment_id,))).fetchone() is None:
+            if not await shipment_exists(conn, shipment_id):
                 raise LookupError(f"no shipment {shipment_id!r}")
         with _open(output) as out:
             export = as_csv if format is ReportFormat.csv else as_json
@@ -133,16 +136,18 @@ async def _write(dsn: str, shipment_id: str, format: ReportFormat, kind: Documen
 async def _document(pool: AsyncConnectionPool, shipment_id: str, kind: DocumentKind,
                     profile_files: list[Path], language: str = DEFAULT_LANGUAGE) -> bytes:
     # Imported here: matplotlib and reportlab would slow every other `coldchain` command.
-    from services.profiles.catalog import load_profiles
+    from services.profiles.settings import ProfileSettings
+    from services.registry.postgres import shipment_by_id
     from services.reports.loading import load_report
-    from services.reports.rendering import render_document, shipment_by_id
+    from services.reports.rendering import render_document
     from services.reports.settings import LinkSettings
 
     async with pool.connection() as conn:
         shipment = await shipment_by_id(conn, shipment_id)
         if shipment is None:
             raise LookupError(f"no shipment {shipment_id!r}")
-        report = await load_report(conn, shipment, load_profiles(profile_files), datetime.now(UTC))
+        # The configured profiles, as the processor and the API have them, then --profile-file.
+        report = await load_report(conn, shipment, ProfileSettings().catalog(profile_files), datetime.now(UTC))
     document = await asyncio.to_thread(render_document, report, kind, LinkSettings().base_url, language)
     return document.body
 

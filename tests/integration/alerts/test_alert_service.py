@@ -30,8 +30,8 @@ from schemas.excursion import ExcursionEvent, ExcursionKind, ExcursionSeverity, 
 from schemas.topics import EXCURSIONS
 from services.api.tokens import create_token
 from services.db.roles import on_one_database
-from services.excursions.limits import limits_for
 from services.profiles.catalog import builtin_profiles
+from services.registry.limits import limits_for
 from tests.component.alerts.local_servers import HttpScript, SmtpInbox, free_port, http_server
 from tests.conftest import ARTIFACTS
 from tests.harness.processes import ServiceProcess, wait_for, wait_for_http

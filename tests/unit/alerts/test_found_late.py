@@ -23,9 +23,9 @@ from schemas.shipment import ShipmentIn
 from services.alerts.policy import AlertState, Outcome, PlannedDelivery, PolicyConfig, handle_trigger, recipients_for
 from services.alerts.sources import trigger_from_excursion
 from services.alerts.whereabouts import locate
-from services.excursions.limits import limits_for
 from services.excursions.scoring import apply_readings, new_state
 from services.profiles.catalog import load_profiles
+from services.registry.limits import limits_for
 from tests.unit.alerts.factories import contract_shipment
 
 LIMITS = limits_for(load_profiles()["live-lobster"])

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.shipment import Shipment, ShipmentCancel, ShipmentPatch
-from services.api.registry import corrected
+from services.registry.postgres import corrected
 from tests.unit.alerts.factories import shipment
 
 NOW = datetime(2026, 11, 10, 3, 0, tzinfo=UTC)

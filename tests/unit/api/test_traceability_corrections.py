@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.shipment import ShipmentPatch
-from services.api.registry import corrected
+from services.registry.postgres import corrected
 from tests.unit.api.test_corrections import NOW, registered
 
 HOOK = {"url": "https://hooks.buyer.example/coldchain", "secret_ref": "hangzhou-fresh"}

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from schemas.excursion import ExcursionEvent, ExcursionLimits
 from schemas.reading import Reading
-from services.excursions.limits import limits_for
 from services.excursions.scoring import DEFAULT_CONFIG, ScoringConfig, apply_readings, new_state
 from services.excursions.state import ShipmentState
 from services.profiles.catalog import load_profiles
+from services.registry.limits import limits_for
 
 SHIPMENT = "SHP-2026-0001"
 DEVICE = "TRK-0001"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from services.ingest.binding import Binding, BindingTable
+from services.registry.bindings import Binding, BindingTable
 
 T0 = datetime(2026, 11, 9, 18, 0, tzinfo=UTC)
 

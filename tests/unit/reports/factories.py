@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from schemas.shipment import Party, Place
-from services.excursions.limits import limits_for
 from services.profiles.catalog import builtin_profiles
+from services.registry.limits import limits_for
 from services.reports.model import AlertRow, DeliveryRow, DeviceSeries, ExcursionRow, LegRow, ShipmentReport
 from services.reports.statistics import Sample
 

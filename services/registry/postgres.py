@@ -1,5 +1,9 @@
-"""The shipment registry in PostgreSQL, and its copy on the compacted Kafka topic that the
-stream processors read."""
+"""The shipment registry in PostgreSQL (table ``shipments``, psycopg 3): the API's store,
+and the reads every other service makes of it.
+
+The stream processors read its copy on the compacted topic instead (``topic``, ``record``);
+ingest reads the device bindings (``bindings``).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from schemas.shipment import Shipment, ShipmentCancel, ShipmentIn, ShipmentPatch
 from services.alerts.zones import shipment_zones
+from services.registry.access import Parties
+
+BODY_BY_ID = "SELECT body FROM shipments WHERE id = %s"
 
 
 class ShipmentExists(Exception):
@@ -75,15 +82,16 @@ class ShipmentRegistry:
 
     async def get(self, shipment_id: str) -> Shipment | None:
         async with self.pool.connection() as conn:
-            row = await (await conn.execute("SELECT body FROM shipments WHERE id = %s", (shipment_id,))).fetchone()
-        return _read(row[0]) if row else None
+            return await shipment_by_id(conn, shipment_id)
 
     async def search(self, party: str | None, product: str | None, device: str | None, limit: int,
                      after: tuple[datetime, str] | None = None, offset: int = 0) -> list[Shipment]:
-        """Newest packed first, by ``(packed_at, id)``; ``after``: the key of the last one already seen."""
+        """Newest packed first, by ``(packed_at, id)``; ``party`` (a viewer's ``scope_of``, or
+        the query's) keeps those where it is seller or buyer; ``after``: the key of the last
+        one already seen."""
         clauses: list[str] = []
         params: list[object] = []
-        if party:
+        if party is not None:
             clauses.append("(seller_name = %s OR buyer_name = %s)")
             params += [party, party]
         if product:
@@ -146,6 +154,53 @@ def corrected(before: Shipment, change: ShipmentPatch | ShipmentCancel, now: dat
     incoming = ShipmentIn.model_validate({k: v for k, v in merged.items() if k in ShipmentIn.model_fields})
     return Shipment(**incoming.model_dump(), created_at=before.created_at, party_zones=shipment_zones(incoming),
                     updated_at=now, cancelled_at=before.cancelled_at, cancel_reason=before.cancel_reason)
+
+
+async def shipment_by_id(conn: psycopg.AsyncConnection[Any], shipment_id: str) -> Shipment | None:
+    row = await (await conn.execute(BODY_BY_ID, (shipment_id,))).fetchone()
+    return _read(row[0]) if row else None
+
+
+def shipment_by_id_sync(conn: psycopg.Connection[Any], shipment_id: str) -> Shipment | None:
+    """``shipment_by_id`` for the synchronous connections of the command line."""
+    row = conn.execute(BODY_BY_ID, (shipment_id,)).fetchone()
+    return _read(row[0]) if row else None
+
+
+async def shipment_exists(conn: psycopg.AsyncConnection[Any], shipment_id: str) -> bool:
+    """Whether the id is registered, without parsing the registration."""
+    return await (await conn.execute("SELECT 1 FROM shipments WHERE id = %s", (shipment_id,))).fetchone() is not None
+
+
+async def parties_by_id(conn: psycopg.AsyncConnection[Any], shipment_id: str) -> Parties | None:
+    """The seller and buyer names alone: their own columns, without decoding the record."""
+    cur = await conn.execute("SELECT seller_name, buyer_name FROM shipments WHERE id = %s", (shipment_id,))
+    row = await cur.fetchone()
+    return Parties(row[0], row[1]) if row else None
+
+
+class ShipmentLookup:
+    """Shipments by id from a small pool of its own: the alert service's read."""
+
+    def __init__(self, conninfo: str) -> None:
+        self._conninfo = conninfo
+        self._pool: AsyncConnectionPool | None = None
+
+    async def start(self) -> None:
+        pool = AsyncConnectionPool(self._conninfo, min_size=1, max_size=2, open=False)
+        await pool.open(wait=True)
+        self._pool = pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    async def get(self, shipment_id: str) -> Shipment | None:
+        if self._pool is None:
+            raise RuntimeError("ShipmentLookup.start() was not called")
+        async with self._pool.connection() as conn:
+            return await shipment_by_id(conn, shipment_id)
 
 
 def _read(body: Any) -> Shipment:

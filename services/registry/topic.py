@@ -9,8 +9,9 @@ from confluent_kafka import Producer
 
 from schemas.shipment import Shipment
 from schemas.topics import SHIPMENTS
-from services.api.settings import ApiSettings
+from services.connections import KafkaSettings
 from services.kafka.clients import new_producer
+from services.registry.record import record_key, record_value
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +19,7 @@ log = logging.getLogger(__name__)
 class ShipmentPublisher:
     """Copies registrations onto the compacted ``coldchain.shipments`` topic."""
 
-    def __init__(self, settings: ApiSettings) -> None:
+    def __init__(self, settings: KafkaSettings) -> None:
         self.settings = settings
         self._producer: Producer | None = None
 
@@ -32,8 +33,7 @@ class ShipmentPublisher:
     def _publish(self, shipments: list[Shipment]) -> None:
         assert self._producer is not None
         for shipment in shipments:
-            self._producer.produce(SHIPMENTS.name, key=shipment.id.encode(),
-                                   value=shipment.model_dump_json().encode())
+            self._producer.produce(SHIPMENTS.name, key=record_key(shipment), value=record_value(shipment))
         remaining = self._producer.flush(10)
         if remaining:
             log.error("%d shipment records not confirmed by Kafka", remaining)

@@ -1,13 +1,13 @@
-"""Profile limits with a per-shipment override merged on."""
+"""Profile limits with a per-shipment override merged on (services/registry/limits.py limits_for)."""
 
 from __future__ import annotations
 
 import pytest
 
 from schemas.excursion import ProfileOverride
-from services.excursions.limits import limits_for
 from services.excursions.scoring import apply_readings, new_state
 from services.profiles.catalog import load_profiles
+from services.registry.limits import limits_for
 from tests.unit.excursions.scenarios import SHIPMENT, series
 
 
