@@ -19,10 +19,11 @@ import faust
 
 from schemas.eta import EtaUpdate
 from schemas.reading import Reading
-from schemas.topics import ETA, PARTITIONS, READINGS, SHIPMENTS
+from schemas.shipment import Shipment
+from schemas.topics import ETA, PARTITIONS, READINGS
 from services.eta.processor import EtaProcessor
 from services.eta.settings import EtaSettings
-from services.kafka.faust_app import new_faust_app
+from services.kafka.faust_app import new_faust_app, publisher, readings_of, shipments_agent
 from services.profiles.catalog import load_profiles
 from services.profiles.model import ProductProfile
 
@@ -46,16 +47,11 @@ def create_app(
         profiles if profiles is not None else load_profiles(settings.eta_profile_files),
     )
     readings = app.topic(READINGS.name, partitions=PARTITIONS)
-    shipments = app.topic(SHIPMENTS.name, partitions=PARTITIONS)
     eta_topic = app.topic(ETA.name, partitions=PARTITIONS)
     shipment_table = app.Table(SHIPMENTS_TABLE, partitions=PARTITIONS)
     state_table = app.Table(STATE_TABLE, partitions=PARTITIONS)
 
-    async def publish(updates: list[EtaUpdate]) -> None:
-        for update in updates:
-            await eta_topic.send(
-                key=update.shipment_id.encode(), value=update.model_dump_json().encode()
-            )
+    publish = publisher(eta_topic)
 
     # Readings bound to a shipment this worker has not read yet (ingest binds from the registry,
     # which can be ahead of the shipments topic): held until its record arrives, at most
@@ -69,32 +65,27 @@ def create_app(
             dropped, held = pending.popitem(last=False)
             log.warning("no shipment %s yet: %d readings dropped from the ETA", dropped, len(held))
 
-    @app.agent(shipments, name="eta-shipments", concurrency=1, sink=[publish])
-    async def register_shipments(stream: faust.StreamT[bytes]) -> AsyncIterator[list[EtaUpdate]]:
-        async for event in stream.events():
-            key = _text(event.key)
-            if key is None:
-                continue
-            shipment = processor.decode_shipment(event.value)
-            if shipment is None:
-                shipment_table.pop(key, None)
-                pending.pop(key, None)
-                yield []
-                continue
-            shipment_table[key] = shipment
-            held = pending.pop(key, None)
-            step = processor.on_readings(held, shipment, state_table.get(key)) if held else None
-            if step is None:
-                yield []
-                continue
-            state_table[key] = step.state  # the shipments topic is co-partitioned with the readings
-            yield step.updates
+    def on_shipment(key: str, shipment: Shipment | None) -> list[EtaUpdate]:
+        if shipment is None:  # deleted (tombstone)
+            shipment_table.pop(key, None)
+            pending.pop(key, None)
+            return []
+        stored = shipment.model_dump(mode="json")
+        shipment_table[key] = stored
+        held = pending.pop(key, None)
+        step = processor.on_readings(held, stored, state_table.get(key)) if held else None
+        if step is None:
+            return []
+        state_table[key] = step.state  # the shipments topic is co-partitioned with the readings
+        return step.updates
+
+    shipments_agent(app, "eta-shipments", on_shipment, sink=[publish])
 
     @app.agent(readings, name="eta-forecast", concurrency=1, sink=[publish])
     async def forecast(stream: faust.StreamT[bytes]) -> AsyncIterator[list[EtaUpdate]]:
         async for raw in stream:
             # One record is one message's readings of one shipment: one state write for all.
-            readings = processor.decode_readings(raw)
+            readings = readings_of(raw)
             if not readings or readings[0].shipment_id is None:
                 yield []
                 continue
@@ -112,12 +103,6 @@ def create_app(
             yield step.updates
 
     return app
-
-
-def _text(key: bytes | str | None) -> str | None:
-    if key is None:
-        return None
-    return key.decode() if isinstance(key, bytes) else key
 
 
 def main() -> int:

@@ -13,10 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-
 from schemas.eta import EtaUpdate
-from schemas.reading import Reading, ReadingBatch
+from schemas.reading import Reading
 from schemas.shipment import Shipment
 from services.eta.context import EtaContext, make_context
 from services.eta.core import apply_readings
@@ -49,26 +47,6 @@ class EtaProcessor:
         # (frozen) state. Checked by identity, so a value recovered from the changelog or
         # written by another worker is always validated.
         self._states: OrderedDict[str, tuple[JsonObject, EtaState]] = OrderedDict()
-
-    @staticmethod
-    def decode_shipment(raw: bytes | None) -> JsonObject | None:
-        """The shipment as JSON to store, or None for a tombstone or a bad record."""
-        if raw is None:
-            return None
-        try:
-            return Shipment.model_validate_json(raw).model_dump(mode="json")
-        except ValidationError as exc:
-            log.warning("ignoring a shipment record that does not validate: %s", exc)
-            return None
-
-    @staticmethod
-    def decode_readings(raw: bytes) -> list[Reading]:
-        """The readings of one ``coldchain.readings`` record; none for a record that does not parse."""
-        try:
-            return ReadingBatch.model_validate_json(raw).readings
-        except ValidationError as exc:
-            log.warning("ignoring a readings record that does not validate: %s", exc)
-            return []
 
     def context(self, shipment: JsonObject) -> EtaContext | None:
         shipment_id = str(shipment.get("id"))

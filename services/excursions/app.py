@@ -30,10 +30,11 @@ import faust
 
 from schemas.excursion import ExcursionEvent
 from schemas.reading import Reading
-from schemas.topics import EXCURSIONS, PARTITIONS, READINGS, SHIPMENTS
+from schemas.shipment import Shipment
+from schemas.topics import EXCURSIONS, PARTITIONS, READINGS
 from services.excursions.processor import ExcursionProcessor, Step
 from services.excursions.settings import ExcursionSettings
-from services.kafka.faust_app import new_faust_app, write_as
+from services.kafka.faust_app import new_faust_app, publisher, readings_of, shipments_agent, write_as
 from services.profiles.catalog import load_profiles
 from services.profiles.model import ProductProfile
 from services.registry.record import record_value
@@ -61,7 +62,6 @@ def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfil
         settings.scoring,
     )
     readings = app.topic(READINGS.name, partitions=PARTITIONS)
-    shipments = app.topic(SHIPMENTS.name, partitions=PARTITIONS)
     excursions = app.topic(EXCURSIONS.name, partitions=PARTITIONS)
     ticks = app.topic(f"{settings.excursions_app_id}-silence-ticks", partitions=PARTITIONS, internal=True)
     # value_type=bytes: the raw codec, also when a restart recovers the table from its changelog
@@ -74,24 +74,18 @@ def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfil
         for key in step.deletes:
             state_table.pop(key, None)
 
-    async def publish(events: list[ExcursionEvent]) -> None:
-        for event in events:
-            await excursions.send(key=event.shipment_id.encode(), value=event.model_dump_json().encode())
+    publish = publisher(excursions)
 
-    @app.agent(shipments, name=SHIPMENTS_AGENT, concurrency=1)
-    async def register_shipments(stream: faust.StreamT[bytes]) -> AsyncIterator[str]:
-        async for event in stream.events():
-            key = _text(event.key)
-            if key is None:
-                continue
-            shipment = processor.decode_shipment(event.value)
-            if shipment is None:  # deleted (tombstone): its excursion state goes too
-                shipment_table.pop(key, None)
-                for state_key in processor.keys_to_delete(key, state_table.get(key), state_table.get):
-                    state_table.pop(state_key, None)
-            else:
-                shipment_table[key] = record_value(shipment)
-            yield key
+    def on_shipment(key: str, shipment: Shipment | None) -> list[ExcursionEvent]:
+        if shipment is None:  # deleted (tombstone): its excursion state goes too
+            shipment_table.pop(key, None)
+            for state_key in processor.keys_to_delete(key, state_table.get(key), state_table.get):
+                state_table.pop(state_key, None)
+        else:
+            shipment_table[key] = record_value(shipment)
+        return []
+
+    shipments_agent(app, SHIPMENTS_AGENT, on_shipment)
 
     @app.agent(readings, name=SCORE_AGENT, concurrency=1, sink=[publish])
     async def score(stream: faust.StreamT[bytes]) -> AsyncIterator[list[ExcursionEvent]]:
@@ -102,7 +96,7 @@ def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfil
         async for batch in batches:
             by_shipment: dict[str, tuple[faust.EventT, list[Reading]]] = {}
             for event in batch:
-                readings = processor.decode_readings(event.value)
+                readings = readings_of(event.value)
                 if readings and readings[0].shipment_id is not None:
                     by_shipment.setdefault(readings[0].shipment_id, (event, []))[1].extend(readings)
             found: list[ExcursionEvent] = []
@@ -141,8 +135,3 @@ def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfil
 
     return app
 
-
-def _text(key: bytes | str | None) -> str | None:
-    if key is None:
-        return None
-    return key.decode() if isinstance(key, bytes) else key

@@ -15,10 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from pydantic import ValidationError
-
 from schemas.excursion import ExcursionEvent, ExcursionLimits
-from schemas.reading import Reading, ReadingBatch
+from schemas.reading import Reading
 from schemas.shipment import Shipment
 from services.excursions.flight import likely_in_air
 from services.excursions.journey import journey_over
@@ -66,18 +64,6 @@ class ExcursionProcessor:
         # Each shipment's record as last decoded, with its limits: validating a shipment
         # (e-mail addresses and all) for every reading was a fifth of the worker's time.
         self._shipments: OrderedDict[str, tuple[bytes, Shipment | None, ExcursionLimits]] = OrderedDict()
-
-    def decode_readings(self, raw: bytes) -> list[Reading]:
-        """The readings of one ``coldchain.readings`` record; none for a record that does not parse."""
-        try:
-            return ReadingBatch.model_validate_json(raw).readings
-        except ValidationError as exc:
-            log.warning("skipping a readings record that does not parse: %s", exc)
-            return []
-
-    def decode_shipment(self, raw: bytes | None) -> Shipment | None:
-        """None for a tombstone or a record that does not parse."""
-        return shipment_of_record(raw)
 
     def limits(self, shipment: Shipment | None) -> ExcursionLimits:
         """The shipment's limits, by the registry's one rule (``services.registry.limits``)."""
@@ -161,7 +147,7 @@ class ExcursionProcessor:
         if cached is not None and cached[0] == raw:
             self._shipments.move_to_end(shipment_id)
             return cached[1], cached[2]
-        shipment = self.decode_shipment(raw)
+        shipment = shipment_of_record(raw)
         limits = self.limits(shipment)
         self._shipments[shipment_id] = (raw, shipment, limits)
         if len(self._shipments) > SHIPMENT_CACHE_SIZE:
