@@ -30,7 +30,7 @@ STATE_CACHE_SIZE = 2_000  # states kept parsed (the busiest shipments); a miss o
 
 
 @dataclass(frozen=True)
-class Step:
+class EtaOutcome:
     state: JsonObject  # the new state, to store
     updates: list[EtaUpdate]  # to publish on coldchain.eta, keyed by shipment id
 
@@ -68,7 +68,7 @@ class EtaProcessor:
 
     def on_readings(
         self, readings: list[Reading], shipment: JsonObject | None, state: JsonObject | None
-    ) -> Step | None:
+    ) -> EtaOutcome | None:
         """One shipment's readings, in order; None when they have no registered shipment
         (unbound, or not yet known). The state is stored once for all of them."""
         if not readings or readings[0].shipment_id is None or shipment is None:
@@ -82,7 +82,7 @@ class EtaProcessor:
         self._states[shipment_id] = (stored, new)
         if len(self._states) > STATE_CACHE_SIZE:
             self._states.popitem(last=False)
-        return Step(state=stored, updates=updates)
+        return EtaOutcome(state=stored, updates=updates)
 
     def _state(self, shipment_id: str, stored: JsonObject | None) -> EtaState | None:
         cached = self._states.pop(shipment_id, None)

@@ -32,7 +32,7 @@ from schemas.excursion import ExcursionEvent
 from schemas.reading import Reading
 from schemas.shipment import Shipment
 from schemas.topics import EXCURSIONS, PARTITIONS, READINGS
-from services.excursions.processor import ExcursionProcessor, Step
+from services.excursions.processor import ExcursionProcessor, StateChange
 from services.excursions.settings import ExcursionSettings
 from services.kafka.faust_app import new_faust_app, publisher, readings_of, shipments_agent, write_as
 from services.profiles.catalog import load_profiles
@@ -68,7 +68,7 @@ def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfil
     shipment_table = app.Table(SHIPMENTS_TABLE, partitions=PARTITIONS, value_type=bytes)
     state_table = app.Table(STATE_TABLE, partitions=PARTITIONS, value_type=bytes)
 
-    def apply(step: Step) -> None:
+    def apply(step: StateChange) -> None:
         for key, value in step.puts:
             state_table[key] = value
         for key in step.deletes:

@@ -40,7 +40,7 @@ SHIPMENT_CACHE_SIZE = 10_000  # shipments kept decoded; a miss only costs decodi
 
 
 @dataclass(frozen=True, slots=True)
-class Step:
+class StateChange:
     """What to apply to the state table, in order, and the events to publish."""
 
     puts: list[tuple[str, bytes]]
@@ -76,7 +76,7 @@ class ExcursionProcessor:
         stored_raw: bytes | None,
         partition: int,
         read: ReadValue,
-    ) -> Step | None:
+    ) -> StateChange | None:
         """Scores a batch of one shipment's readings; None for an unbound batch or when lost
         history left none of them scored.
 
@@ -111,7 +111,7 @@ class ExcursionProcessor:
         shipment_raw: bytes | None,
         stored_raw: bytes,
         read: ReadValue,
-    ) -> Step | None:
+    ) -> StateChange | None:
         """Checks the shipment's devices for silence at ``now``; None unless that changes the state.
 
         Only shipments stored from ``partition`` are checked.
@@ -164,8 +164,8 @@ class ExcursionProcessor:
             return cached[1]
         return read_state(raw, read)
 
-    def _step(self, stored: StoredState, events: list[ExcursionEvent], read: ReadValue) -> Step:
+    def _step(self, stored: StoredState, events: list[ExcursionEvent], read: ReadValue) -> StateChange:
         writes = write(stored, read)
         self._decoded[stored.state.shipment_id] = (writes.puts[-1][1], stored)
-        return Step(writes.puts, writes.deletes, events)
+        return StateChange(writes.puts, writes.deletes, events)
 
