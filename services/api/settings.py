@@ -6,10 +6,11 @@ from typing import ClassVar
 from pydantic import Field, SecretStr
 
 from services.connections import DatabaseSettings, KafkaSettings, settings_config
+from services.logs import LogSettings
 from services.reports.settings import LinkSettings
 
 
-class ApiSettings(KafkaSettings, DatabaseSettings, LinkSettings):
+class ApiSettings(KafkaSettings, DatabaseSettings, LinkSettings, LogSettings):
     """Where it listens and the base of its links come from ``LinkSettings`` (``base_url``)."""
 
     model_config = settings_config()

@@ -22,7 +22,10 @@ from schemas.reading import Reading
 from schemas.topics import ETA, PARTITIONS, READINGS, SHIPMENTS
 from services.eta.processor import EtaProcessor
 from services.eta.settings import EtaSettings
-from services.kafka.faust_app import new_faust_app
+from services.kafka.faust_app import WorkerReadiness, new_faust_app
+from services.kafka.stream_metrics import HoldingStreamMetrics, counted_readings
+from services.logs import configure_logging
+from services.metrics_server import MetricsServer
 from services.profiles.catalog import load_profiles
 from services.profiles.model import ProductProfile
 
@@ -34,8 +37,10 @@ STATE_TABLE = "eta-state"
 
 
 def create_app(
-    settings: EtaSettings, profiles: Mapping[str, ProductProfile] | None = None
+    settings: EtaSettings, profiles: Mapping[str, ProductProfile] | None = None,
+    metrics: HoldingStreamMetrics | None = None,
 ) -> faust.App:
+    counts = metrics if metrics is not None else HoldingStreamMetrics("eta")
     app = new_faust_app(
         settings.eta_app_id, settings, settings.eta_store, settings.eta_data_dir, settings.eta_replication,
         fetch_wait_s=settings.eta_fetch_wait_s,
@@ -52,6 +57,7 @@ def create_app(
     state_table = app.Table(STATE_TABLE, partitions=PARTITIONS)
 
     async def publish(updates: list[EtaUpdate]) -> None:
+        counts.emitted.labels(ETA.name).inc(len(updates))
         for update in updates:
             await eta_topic.send(
                 key=update.shipment_id.encode(), value=update.model_dump_json().encode()
@@ -65,24 +71,37 @@ def create_app(
 
     def hold(key: str, readings: list[Reading]) -> None:
         pending.setdefault(key, []).extend(readings)
-        while sum(len(held) for held in pending.values()) > PENDING_MAX:
+        held_count = sum(len(held) for held in pending.values())
+        while held_count > PENDING_MAX:
             dropped, held = pending.popitem(last=False)
-            log.warning("no shipment %s yet: %d readings dropped from the ETA", dropped, len(held))
+            held_count -= len(held)
+            counts.dropped.inc(len(held))
+            log.warning("no shipment %s yet: %d readings dropped from the ETA", dropped, len(held),
+                        extra={"shipment_id": dropped})
+        counts.held.set(held_count)
+
+    def release(key: str) -> list[Reading] | None:
+        held = pending.pop(key, None)
+        if held:
+            counts.held.dec(len(held))
+        return held
 
     @app.agent(shipments, name="eta-shipments", concurrency=1, sink=[publish])
     async def register_shipments(stream: faust.StreamT[bytes]) -> AsyncIterator[list[EtaUpdate]]:
         async for event in stream.events():
+            counts.records.labels(SHIPMENTS.name).inc()
             key = _text(event.key)
             if key is None:
+                counts.skip("unreadable")
                 continue
             shipment = processor.decode_shipment(event.value)
             if shipment is None:
                 shipment_table.pop(key, None)
-                pending.pop(key, None)
+                release(key)
                 yield []
                 continue
             shipment_table[key] = shipment
-            held = pending.pop(key, None)
+            held = release(key)
             step = processor.on_readings(held, shipment, state_table.get(key)) if held else None
             if step is None:
                 yield []
@@ -94,11 +113,12 @@ def create_app(
     async def forecast(stream: faust.StreamT[bytes]) -> AsyncIterator[list[EtaUpdate]]:
         async for raw in stream:
             # One record is one message's readings of one shipment: one state write for all.
-            readings = processor.decode_readings(raw)
-            if not readings or readings[0].shipment_id is None:
+            key = _text(stream.current_event.key) if stream.current_event is not None else None
+            readings = counted_readings(processor.decode_readings, raw, key, counts)
+            if not readings:
                 yield []
                 continue
-            key = readings[0].shipment_id
+            key = str(readings[0].shipment_id)
             shipment = shipment_table.get(key)
             if shipment is None:
                 hold(key, readings)
@@ -106,6 +126,7 @@ def create_app(
                 continue
             step = processor.on_readings(readings, shipment, state_table.get(key))
             if step is None:
+                counts.skip("not_processed")
                 yield []
                 continue
             state_table[key] = step.state
@@ -124,12 +145,15 @@ def main() -> int:
     from services.cpu_priority import yield_cpu
     from services.kafka.topics import ensure_topics
 
-    logging.basicConfig(level=logging.INFO)
     settings = EtaSettings()
+    configure_logging(settings.log_format, settings.log_level, "eta")
     yield_cpu(settings.eta_nice)
     ensure_topics(settings.kafka_client_config(), replication=settings.eta_replication)
-    app = create_app(settings)
-    worker = faust.Worker(app, loglevel="INFO")
+    metrics = HoldingStreamMetrics("eta")
+    app = create_app(settings, metrics=metrics)
+    MetricsServer(metrics.registry, settings.metrics_listen, WorkerReadiness(app)).start()
+    # Our logging stays (services/logs.py): faust would replace the root logger's handlers.
+    worker = faust.Worker(app, loglevel=settings.log_level, override_logging=False)
     worker.execute_from_commandline()
     return 0
 

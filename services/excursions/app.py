@@ -34,6 +34,7 @@ from schemas.topics import EXCURSIONS, PARTITIONS, READINGS, SHIPMENTS
 from services.excursions.processor import ExcursionProcessor, Step
 from services.excursions.settings import ExcursionSettings
 from services.kafka.faust_app import new_faust_app, write_as
+from services.kafka.stream_metrics import StreamMetrics, counted_readings
 from services.profiles.catalog import load_profiles
 from services.profiles.model import ProductProfile
 
@@ -47,7 +48,9 @@ SILENCE_AGENT = "excursions-silence"
 SCORE_BATCH_MAX = 1_000  # records taken at once (or fewer, after excursions_batch_s)
 
 
-def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfile] | None = None) -> faust.App:
+def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfile] | None = None,
+               metrics: StreamMetrics | None = None) -> faust.App:
+    counts = metrics if metrics is not None else StreamMetrics("excursions")
     app = new_faust_app(
         settings.excursions_app_id, settings, settings.excursions_store, settings.excursions_data_dir,
         settings.excursions_replication,
@@ -74,14 +77,17 @@ def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfil
             state_table.pop(key, None)
 
     async def publish(events: list[ExcursionEvent]) -> None:
+        counts.emitted.labels(EXCURSIONS.name).inc(len(events))
         for event in events:
             await excursions.send(key=event.shipment_id.encode(), value=event.model_dump_json().encode())
 
     @app.agent(shipments, name=SHIPMENTS_AGENT, concurrency=1)
     async def register_shipments(stream: faust.StreamT[bytes]) -> AsyncIterator[str]:
         async for event in stream.events():
+            counts.records.labels(SHIPMENTS.name).inc()
             key = _text(event.key)
             if key is None:
+                counts.skip("unreadable")
                 continue
             shipment = processor.decode_shipment(event.value)
             if shipment is None:  # deleted (tombstone): its excursion state goes too
@@ -101,15 +107,17 @@ def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfil
         async for batch in batches:
             by_shipment: dict[str, tuple[faust.EventT, list[Reading]]] = {}
             for event in batch:
-                readings = processor.decode_readings(event.value)
-                if readings and readings[0].shipment_id is not None:
-                    by_shipment.setdefault(readings[0].shipment_id, (event, []))[1].extend(readings)
+                readings = counted_readings(processor.decode_readings, event.value, _text(event.key), counts)
+                if readings:
+                    by_shipment.setdefault(str(readings[0].shipment_id), (event, []))[1].extend(readings)
             found: list[ExcursionEvent] = []
             for key, (event, readings) in by_shipment.items():
                 step = processor.on_readings(
                     readings, shipment_table.get(key), state_table.get(key), event.message.partition, state_table.get
                 )
-                if step is not None:
+                if step is None:
+                    counts.skip("not_processed")
+                else:
                     # A table write goes to the changelog partition of the current event, which
                     # take_events leaves unset: the shipment's own (its readings share one).
                     write_as(stream, event)

@@ -98,7 +98,8 @@ class ExcursionProcessor:
         try:
             return limits_for(profile, override)
         except ValueError as exc:
-            log.warning("ignoring the override of shipment %s: %s", shipment.id if shipment else "?", exc)
+            log.warning("ignoring the override of shipment %s: %s", shipment.id if shipment else "?", exc,
+                        extra={"shipment_id": shipment.id} if shipment else {})
             return limits_for(profile)
 
     def on_readings(
@@ -125,10 +126,11 @@ class ExcursionProcessor:
         # batch leaves), and nobody would hear that it opened.
         unscored: list[tuple[Reading, LookupError]] = []
         stored.state, events = apply_each(stored.state, readings, limits, self.config, unscored)
-        for _, exc in unscored:  # the sink still stores them
+        for reading, exc in unscored:  # the sink still stores them
             if not isinstance(exc, MissingSegment):
                 raise exc
-            log.error("not scoring a reading of shipment %s: %s", shipment_id, exc)
+            log.error("not scoring a reading of shipment %s: %s", shipment_id, exc,
+                      extra={"shipment_id": shipment_id, "device_id": reading.device_id})
         scored = len(readings) - len(unscored)
         if not scored:
             return None

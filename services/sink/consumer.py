@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from pydantic import BaseModel, ValidationError
 
 from schemas.deadletter import DeadLetter, FieldError, bounded_dead_letter
+from services.logs import ids_of
 from services.sink.settings import SinkSettings
 from services.sink.writers import DeadLetterWriter
 
@@ -124,6 +125,11 @@ class Sink:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def readiness(self) -> dict[str, bool]:
+        """For /readyz: a database connection open, partitions assigned."""
+        return {"database": self._conn is not None and not self._conn.closed,
+                "kafka": self._consumer is not None and bool(self._consumer.assignment())}
 
     def run(self) -> None:
         assert self._consumer is not None and self._conn is not None
@@ -233,7 +239,7 @@ class Sink:
                 item = items[0]
                 self.metrics.refused.labels(item.topic).inc()
                 log.error("record on %s at offset %s refused by the database: %s",
-                          item.topic, item.message.offset(), exc)
+                          item.topic, item.message.offset(), exc, extra=ids_of(item.record))
                 return [record_dead_letter(item.message, "refused_by_database", f"{type(exc).__name__}: {exc}",
                                            getattr(item.record, "device_id", None))]
         middle = len(items) // 2

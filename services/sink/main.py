@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 
@@ -13,6 +12,7 @@ from schemas.reading import ReadingBatch
 from schemas.topics import DEADLETTER, ETA, EXCURSIONS, READINGS
 from services.cpu_priority import yield_cpu
 from services.db.migrate import require_migrated
+from services.logs import configure_logging
 from services.metrics_server import MetricsServer
 from services.sink.consumer import Route, Sink, SinkMetrics
 from services.sink.settings import SinkSettings
@@ -32,12 +32,12 @@ def routes() -> dict[str, Route]:
 def main(settings: SinkSettings | None = None) -> int:
     exit_when_a_thread_dies()
     settings = settings or SinkSettings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s sink %(levelname)s %(message)s")
+    configure_logging(settings.log_format, settings.log_level, "sink")
     yield_cpu(settings.sink_nice)
     require_migrated(settings.dsn)  # the owner migrates (`coldchain db migrate`), not the service
     metrics = SinkMetrics()
-    MetricsServer(metrics.registry, settings.metrics_host, settings.sink_metrics_port).start()
     sink = Sink(settings, routes(), metrics)
+    MetricsServer(metrics.registry, settings.metrics_listen, sink.readiness).start()
     signal.signal(signal.SIGTERM, lambda *_: sink.stop())
     signal.signal(signal.SIGINT, lambda *_: sink.stop())
     sink.start()
