@@ -17,6 +17,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from services.api.feed import LiveFeed
 from services.api.limits import StreamSlots
+from services.api.metrics import ApiMetrics
 from services.api.publisher import ShipmentPublisher
 from services.api.registry import ShipmentRegistry
 from services.api.settings import ApiSettings
@@ -34,6 +35,7 @@ class ApiState:
     feeds: StreamSlots  # live feeds
     profiles: Mapping[str, ProductProfile]
     feed_ticket_secret: bytes
+    metrics: ApiMetrics
 
 
 def api_state(request: Request) -> ApiState:

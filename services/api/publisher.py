@@ -21,6 +21,10 @@ class ShipmentPublisher:
         self.settings = settings
         self._producer: Producer | None = None
 
+    @property
+    def started(self) -> bool:
+        return self._producer is not None
+
     def start(self) -> None:
         self._producer = Producer(self.settings.kafka_client_config(**{"enable.idempotence": True, "acks": "all"}))
 
