@@ -29,6 +29,7 @@ from services.connections import settings_config
 
 LogFormat = Literal["json", "console"]
 ID_KEYS = ("shipment_id", "alert_id", "device_id")
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")  # uvicorn takes these too
 # Extras some libraries add that are no one's business in a log line (uvicorn's coloured copy
 # of each message).
 DROPPED_EXTRAS = frozenset({"color_message"})
@@ -46,8 +47,8 @@ class LogSettings(BaseSettings):
     @classmethod
     def _known_level(cls, value: str) -> str:
         level = value.strip().upper()
-        if level not in logging.getLevelNamesMapping():
-            raise ValueError(f"COLDCHAIN_LOG_LEVEL {value!r} is not a logging level (DEBUG, INFO, WARNING, ERROR)")
+        if level not in LEVELS:
+            raise ValueError(f"COLDCHAIN_LOG_LEVEL {value!r} is not one of {', '.join(LEVELS)}")
         return level
 
 
