@@ -20,10 +20,13 @@ import faust
 from schemas.eta import EtaUpdate
 from schemas.reading import Reading
 from schemas.shipment import Shipment
-from schemas.topics import ETA, PARTITIONS, READINGS
+from schemas.topics import ETA, PARTITIONS, READINGS, SHIPMENTS
 from services.eta.processor import EtaProcessor
 from services.eta.settings import EtaSettings
-from services.kafka.faust_app import new_faust_app, publisher, readings_of, shipments_agent
+from services.kafka.faust_app import WorkerReadiness, new_faust_app, publisher, readings_of, record_key, shipments_agent
+from services.kafka.stream_metrics import HoldingStreamMetrics, counted_readings
+from services.logs import configure_logging
+from services.metrics_server import MetricsServer
 from services.profiles.catalog import load_profiles
 from services.profiles.model import ProductProfile
 
@@ -35,8 +38,10 @@ STATE_TABLE = "eta-state"
 
 
 def create_app(
-    settings: EtaSettings, profiles: Mapping[str, ProductProfile] | None = None
+    settings: EtaSettings, profiles: Mapping[str, ProductProfile] | None = None,
+    metrics: HoldingStreamMetrics | None = None,
 ) -> faust.App:
+    counts = metrics if metrics is not None else HoldingStreamMetrics("eta")
     app = new_faust_app(
         settings.eta_app_id, settings, settings.eta_store, settings.eta_data_dir, settings.eta_replication,
         fetch_wait_s=settings.eta_fetch_wait_s,
@@ -51,7 +56,11 @@ def create_app(
     shipment_table = app.Table(SHIPMENTS_TABLE, partitions=PARTITIONS)
     state_table = app.Table(STATE_TABLE, partitions=PARTITIONS)
 
-    publish = publisher(eta_topic)
+    send = publisher(eta_topic)
+
+    async def publish(updates: list[EtaUpdate]) -> None:
+        counts.emitted.labels(ETA.name).inc(len(updates))
+        await send(updates)
 
     # Readings bound to a shipment this worker has not read yet (ingest binds from the registry,
     # which can be ahead of the shipments topic): held until its record arrives, at most
@@ -61,18 +70,30 @@ def create_app(
 
     def hold(key: str, readings: list[Reading]) -> None:
         pending.setdefault(key, []).extend(readings)
-        while sum(len(held) for held in pending.values()) > PENDING_MAX:
+        held_count = sum(len(held) for held in pending.values())
+        while held_count > PENDING_MAX:
             dropped, held = pending.popitem(last=False)
-            log.warning("no shipment %s yet: %d readings dropped from the ETA", dropped, len(held))
+            held_count -= len(held)
+            counts.dropped.inc(len(held))
+            log.warning("no shipment %s yet: %d readings dropped from the ETA", dropped, len(held),
+                        extra={"shipment_id": dropped})
+        counts.held.set(held_count)
+
+    def release(key: str) -> list[Reading] | None:
+        held = pending.pop(key, None)
+        if held:
+            counts.held.dec(len(held))
+        return held
 
     def on_shipment(key: str, shipment: Shipment | None) -> list[EtaUpdate]:
+        counts.records.labels(SHIPMENTS.name).inc()
         if shipment is None:  # deleted (tombstone)
             shipment_table.pop(key, None)
-            pending.pop(key, None)
+            release(key)
             return []
         stored = shipment.model_dump(mode="json")
         shipment_table[key] = stored
-        held = pending.pop(key, None)
+        held = release(key)
         step = processor.on_readings(held, stored, state_table.get(key)) if held else None
         if step is None:
             return []
@@ -85,11 +106,12 @@ def create_app(
     async def forecast(stream: faust.StreamT[bytes]) -> AsyncIterator[list[EtaUpdate]]:
         async for raw in stream:
             # One record is one message's readings of one shipment: one state write for all.
-            readings = readings_of(raw)
-            if not readings or readings[0].shipment_id is None:
+            key = record_key(stream.current_event.key) if stream.current_event is not None else None
+            readings = counted_readings(readings_of, raw, key, counts)
+            if not readings:
                 yield []
                 continue
-            key = readings[0].shipment_id
+            key = str(readings[0].shipment_id)
             shipment = shipment_table.get(key)
             if shipment is None:
                 hold(key, readings)
@@ -97,6 +119,7 @@ def create_app(
                 continue
             step = processor.on_readings(readings, shipment, state_table.get(key))
             if step is None:
+                counts.skip("not_processed")
                 yield []
                 continue
             state_table[key] = step.state
@@ -109,12 +132,15 @@ def main() -> int:
     from services.cpu_priority import yield_cpu
     from services.kafka.topics import ensure_topics
 
-    logging.basicConfig(level=logging.INFO)
     settings = EtaSettings()
+    configure_logging(settings.log_format, settings.log_level, "eta")
     yield_cpu(settings.eta_nice)
     ensure_topics(settings.kafka_client_config(), replication=settings.eta_replication)
-    app = create_app(settings)
-    worker = faust.Worker(app, loglevel="INFO")
+    metrics = HoldingStreamMetrics("eta")
+    app = create_app(settings, metrics=metrics)
+    MetricsServer(metrics.registry, settings.metrics_listen, WorkerReadiness(app)).start()
+    # Our logging stays (services/logs.py): faust would replace the root logger's handlers.
+    worker = faust.Worker(app, loglevel=settings.log_level, override_logging=False)
     worker.execute_from_commandline()
     return 0
 

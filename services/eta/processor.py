@@ -57,7 +57,8 @@ class EtaProcessor:
         parsed = Shipment.model_validate(shipment)
         profile = self._profiles.get(parsed.product)
         if profile is None:
-            log.error("shipment %s names unknown product %r: no ETA", parsed.id, parsed.product)
+            log.error("shipment %s names unknown product %r: no ETA", parsed.id, parsed.product,
+                      extra={"shipment_id": parsed.id})
             return None
         context = make_context(parsed, profile, self._params)
         self._contexts[shipment_id] = (shipment, context)

@@ -31,10 +31,11 @@ import faust
 from schemas.excursion import ExcursionEvent
 from schemas.reading import Reading
 from schemas.shipment import Shipment
-from schemas.topics import EXCURSIONS, PARTITIONS, READINGS
+from schemas.topics import EXCURSIONS, PARTITIONS, READINGS, SHIPMENTS
 from services.excursions.processor import ExcursionProcessor, StateChange
 from services.excursions.settings import ExcursionSettings
-from services.kafka.faust_app import new_faust_app, publisher, readings_of, shipments_agent, write_as
+from services.kafka.faust_app import new_faust_app, publisher, readings_of, record_key, shipments_agent, write_as
+from services.kafka.stream_metrics import StreamMetrics, counted_readings
 from services.profiles.catalog import load_profiles
 from services.profiles.model import ProductProfile
 from services.registry.record import record_value
@@ -49,7 +50,9 @@ SILENCE_AGENT = "excursions-silence"
 SCORE_BATCH_MAX = 1_000  # records taken at once (or fewer, after excursions_batch_s)
 
 
-def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfile] | None = None) -> faust.App:
+def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfile] | None = None,
+               metrics: StreamMetrics | None = None) -> faust.App:
+    counts = metrics if metrics is not None else StreamMetrics("excursions")
     app = new_faust_app(
         settings.excursions_app_id, settings, settings.excursions_store, settings.excursions_data_dir,
         settings.excursions_replication,
@@ -74,9 +77,14 @@ def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfil
         for key in step.deletes:
             state_table.pop(key, None)
 
-    publish = publisher(excursions)
+    send = publisher(excursions)
+
+    async def publish(events: list[ExcursionEvent]) -> None:
+        counts.emitted.labels(EXCURSIONS.name).inc(len(events))
+        await send(events)
 
     def on_shipment(key: str, shipment: Shipment | None) -> list[ExcursionEvent]:
+        counts.records.labels(SHIPMENTS.name).inc()
         if shipment is None:  # deleted (tombstone): its excursion state goes too
             shipment_table.pop(key, None)
             for state_key in processor.keys_to_delete(key, state_table.get(key), state_table.get):
@@ -96,15 +104,17 @@ def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfil
         async for batch in batches:
             by_shipment: dict[str, tuple[faust.EventT, list[Reading]]] = {}
             for event in batch:
-                readings = readings_of(event.value)
-                if readings and readings[0].shipment_id is not None:
-                    by_shipment.setdefault(readings[0].shipment_id, (event, []))[1].extend(readings)
+                readings = counted_readings(readings_of, event.value, record_key(event.key), counts)
+                if readings:
+                    by_shipment.setdefault(str(readings[0].shipment_id), (event, []))[1].extend(readings)
             found: list[ExcursionEvent] = []
             for key, (event, readings) in by_shipment.items():
                 step = processor.on_readings(
                     readings, shipment_table.get(key), state_table.get(key), event.message.partition, state_table.get
                 )
-                if step is not None:
+                if step is None:
+                    counts.skip("not_processed")
+                else:
                     # A table write goes to the changelog partition of the current event, which
                     # take_events leaves unset: the shipment's own (its readings share one).
                     write_as(stream, event)

@@ -93,10 +93,11 @@ class ExcursionProcessor:
         # batch leaves), and nobody would hear that it opened.
         unscored: list[tuple[Reading, LookupError]] = []
         stored.state, events = apply_each(stored.state, readings, limits, self.config, unscored)
-        for _, exc in unscored:  # the sink still stores them
+        for reading, exc in unscored:  # the sink still stores them
             if not isinstance(exc, MissingSegment):
                 raise exc
-            log.error("not scoring a reading of shipment %s: %s", shipment_id, exc)
+            log.error("not scoring a reading of shipment %s: %s", shipment_id, exc,
+                      extra={"shipment_id": shipment_id, "device_id": reading.device_id})
         scored = len(readings) - len(unscored)
         if not scored:
             return None

@@ -100,6 +100,22 @@ def new_faust_app(
     )
 
 
+class WorkerReadiness:
+    """A faust worker's /readyz: its partitions were assigned, and it is neither rebalancing
+    nor recovering its tables from their changelogs now (the flags faust keeps on the app)."""
+
+    def __init__(self, app: faust.App) -> None:
+        self._app = app
+        self._assigned = False
+        app.on_partitions_assigned.connect(self._on_assigned)
+
+    def _on_assigned(self, sender: Any, /, *args: Any, signal: Any = None, **kwargs: Any) -> None:
+        self._assigned = True
+
+    def __call__(self) -> dict[str, bool]:
+        return {"kafka": self._assigned and not self._app.rebalancing and not self._app.in_recovery}
+
+
 def write_as(stream: faust.StreamT[Any], event: faust.EventT[Any]) -> None:
     """Makes ``event`` the stream's current event: a table write goes to the changelog
     partition of the current event, which ``take_events`` leaves unset."""

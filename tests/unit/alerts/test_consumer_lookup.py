@@ -12,11 +12,12 @@ from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Message
 from schemas.eta import EtaUpdate
 from schemas.shipment import Shipment
 from schemas.topics import ETA
-from services.alerts.consumer import AlertConsumer, ConsumerConfig
+from services.alerts.consumer import AlertRecords
 from services.alerts.feed import AlertFeed
 from services.alerts.intake import AlertIntake
 from services.alerts.outbox import AlertOutbox
 from services.alerts.policy import PolicyConfig
+from services.kafka.consumer_loop import decode
 from services.registry.postgres import ShipmentLookup
 from tests.unit.alerts.factories import T0
 
@@ -68,10 +69,10 @@ def _update(kind: str) -> bytes:
 def _handle(value: bytes) -> tuple[bool, _Lookup]:
     lookup = _Lookup()
     intake = AlertIntake(cast(AlertOutbox, None), PolicyConfig(), ops=[])
-    consumer = AlertConsumer({}, ConsumerConfig(group_id="test"), intake, cast(ShipmentLookup, lookup),
-                             cast(AlertFeed, None))
-    done = asyncio.run(consumer._handle(cast(Message, _Record(value))))
-    return done, lookup
+    records = AlertRecords(intake, cast(ShipmentLookup, lookup), cast(AlertFeed, None))
+    batch = decode([cast(Message, _Record(value))], records.topics)
+    progress = asyncio.run(records.handle(batch))
+    return not progress.held, lookup
 
 
 def test_a_plain_eta_move_is_finished_with_without_asking_the_registry() -> None:
