@@ -1,7 +1,7 @@
 """Load generators, each run in a process of its own (``multiprocessing`` spawn).
 
 A QoS 1 publisher and subscriber in one Python process collapse to a few hundred messages
-per second (FIELD-NOTES), so the benchmark never measures them side by side in-process.
+per second (measured here with paho-mqtt 2.2), so the benchmark never measures them side by side in-process.
 Each function reports through a queue and never raises: an error comes back as text.
 """
 

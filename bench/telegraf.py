@@ -86,7 +86,7 @@ def ensure_telegraf(folder: Path) -> tuple[Path, float]:
 
 @dataclass(frozen=True)
 class TelegrafSettings:
-    """The knobs that decide Telegraf's throughput here (FIELD-NOTES, "The peer: Telegraf").
+    """The knobs that decide Telegraf's throughput here (measured here: bench/HISTORY.md).
 
     With QoS 1 and a persistent session Telegraf acknowledges a message only once the output
     wrote it, so at most ``max_undelivered_messages`` (and Mosquitto's own

@@ -21,7 +21,9 @@ Role = Literal["seller", "buyer", "ops"]
 ChannelName = Literal["email", "sms", "webhook"]
 DeliveryStatus = Literal["pending", "sending", "sent", "failed"]
 SmsEncoding = Literal["GSM-7", "UCS-2"]
-AlertEventStatus = Literal["raised", "suppressed", "sent", "failed", "acknowledged", "escalated"]
+# What the alert service itself does to an alert; an acknowledgement is the recipient's, kept on the
+# alert (the API's AlertView), not a feed event.
+AlertEventStatus = Literal["raised", "suppressed", "sent", "failed", "escalated"]
 
 STEP_ORDER: dict[str, int] = {"opened": 0, "escalated": 1, "closed": 2}
 SEVERITY_ORDER: dict[str, int] = {"warning": 0, "critical": 1}

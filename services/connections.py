@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AfterValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.metrics_server import ListenAddress, metrics_address, parse_listen_address
 
 
 def settings_config() -> SettingsConfigDict:
@@ -116,9 +118,30 @@ class AuditorDatabaseSettings(DatabaseSettings):
     own_database: ClassVar[str | None] = "auditor"
 
 
+def _valid_listen_address(value: str) -> str:
+    if value.strip():
+        parse_listen_address(value)
+    return value
+
+
+# ``host:port`` (``0.0.0.0:9104`` for every interface), or empty for the host and port variables.
+MetricsAddress = Annotated[str, AfterValidator(_valid_listen_address)]
+
+
 class MetricsSettings(BaseSettings):
-    """Where a service's /metrics and /healthz listen (services/metrics_server.py)."""
+    """Where a service's /metrics, /healthz and /readyz listen (services/metrics_server.py).
+
+    A service names itself in ``own_metrics`` and declares its ``<own>_metrics_address``
+    (``COLDCHAIN_<OWN>_METRICS_ADDRESS``, ``host:port``) and ``<own>_metrics_port`` (the
+    earlier ``COLDCHAIN_<OWN>_METRICS_PORT``, with ``COLDCHAIN_METRICS_HOST``; 0 = off). The
+    address wins when set."""
 
     model_config = settings_config()
+    own_metrics: ClassVar[str]  # "ingest": ingest_metrics_address, ingest_metrics_port
 
     metrics_host: str = "127.0.0.1"
+
+    @property
+    def metrics_listen(self) -> ListenAddress | None:
+        return metrics_address(getattr(self, f"{self.own_metrics}_metrics_address"), self.metrics_host,
+                               getattr(self, f"{self.own_metrics}_metrics_port"))

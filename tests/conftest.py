@@ -88,3 +88,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 os.environ.setdefault("COLDCHAIN_INGEST_METRICS_PORT", "0")
 os.environ.setdefault("COLDCHAIN_SINK_METRICS_PORT", "0")
 os.environ.setdefault("COLDCHAIN_ALERT_METRICS_PORT", "0")
+os.environ.setdefault("COLDCHAIN_EXCURSIONS_METRICS_PORT", "0")
+os.environ.setdefault("COLDCHAIN_ETA_METRICS_PORT", "0")
+os.environ.setdefault("COLDCHAIN_RETENTION_METRICS_PORT", "0")

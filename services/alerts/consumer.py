@@ -110,17 +110,19 @@ class AlertRecords:
         except psycopg.OperationalError as exc:  # the database is away: the record waits
             self.counts.retries += 1
             log.warning("database unavailable, %s[%s]@%s will be retried: %s",
-                        topic, message.partition(), message.offset(), exc)
+                        topic, message.partition(), message.offset(), exc, extra={"shipment_id": shipment_id})
             return False
         except Exception:  # a bug on one record must not stop every record behind it
             self.counts.handler_failures += 1
-            log.exception("alert handler failed on %s[%s]@%s; skipped", topic, message.partition(), message.offset())
+            log.exception("alert handler failed on %s[%s]@%s; skipped", topic, message.partition(), message.offset(),
+                          extra={"shipment_id": shipment_id})
             return True
         self._missing.pop(shipment_id, None)
         self.counts.alerts_raised += len(raised)
         if raised:
             self._feed.publish(raised)
-            log.info("%s: %s", shipment_id, ", ".join(f"{e.kind} {e.step} {e.status}" for e in raised))
+            log.info("%s: %s", shipment_id, ", ".join(f"{e.kind} {e.step} {e.status}" for e in raised),
+                     extra={"shipment_id": shipment_id})
         return True
 
     def _orphan(self, message: Message, shipment_id: str) -> bool:
@@ -139,7 +141,7 @@ class AlertRecords:
             return False
         self.counts.orphans_skipped += 1
         log.warning("no shipment %r %.0f s after the record was written: %s[%s]@%s skipped", shipment_id,
-                    waited, message.topic(), message.partition(), message.offset())
+                    waited, message.topic(), message.partition(), message.offset(), extra={"shipment_id": shipment_id})
         return True
 
 

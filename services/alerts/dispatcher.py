@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from structlog.contextvars import bound_contextvars
+
 from schemas.alert import AlertEvent, AlertEventStatus, ChannelName, alert_event
 from schemas.common import utc_now
 from services.alerts.backoff import Backoff, backoff_delay, gives_up
@@ -30,6 +32,8 @@ from services.alerts.policy import PlannedDelivery, PolicyConfig, Recipient, rec
 log = logging.getLogger(__name__)
 
 EventSink = Callable[[AlertEvent], Awaitable[None]]
+# A delivery attempt's outcome ('sent', 'retried' or 'failed') and when it was known: metrics.
+DeliveryObserver = Callable[[ClaimedDelivery, str, datetime], None]
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class AlertDispatcher:
         config: DispatchConfig,
         clock: Callable[[], datetime] = utc_now,
         on_event: EventSink | None = None,
+        on_delivery: DeliveryObserver | None = None,
     ) -> None:
         self._outbox = outbox
         self._channels = channels
@@ -74,6 +79,7 @@ class AlertDispatcher:
         self._config = config
         self._clock = clock
         self._on_event = on_event
+        self._on_delivery = on_delivery
         self._worker = uuid.uuid4().hex[:12]
         self._wakeup = asyncio.Event()
 
@@ -134,11 +140,22 @@ class AlertDispatcher:
 
         alerts = await self._outbox.escalate(now, self._config.escalate_after, plan)
         for alert in alerts:
+            log.info("escalated %s %s to ops", alert.kind, alert.step,
+                     extra={"alert_id": alert.id, "shipment_id": alert.shipment_id})
             await self._emit(alert_event(alert, "escalated", now, role="ops"))
         return len(alerts)
 
     async def _deliver(self, delivery: ClaimedDelivery) -> str:
-        """Returns the report field to count: 'sent', 'retried' or 'failed'."""
+        """Returns the report field to count: 'sent', 'retried' or 'failed'. Every line logged
+        meanwhile names the alert, its shipment and the delivery (each runs in a task of its own)."""
+        with bound_contextvars(alert_id=delivery.alert.id, shipment_id=delivery.alert.shipment_id,
+                               delivery_id=delivery.id):
+            outcome = await self._attempt(delivery)
+        if self._on_delivery is not None:
+            self._on_delivery(delivery, outcome, self._clock())
+        return outcome
+
+    async def _attempt(self, delivery: ClaimedDelivery) -> str:
         try:
             sent = await self._send(delivery)
         except PermanentDeliveryError as exc:

@@ -9,10 +9,11 @@ processed again after a crash changes nothing.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from schemas.alert import AlertEvent, alert_event
+from schemas.alert import Alert, AlertEvent, alert_event
 from schemas.common import utc_now
 from schemas.eta import EtaUpdate
 from schemas.excursion import ExcursionEvent
@@ -27,6 +28,8 @@ from services.alerts.whereabouts import locate
 # settle a claim, short enough that an old email is not a key for ever.
 SHARE_LINK_GRACE = timedelta(days=7)
 
+log = logging.getLogger(__name__)
+
 
 class AlertIntake:
     def __init__(
@@ -37,6 +40,7 @@ class AlertIntake:
         clock: Callable[[], datetime] = utc_now,
         on_deliveries: Callable[[], None] | None = None,
         found_late_after: timedelta = FOUND_LATE_AFTER,
+        on_raised: Callable[[Sequence[Alert]], None] | None = None,
     ) -> None:
         self._outbox = outbox
         self._found_late_after = found_late_after
@@ -44,6 +48,7 @@ class AlertIntake:
         self._ops = list(ops)
         self._clock = clock
         self._on_deliveries = on_deliveries  # wakes the dispatcher (``AlertDispatcher.wake``)
+        self._on_raised = on_raised  # counts them (``AlertMetrics.observe_raised``)
 
     def excursion_triggers(self, event: ExcursionEvent) -> list[AlertTrigger]:
         """What an excursion step could alert anyone of (pure; no shipment needed)."""
@@ -83,6 +88,8 @@ class AlertIntake:
         )
         if outcome.deliveries and self._on_deliveries is not None:
             self._on_deliveries()
+        raised = [alert for alert in outcome.alerts if alert.id in new_ids]
+        self._observe(raised)
         return [
             alert_event(
                 alert,
@@ -90,6 +97,18 @@ class AlertIntake:
                 now,
                 detail=alert.suppressed or ("found late in an uploaded backlog" if alert.found_late else None),
             )
-            for alert in outcome.alerts
-            if alert.id in new_ids
+            for alert in raised
         ]
+
+    def _observe(self, raised: list[Alert]) -> None:
+        for alert in raised:
+            log.info("raised %s %s %s%s", alert.severity, alert.kind, alert.step, _held(alert),
+                     extra={"alert_id": alert.id, "shipment_id": alert.shipment_id})
+        if raised and self._on_raised is not None:
+            self._on_raised(raised)
+
+
+def _held(alert: Alert) -> str:
+    if alert.suppressed:
+        return f", suppressed: {alert.suppressed}"
+    return f", held until {alert.hold_until.isoformat()}" if alert.hold_until is not None else ""

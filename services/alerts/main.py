@@ -32,6 +32,7 @@ from services.alerts.zones import preload as preload_zones
 from services.db.migrate import require_migrated
 from services.kafka.clients import group_consumer
 from services.kafka.consumer_loop import ConsumerLoop, LoopSettings
+from services.logs import configure_logging
 from services.metrics_server import MetricsServer
 from services.registry.postgres import ShipmentLookup
 from services.thread_deaths import exit_when_a_thread_dies
@@ -74,6 +75,10 @@ class AlertService:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), every_s)
 
+    def readiness(self) -> dict[str, bool]:
+        """For /readyz: the outbox's database pool open, the consumer's partitions assigned."""
+        return {"database": self.outbox.connected(), "kafka": self.consumer.assigned()}
+
     async def close(self) -> None:
         self.consumer.close()
         log.info("alert consumer closed: %s", self.records.counts.summary())
@@ -108,11 +113,12 @@ def build_service(settings: AlertSettings) -> AlertService:
             backoff=settings.backoff(),
         ),
         on_event=metrics.counting(feed.publish_event),
+        on_delivery=metrics.observe_delivery,
     )
     records = AlertRecords(
         # The intake wakes the dispatcher as soon as it stores new deliveries.
         AlertIntake(outbox, policy, ops, on_deliveries=dispatcher.wake,
-                    found_late_after=settings.found_late_after()),
+                    found_late_after=settings.found_late_after(), on_raised=metrics.observe_raised),
         shipments,
         feed,
         unknown_shipment_grace_s=settings.alert_unknown_shipment_grace_s,
@@ -132,21 +138,24 @@ async def serve(settings: AlertSettings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    server = MetricsServer(service.metrics.registry, settings.metrics_listen, service.readiness)
+    server.start()
     await service.start()
-    MetricsServer(service.metrics.registry, settings.metrics_host, settings.alert_metrics_port).start()
+    service.metrics.known_channels(service.channels.names())
     log.info("alert service started: group %s, channels %s", settings.alert_group_id,
              ", ".join(service.channels.names()) or "none")
     try:
         await service.run(stop)
     finally:
         await service.close()
+        server.stop()
     log.info("alert service stopped")
 
 
 def main(settings: AlertSettings | None = None) -> int:
     exit_when_a_thread_dies()
     settings = settings or AlertSettings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s alerts %(levelname)s %(name)s %(message)s")
+    configure_logging(settings.log_format, settings.log_level, "alerts")
     require_migrated(settings.dsn)  # the owner migrates (`coldchain db migrate`), not the service
     asyncio.run(serve(settings))
     return 0

@@ -52,6 +52,7 @@ class ClaimedDelivery:
     timezone_source: TimezoneSource | None = None
     language: str = DEFAULT_LANGUAGE  # what the recipient reads, for the formatting
     secret_ref: str | None = None  # webhook: the name of the secret that signs it
+    raised_at: datetime | None = None  # when its alert was raised (for the time-to-send metric)
 
 
 LINK_TTL = timedelta(days=14)  # when the shipment's deliver_by is not given
@@ -74,6 +75,10 @@ class AlertOutbox:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+
+    def connected(self) -> bool:
+        """Its connection pool is open (for /readyz)."""
+        return self._pool is not None and not self._pool.closed
 
     def _require_pool(self) -> AsyncConnectionPool:
         if self._pool is None:
@@ -197,7 +202,8 @@ class AlertOutbox:
                 FROM due, alerts AS a
                 WHERE d.id = due.id AND a.id = d.alert_id
                 RETURNING d.id, d.role, d.channel, d.address, d.recipient_name, d.timezone,
-                          d.timezone_source, d.language, d.secret_ref, d.attempts, due.was, a.body
+                          d.timezone_source, d.language, d.secret_ref, d.attempts, due.was, a.body,
+                          a.raised_at
                 """,
                 {
                     "channels": list(channels),
@@ -223,6 +229,7 @@ class AlertOutbox:
                 timezone_source=row["timezone_source"],
                 language=row["language"] or DEFAULT_LANGUAGE,
                 secret_ref=row["secret_ref"],
+                raised_at=row["raised_at"],
             )
             for row in rows
         ]

@@ -15,7 +15,8 @@ from services.alerts.channels.smtp import SmtpEndpoint, parse_smtp_url
 from services.alerts.channels.twilio import TWILIO_API
 from services.alerts.formatting import LinkConfig
 from services.alerts.policy import DEFAULT_CHANNEL_RULES, ChannelRule, PolicyConfig, QuietHours, Recipient
-from services.connections import DatabaseSettings, KafkaSettings, MetricsSettings, settings_config
+from services.connections import DatabaseSettings, KafkaSettings, MetricsAddress, MetricsSettings, settings_config
+from services.logs import LogSettings
 
 # Defaults earlier versions shipped: refused, since anyone can read them.
 PUBLISHED_SECRETS = frozenset({"coldchain-development-ack-secret"})
@@ -23,13 +24,15 @@ PUBLISHED_SECRETS = frozenset({"coldchain-development-ack-secret"})
 DEPLOYMENT_SECRET_REF = "@deployment"
 
 
-class AlertSettings(KafkaSettings, DatabaseSettings, MetricsSettings):
+class AlertSettings(KafkaSettings, DatabaseSettings, MetricsSettings, LogSettings):
     """Kafka and database settings come from the shared mixins (``settings.dsn``)."""
 
     model_config = settings_config()
     own_database: ClassVar[str | None] = "alert"  # COLDCHAIN_ALERT_DATABASE_URL, its own role
+    own_metrics: ClassVar[str] = "alert"
 
     alert_group_id: str = "coldchain-alerts"
+    alert_metrics_address: MetricsAddress = ""  # host:port; empty: COLDCHAIN_METRICS_HOST and the port below
     alert_metrics_port: int = 9103  # 0 = no /metrics endpoint
     # Base of the links in alerts; unset, the API's own address (where it listens), so a stack
     # run on another port still sends links that open.

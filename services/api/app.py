@@ -21,6 +21,7 @@ from services.api import (
     deadletter_routes,
     feed_routes,
     fleet_routes,
+    observability,
     problems,
     report_routes,
     share_routes,
@@ -30,6 +31,8 @@ from services.api import (
 from services.api.deps import ApiState
 from services.api.feed import LiveFeed, ShipmentParties
 from services.api.limits import RequestLimits, StreamSlots
+from services.api.metrics import ApiMetrics
+from services.api.observability import RequestMetrics
 from services.api.settings import ApiSettings
 from services.registry.postgres import ShipmentRegistry
 from services.registry.topic import ShipmentPublisher
@@ -53,6 +56,7 @@ def build_state(settings: ApiSettings) -> ApiState:
         profiles=settings.catalog(),
         feed_ticket_secret=(settings.feed_ticket_secret.get_secret_value().encode() if settings.feed_ticket_secret
                             else secrets.token_bytes(32)),
+        metrics=ApiMetrics(),
     )
 
 
@@ -78,7 +82,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
     # The SMS webhook is signed by its provider instead of carrying a bearer token.
     app.add_middleware(RequestLimits, max_body_bytes=settings.api_max_body_bytes,  # type: ignore[arg-type]
                        token_free_paths=frozenset({sms_routes.PATH}))
+    # Outermost: counts what the limits refuse too.
+    app.add_middleware(RequestMetrics, metrics=state.metrics, routes=app.router.routes)  # type: ignore[arg-type]
     for module in ROUTERS:
         app.include_router(module.router)
+    app.include_router(observability.router)  # /healthz, /readyz, /metrics: outside the contract's /api/v1
     dashboard_routes.mount(app)
     return app

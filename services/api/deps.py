@@ -16,6 +16,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from services.api.feed import LiveFeed
 from services.api.limits import StreamSlots
+from services.api.metrics import ApiMetrics
 from services.api.settings import ApiSettings
 from services.registry.limits import ProfileCatalog
 from services.registry.postgres import ShipmentRegistry
@@ -33,6 +34,7 @@ class ApiState:
     feeds: StreamSlots  # live feeds
     profiles: ProfileCatalog
     feed_ticket_secret: bytes
+    metrics: ApiMetrics
 
 
 def api_state(request: Request) -> ApiState:

@@ -5,11 +5,12 @@ from typing import ClassVar
 from pydantic import Field, SecretStr
 
 from services.connections import DatabaseSettings, KafkaSettings, settings_config
+from services.logs import LogSettings
 from services.profiles.settings import ProfileSettings
 from services.reports.settings import LinkSettings
 
 
-class ApiSettings(KafkaSettings, DatabaseSettings, LinkSettings, ProfileSettings):
+class ApiSettings(KafkaSettings, DatabaseSettings, LinkSettings, ProfileSettings, LogSettings):
     """Where it listens and the base of its links come from ``LinkSettings`` (``base_url``); the
     product profiles from ``ProfileSettings``, the excursion processor's own."""
 

@@ -19,10 +19,14 @@ import faust
 
 from schemas.eta import EtaUpdate
 from schemas.reading import Reading
+from schemas.shipment import Shipment
 from schemas.topics import ETA, PARTITIONS, READINGS, SHIPMENTS
 from services.eta.processor import EtaProcessor
 from services.eta.settings import EtaSettings
-from services.kafka.faust_app import new_faust_app
+from services.kafka.faust_app import WorkerReadiness, new_faust_app, publisher, readings_of, record_key, shipments_agent
+from services.kafka.stream_metrics import HoldingStreamMetrics, counted_readings
+from services.logs import configure_logging
+from services.metrics_server import MetricsServer
 from services.profiles.catalog import load_profiles
 from services.profiles.model import ProductProfile
 
@@ -34,8 +38,10 @@ STATE_TABLE = "eta-state"
 
 
 def create_app(
-    settings: EtaSettings, profiles: Mapping[str, ProductProfile] | None = None
+    settings: EtaSettings, profiles: Mapping[str, ProductProfile] | None = None,
+    metrics: HoldingStreamMetrics | None = None,
 ) -> faust.App:
+    counts = metrics if metrics is not None else HoldingStreamMetrics("eta")
     app = new_faust_app(
         settings.eta_app_id, settings, settings.eta_store, settings.eta_data_dir, settings.eta_replication,
         fetch_wait_s=settings.eta_fetch_wait_s,
@@ -46,16 +52,15 @@ def create_app(
         profiles if profiles is not None else load_profiles(settings.eta_profile_files),
     )
     readings = app.topic(READINGS.name, partitions=PARTITIONS)
-    shipments = app.topic(SHIPMENTS.name, partitions=PARTITIONS)
     eta_topic = app.topic(ETA.name, partitions=PARTITIONS)
     shipment_table = app.Table(SHIPMENTS_TABLE, partitions=PARTITIONS)
     state_table = app.Table(STATE_TABLE, partitions=PARTITIONS)
 
+    send = publisher(eta_topic)
+
     async def publish(updates: list[EtaUpdate]) -> None:
-        for update in updates:
-            await eta_topic.send(
-                key=update.shipment_id.encode(), value=update.model_dump_json().encode()
-            )
+        counts.emitted.labels(ETA.name).inc(len(updates))
+        await send(updates)
 
     # Readings bound to a shipment this worker has not read yet (ingest binds from the registry,
     # which can be ahead of the shipments topic): held until its record arrives, at most
@@ -65,40 +70,48 @@ def create_app(
 
     def hold(key: str, readings: list[Reading]) -> None:
         pending.setdefault(key, []).extend(readings)
-        while sum(len(held) for held in pending.values()) > PENDING_MAX:
+        held_count = sum(len(held) for held in pending.values())
+        while held_count > PENDING_MAX:
             dropped, held = pending.popitem(last=False)
-            log.warning("no shipment %s yet: %d readings dropped from the ETA", dropped, len(held))
+            held_count -= len(held)
+            counts.dropped.inc(len(held))
+            log.warning("no shipment %s yet: %d readings dropped from the ETA", dropped, len(held),
+                        extra={"shipment_id": dropped})
+        counts.held.set(held_count)
 
-    @app.agent(shipments, name="eta-shipments", concurrency=1, sink=[publish])
-    async def register_shipments(stream: faust.StreamT[bytes]) -> AsyncIterator[list[EtaUpdate]]:
-        async for event in stream.events():
-            key = _text(event.key)
-            if key is None:
-                continue
-            shipment = processor.decode_shipment(event.value)
-            if shipment is None:
-                shipment_table.pop(key, None)
-                pending.pop(key, None)
-                yield []
-                continue
-            shipment_table[key] = shipment
-            held = pending.pop(key, None)
-            step = processor.on_readings(held, shipment, state_table.get(key)) if held else None
-            if step is None:
-                yield []
-                continue
-            state_table[key] = step.state  # the shipments topic is co-partitioned with the readings
-            yield step.updates
+    def release(key: str) -> list[Reading] | None:
+        held = pending.pop(key, None)
+        if held:
+            counts.held.dec(len(held))
+        return held
+
+    def on_shipment(key: str, shipment: Shipment | None) -> list[EtaUpdate]:
+        counts.records.labels(SHIPMENTS.name).inc()
+        if shipment is None:  # deleted (tombstone)
+            shipment_table.pop(key, None)
+            release(key)
+            return []
+        stored = shipment.model_dump(mode="json")
+        shipment_table[key] = stored
+        held = release(key)
+        step = processor.on_readings(held, stored, state_table.get(key)) if held else None
+        if step is None:
+            return []
+        state_table[key] = step.state  # the shipments topic is co-partitioned with the readings
+        return step.updates
+
+    shipments_agent(app, "eta-shipments", on_shipment, sink=[publish])
 
     @app.agent(readings, name="eta-forecast", concurrency=1, sink=[publish])
     async def forecast(stream: faust.StreamT[bytes]) -> AsyncIterator[list[EtaUpdate]]:
         async for raw in stream:
             # One record is one message's readings of one shipment: one state write for all.
-            readings = processor.decode_readings(raw)
-            if not readings or readings[0].shipment_id is None:
+            key = record_key(stream.current_event.key) if stream.current_event is not None else None
+            readings = counted_readings(readings_of, raw, key, counts)
+            if not readings:
                 yield []
                 continue
-            key = readings[0].shipment_id
+            key = str(readings[0].shipment_id)
             shipment = shipment_table.get(key)
             if shipment is None:
                 hold(key, readings)
@@ -106,6 +119,7 @@ def create_app(
                 continue
             step = processor.on_readings(readings, shipment, state_table.get(key))
             if step is None:
+                counts.skip("not_processed")
                 yield []
                 continue
             state_table[key] = step.state
@@ -114,22 +128,19 @@ def create_app(
     return app
 
 
-def _text(key: bytes | str | None) -> str | None:
-    if key is None:
-        return None
-    return key.decode() if isinstance(key, bytes) else key
-
-
 def main() -> int:
     from services.cpu_priority import yield_cpu
     from services.kafka.topics import ensure_topics
 
-    logging.basicConfig(level=logging.INFO)
     settings = EtaSettings()
+    configure_logging(settings.log_format, settings.log_level, "eta")
     yield_cpu(settings.eta_nice)
     ensure_topics(settings.kafka_client_config(), replication=settings.eta_replication)
-    app = create_app(settings)
-    worker = faust.Worker(app, loglevel="INFO")
+    metrics = HoldingStreamMetrics("eta")
+    app = create_app(settings, metrics=metrics)
+    MetricsServer(metrics.registry, settings.metrics_listen, WorkerReadiness(app)).start()
+    # Our logging stays (services/logs.py): faust would replace the root logger's handlers.
+    worker = faust.Worker(app, loglevel=settings.log_level, override_logging=False)
     worker.execute_from_commandline()
     return 0
 

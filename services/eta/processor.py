@@ -13,10 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-
 from schemas.eta import EtaUpdate
-from schemas.reading import Reading, ReadingBatch
+from schemas.reading import Reading
 from schemas.shipment import Shipment
 from services.eta.context import EtaContext, make_context
 from services.eta.core import apply_readings
@@ -32,7 +30,7 @@ STATE_CACHE_SIZE = 2_000  # states kept parsed (the busiest shipments); a miss o
 
 
 @dataclass(frozen=True)
-class Step:
+class EtaOutcome:
     state: JsonObject  # the new state, to store
     updates: list[EtaUpdate]  # to publish on coldchain.eta, keyed by shipment id
 
@@ -50,26 +48,6 @@ class EtaProcessor:
         # written by another worker is always validated.
         self._states: OrderedDict[str, tuple[JsonObject, EtaState]] = OrderedDict()
 
-    @staticmethod
-    def decode_shipment(raw: bytes | None) -> JsonObject | None:
-        """The shipment as JSON to store, or None for a tombstone or a bad record."""
-        if raw is None:
-            return None
-        try:
-            return Shipment.model_validate_json(raw).model_dump(mode="json")
-        except ValidationError as exc:
-            log.warning("ignoring a shipment record that does not validate: %s", exc)
-            return None
-
-    @staticmethod
-    def decode_readings(raw: bytes) -> list[Reading]:
-        """The readings of one ``coldchain.readings`` record; none for a record that does not parse."""
-        try:
-            return ReadingBatch.model_validate_json(raw).readings
-        except ValidationError as exc:
-            log.warning("ignoring a readings record that does not validate: %s", exc)
-            return []
-
     def context(self, shipment: JsonObject) -> EtaContext | None:
         shipment_id = str(shipment.get("id"))
         cached = self._contexts.get(shipment_id)
@@ -79,7 +57,8 @@ class EtaProcessor:
         parsed = Shipment.model_validate(shipment)
         profile = self._profiles.get(parsed.product)
         if profile is None:
-            log.error("shipment %s names unknown product %r: no ETA", parsed.id, parsed.product)
+            log.error("shipment %s names unknown product %r: no ETA", parsed.id, parsed.product,
+                      extra={"shipment_id": parsed.id})
             return None
         context = make_context(parsed, profile, self._params)
         self._contexts[shipment_id] = (shipment, context)
@@ -90,7 +69,7 @@ class EtaProcessor:
 
     def on_readings(
         self, readings: list[Reading], shipment: JsonObject | None, state: JsonObject | None
-    ) -> Step | None:
+    ) -> EtaOutcome | None:
         """One shipment's readings, in order; None when they have no registered shipment
         (unbound, or not yet known). The state is stored once for all of them."""
         if not readings or readings[0].shipment_id is None or shipment is None:
@@ -104,7 +83,7 @@ class EtaProcessor:
         self._states[shipment_id] = (stored, new)
         if len(self._states) > STATE_CACHE_SIZE:
             self._states.popitem(last=False)
-        return Step(state=stored, updates=updates)
+        return EtaOutcome(state=stored, updates=updates)
 
     def _state(self, shipment_id: str, stored: JsonObject | None) -> EtaState | None:
         cached = self._states.pop(shipment_id, None)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings
 
-from services.connections import KafkaSettings, settings_config
+from services.connections import KafkaSettings, MetricsAddress, MetricsSettings, settings_config
 from services.eta.parameters import EtaParameters
+from services.logs import LogSettings
 
 
-class EtaSettings(KafkaSettings, BaseSettings):
+class EtaSettings(KafkaSettings, MetricsSettings, LogSettings, BaseSettings):
     """Kafka connection (``COLDCHAIN_KAFKA_BOOTSTRAP``/``_CONFIG``), faust worker settings
     and the ETA model.
 
@@ -25,6 +26,7 @@ class EtaSettings(KafkaSettings, BaseSettings):
     """
 
     model_config = settings_config()
+    own_metrics: ClassVar[str] = "eta"
 
     eta_app_id: str = "coldchain-eta"  # faust app id: consumer group and changelog prefix
     # memory:// rebuilds the tables from their changelog topics at start-up (no RocksDB).
@@ -35,6 +37,8 @@ class EtaSettings(KafkaSettings, BaseSettings):
     eta_nice: Annotated[int, Field(ge=0, le=19)] = 10  # gives way to the alert path (services.cpu_priority)
     # How long the broker may hold a fetch for more readings (services.kafka.faust_app).
     eta_fetch_wait_s: Annotated[float, Field(gt=0, le=5)] = 0.1
+    eta_metrics_address: MetricsAddress = ""  # host:port; empty: COLDCHAIN_METRICS_HOST and the port below
+    eta_metrics_port: int = 9105  # 0 = no /metrics endpoint
     eta_model_file: Path | None = None
     eta_model: EtaParameters = EtaParameters()
     eta_threshold_min: Annotated[float, Field(ge=0)] | None = None

@@ -30,10 +30,12 @@ import faust
 
 from schemas.excursion import ExcursionEvent
 from schemas.reading import Reading
+from schemas.shipment import Shipment
 from schemas.topics import EXCURSIONS, PARTITIONS, READINGS, SHIPMENTS
-from services.excursions.processor import ExcursionProcessor, Step
+from services.excursions.processor import ExcursionProcessor, StateChange
 from services.excursions.settings import ExcursionSettings
-from services.kafka.faust_app import new_faust_app, write_as
+from services.kafka.faust_app import new_faust_app, publisher, readings_of, record_key, shipments_agent, write_as
+from services.kafka.stream_metrics import StreamMetrics, counted_readings
 from services.profiles.catalog import load_profiles
 from services.profiles.model import ProductProfile
 from services.registry.record import record_value
@@ -48,7 +50,9 @@ SILENCE_AGENT = "excursions-silence"
 SCORE_BATCH_MAX = 1_000  # records taken at once (or fewer, after excursions_batch_s)
 
 
-def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfile] | None = None) -> faust.App:
+def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfile] | None = None,
+               metrics: StreamMetrics | None = None) -> faust.App:
+    counts = metrics if metrics is not None else StreamMetrics("excursions")
     app = new_faust_app(
         settings.excursions_app_id, settings, settings.excursions_store, settings.excursions_data_dir,
         settings.excursions_replication,
@@ -61,37 +65,35 @@ def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfil
         settings.scoring,
     )
     readings = app.topic(READINGS.name, partitions=PARTITIONS)
-    shipments = app.topic(SHIPMENTS.name, partitions=PARTITIONS)
     excursions = app.topic(EXCURSIONS.name, partitions=PARTITIONS)
     ticks = app.topic(f"{settings.excursions_app_id}-silence-ticks", partitions=PARTITIONS, internal=True)
     # value_type=bytes: the raw codec, also when a restart recovers the table from its changelog
     shipment_table = app.Table(SHIPMENTS_TABLE, partitions=PARTITIONS, value_type=bytes)
     state_table = app.Table(STATE_TABLE, partitions=PARTITIONS, value_type=bytes)
 
-    def apply(step: Step) -> None:
+    def apply(step: StateChange) -> None:
         for key, value in step.puts:
             state_table[key] = value
         for key in step.deletes:
             state_table.pop(key, None)
 
-    async def publish(events: list[ExcursionEvent]) -> None:
-        for event in events:
-            await excursions.send(key=event.shipment_id.encode(), value=event.model_dump_json().encode())
+    send = publisher(excursions)
 
-    @app.agent(shipments, name=SHIPMENTS_AGENT, concurrency=1)
-    async def register_shipments(stream: faust.StreamT[bytes]) -> AsyncIterator[str]:
-        async for event in stream.events():
-            key = _text(event.key)
-            if key is None:
-                continue
-            shipment = processor.decode_shipment(event.value)
-            if shipment is None:  # deleted (tombstone): its excursion state goes too
-                shipment_table.pop(key, None)
-                for state_key in processor.keys_to_delete(key, state_table.get(key), state_table.get):
-                    state_table.pop(state_key, None)
-            else:
-                shipment_table[key] = record_value(shipment)
-            yield key
+    async def publish(events: list[ExcursionEvent]) -> None:
+        counts.emitted.labels(EXCURSIONS.name).inc(len(events))
+        await send(events)
+
+    def on_shipment(key: str, shipment: Shipment | None) -> list[ExcursionEvent]:
+        counts.records.labels(SHIPMENTS.name).inc()
+        if shipment is None:  # deleted (tombstone): its excursion state goes too
+            shipment_table.pop(key, None)
+            for state_key in processor.keys_to_delete(key, state_table.get(key), state_table.get):
+                state_table.pop(state_key, None)
+        else:
+            shipment_table[key] = record_value(shipment)
+        return []
+
+    shipments_agent(app, SHIPMENTS_AGENT, on_shipment)
 
     @app.agent(readings, name=SCORE_AGENT, concurrency=1, sink=[publish])
     async def score(stream: faust.StreamT[bytes]) -> AsyncIterator[list[ExcursionEvent]]:
@@ -102,15 +104,17 @@ def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfil
         async for batch in batches:
             by_shipment: dict[str, tuple[faust.EventT, list[Reading]]] = {}
             for event in batch:
-                readings = processor.decode_readings(event.value)
-                if readings and readings[0].shipment_id is not None:
-                    by_shipment.setdefault(readings[0].shipment_id, (event, []))[1].extend(readings)
+                readings = counted_readings(readings_of, event.value, record_key(event.key), counts)
+                if readings:
+                    by_shipment.setdefault(str(readings[0].shipment_id), (event, []))[1].extend(readings)
             found: list[ExcursionEvent] = []
             for key, (event, readings) in by_shipment.items():
                 step = processor.on_readings(
                     readings, shipment_table.get(key), state_table.get(key), event.message.partition, state_table.get
                 )
-                if step is not None:
+                if step is None:
+                    counts.skip("not_processed")
+                else:
                     # A table write goes to the changelog partition of the current event, which
                     # take_events leaves unset: the shipment's own (its readings share one).
                     write_as(stream, event)
@@ -141,8 +145,3 @@ def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfil
 
     return app
 
-
-def _text(key: bytes | str | None) -> str | None:
-    if key is None:
-        return None
-    return key.decode() if isinstance(key, bytes) else key

@@ -2,7 +2,7 @@
 
     MKT = (dH/R) / -ln( (1/T) * integral of exp(-dH / (R * T(t))) dt )
 
-with T(t) in kelvin and dH/R = 10,000 K (FIELD-NOTES). The integral is taken with the
+with T(t) in kelvin and dH/R = 10,000 K (USP <1079.2>; Haynes 1971). The integral is taken with the
 trapezoid rule over consecutive readings, so each reading weighs half the interval on
 either side of it; with evenly spaced readings this is the textbook
 ``(dH/R) / -ln((1/n) * sum(exp(-dH / (R * Ti))))`` up to half weights at both ends.

@@ -15,10 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from pydantic import ValidationError
-
 from schemas.excursion import ExcursionEvent, ExcursionLimits
-from schemas.reading import Reading, ReadingBatch
+from schemas.reading import Reading
 from schemas.shipment import Shipment
 from services.excursions.flight import likely_in_air
 from services.excursions.journey import journey_over
@@ -42,7 +40,7 @@ SHIPMENT_CACHE_SIZE = 10_000  # shipments kept decoded; a miss only costs decodi
 
 
 @dataclass(frozen=True, slots=True)
-class Step:
+class StateChange:
     """What to apply to the state table, in order, and the events to publish."""
 
     puts: list[tuple[str, bytes]]
@@ -67,18 +65,6 @@ class ExcursionProcessor:
         # (e-mail addresses and all) for every reading was a fifth of the worker's time.
         self._shipments: OrderedDict[str, tuple[bytes, Shipment | None, ExcursionLimits]] = OrderedDict()
 
-    def decode_readings(self, raw: bytes) -> list[Reading]:
-        """The readings of one ``coldchain.readings`` record; none for a record that does not parse."""
-        try:
-            return ReadingBatch.model_validate_json(raw).readings
-        except ValidationError as exc:
-            log.warning("skipping a readings record that does not parse: %s", exc)
-            return []
-
-    def decode_shipment(self, raw: bytes | None) -> Shipment | None:
-        """None for a tombstone or a record that does not parse."""
-        return shipment_of_record(raw)
-
     def limits(self, shipment: Shipment | None) -> ExcursionLimits:
         """The shipment's limits, by the registry's one rule (``services.registry.limits``)."""
         return limits_of(shipment, self.catalog)
@@ -90,7 +76,7 @@ class ExcursionProcessor:
         stored_raw: bytes | None,
         partition: int,
         read: ReadValue,
-    ) -> Step | None:
+    ) -> StateChange | None:
         """Scores a batch of one shipment's readings; None for an unbound batch or when lost
         history left none of them scored.
 
@@ -107,10 +93,11 @@ class ExcursionProcessor:
         # batch leaves), and nobody would hear that it opened.
         unscored: list[tuple[Reading, LookupError]] = []
         stored.state, events = apply_each(stored.state, readings, limits, self.config, unscored)
-        for _, exc in unscored:  # the sink still stores them
+        for reading, exc in unscored:  # the sink still stores them
             if not isinstance(exc, MissingSegment):
                 raise exc
-            log.error("not scoring a reading of shipment %s: %s", shipment_id, exc)
+            log.error("not scoring a reading of shipment %s: %s", shipment_id, exc,
+                      extra={"shipment_id": shipment_id, "device_id": reading.device_id})
         scored = len(readings) - len(unscored)
         if not scored:
             return None
@@ -125,7 +112,7 @@ class ExcursionProcessor:
         shipment_raw: bytes | None,
         stored_raw: bytes,
         read: ReadValue,
-    ) -> Step | None:
+    ) -> StateChange | None:
         """Checks the shipment's devices for silence at ``now``; None unless that changes the state.
 
         Only shipments stored from ``partition`` are checked.
@@ -161,7 +148,7 @@ class ExcursionProcessor:
         if cached is not None and cached[0] == raw:
             self._shipments.move_to_end(shipment_id)
             return cached[1], cached[2]
-        shipment = self.decode_shipment(raw)
+        shipment = shipment_of_record(raw)
         limits = self.limits(shipment)
         self._shipments[shipment_id] = (raw, shipment, limits)
         if len(self._shipments) > SHIPMENT_CACHE_SIZE:
@@ -178,8 +165,8 @@ class ExcursionProcessor:
             return cached[1]
         return read_state(raw, read)
 
-    def _step(self, stored: StoredState, events: list[ExcursionEvent], read: ReadValue) -> Step:
+    def _step(self, stored: StoredState, events: list[ExcursionEvent], read: ReadValue) -> StateChange:
         writes = write(stored, read)
         self._decoded[stored.state.shipment_id] = (writes.puts[-1][1], stored)
-        return Step(writes.puts, writes.deletes, events)
+        return StateChange(writes.puts, writes.deletes, events)
 

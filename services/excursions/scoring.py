@@ -40,6 +40,14 @@ from operator import attrgetter, itemgetter
 
 from schemas.excursion import Excursion, ExcursionEvent, ExcursionLimits, excursion_id
 from schemas.reading import Reading
+from services.excursions.episodes import (
+    CLOSED,
+    OPENED,
+    PEAK_MOVED,
+    Episode,
+    Rule,
+    step,
+)
 from services.excursions.mkt import mkt_from
 from services.excursions.state import (
     BEGINNING,
@@ -52,14 +60,6 @@ from services.excursions.state import (
     SegmentBody,
     ShipmentState,
     Silence,
-)
-from services.excursions.tracker import (
-    CLOSED,
-    OPENED,
-    PEAK_MOVED,
-    Episode,
-    Rule,
-    step,
 )
 
 _SEVERITY = {1: "warning", 2: "critical"}

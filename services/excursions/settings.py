@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
-from services.connections import KafkaSettings, settings_config
+from services.connections import KafkaSettings, MetricsAddress, MetricsSettings, settings_config
 from services.excursions.scoring import ScoringConfig
+from services.logs import LogSettings
 from services.profiles.settings import ProfileSettings
 
 
-class ExcursionSettings(KafkaSettings, ProfileSettings, BaseSettings):
+class ExcursionSettings(KafkaSettings, ProfileSettings, MetricsSettings, LogSettings, BaseSettings):
     """Kafka connection (``COLDCHAIN_KAFKA_BOOTSTRAP``/``_CONFIG``), faust worker settings and
     scoring knobs (``COLDCHAIN_EXCURSIONS_*``); the profiles (``COLDCHAIN_EXCURSIONS_PROFILE_FILES``,
     ``_DEFAULT_PRODUCT``) come from ``ProfileSettings``."""
 
     model_config = settings_config()
+    own_metrics: ClassVar[str] = "excursions"
 
     excursions_app_id: str = "coldchain-excursions"  # faust app id: consumer group, changelog prefix
     # memory:// rebuilds the tables from their changelog topics at start-up (no RocksDB).
@@ -34,6 +36,8 @@ class ExcursionSettings(KafkaSettings, ProfileSettings, BaseSettings):
     excursions_fetch_wait_s: Annotated[float, Field(gt=0, le=1)] = 0.02
     # Ahead of ingest, the sink and ETA under overload (services.cpu_priority); needs CAP_SYS_NICE.
     excursions_nice: Annotated[int, Field(ge=-20, le=0)] = -10
+    excursions_metrics_address: MetricsAddress = ""  # host:port; empty: COLDCHAIN_METRICS_HOST and the port below
+    excursions_metrics_port: int = 9104  # 0 = no /metrics endpoint
 
     @property
     def scoring(self) -> ScoringConfig:

@@ -25,8 +25,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from services.excursions.episodes import Episode
 from services.excursions.mkt import MktAccumulator
-from services.excursions.tracker import Episode
 
 Sample = tuple[float, float | None, float | None]  # (epoch seconds, temp_c, humidity_pct)
 

@@ -29,6 +29,7 @@ from services.ingest.decoding import decode_message, refusal, refusals
 from services.ingest.metrics import IngestMetrics
 from services.ingest.settings import IngestSettings
 from services.kafka.clients import new_producer
+from services.logs import ids_of
 from services.registry.bindings import Binding
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,10 @@ class IngestBridge:
     def wait(self) -> None:
         self._stop.wait()
 
+    def connected(self) -> bool:
+        """Connected to the broker (for /readyz; paho reconnects by itself)."""
+        return self._client is not None and self._client.is_connected()
+
     # -- MQTT ------------------------------------------------------------------------------
     def _make_client(self) -> mqtt.Client:
         endpoint = self.settings.mqtt
@@ -174,9 +179,9 @@ class IngestBridge:
         except Exception as exc:
             # No payload may stop ingest: whatever went wrong with this one, it is refused
             # with the reason, acknowledged, and the next message is read.
-            log.exception("message on %s could not be handled", message.topic)
             letter = refusal(message.topic, payload, received_at, "internal_error",
                              f"ingest could not handle this payload ({type(exc).__name__})")
+            log.exception("message on %s could not be handled", message.topic, extra=ids_of(letter))
             self.metrics.refused.labels("internal_error").inc()
             records = [_dead_letter_record(letter)]
         if not records:
@@ -206,14 +211,17 @@ class IngestBridge:
         records = [_Record(READINGS.name, batch.key, batch.model_dump_json().encode())
                    for bound in by_shipment.values() for batch in _batches(bound)]
         bound_count = sum(len(bound) for bound in by_shipment.values())
-        records += [_dead_letter_record(d) for d in decoded.refused]
+        letters = list(decoded.refused)
         if unbindable:
             for error in unbindable:
                 self.metrics.refused.labels(error.rule).inc()
-            records.append(_dead_letter_record(refusals(topic, payload, received_at, unbindable)))
+            letters.append(refusals(topic, payload, received_at, unbindable))
         for letter in decoded.refused:
             for error in letter.errors:
                 self.metrics.refused.labels(error.rule).inc()
+        for letter in letters:
+            log.info("refused on %s: %s", letter.mqtt_topic, letter.reason, extra=ids_of(letter))
+        records += [_dead_letter_record(d) for d in letters]
         self.metrics.accepted.inc(bound_count)
         return records
 
@@ -236,10 +244,10 @@ class IngestBridge:
 
     def _replacement(self, pending: _Pending, error: object) -> _Record:
         self.metrics.refused.labels("kafka_refused").inc()
-        log.warning("Kafka refused a record made from a message on %s (%s); kept as a dead letter",
-                    pending.topic, error)
         letter = refusal(pending.topic, pending.payload, pending.received_at, "kafka_refused",
                          f"Kafka refused the record made from this payload: {error}")
+        log.warning("Kafka refused a record made from a message on %s (%s); kept as a dead letter",
+                    pending.topic, error, extra=ids_of(letter))
         return _dead_letter_record(letter, replacement=True)
 
     def _delivered(self, error: KafkaError | None, message: Message, pending: _Pending) -> None:

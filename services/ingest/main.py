@@ -9,6 +9,7 @@ import sys
 from services.ingest.bridge import IngestBridge
 from services.ingest.metrics import IngestMetrics
 from services.ingest.settings import IngestSettings
+from services.logs import configure_logging
 from services.metrics_server import MetricsServer
 from services.registry.bindings import BindingCache
 from services.thread_deaths import exit_when_a_thread_dies
@@ -17,12 +18,12 @@ from services.thread_deaths import exit_when_a_thread_dies
 def main(settings: IngestSettings | None = None) -> int:
     exit_when_a_thread_dies()
     settings = settings or IngestSettings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s ingest %(levelname)s %(message)s")
+    configure_logging(settings.log_format, settings.log_level, "ingest")
     metrics = IngestMetrics()
-    MetricsServer(metrics.registry, settings.metrics_host, settings.ingest_metrics_port).start()
     bindings = BindingCache(settings.dsn, settings.ingest_binding_refresh_s)
-    bindings.start()
     bridge = IngestBridge(settings, bindings.bind, metrics)
+    MetricsServer(metrics.registry, settings.metrics_listen, lambda: {"mqtt": bridge.connected()}).start()
+    bindings.start()
     signal.signal(signal.SIGTERM, lambda *_: bridge.stop())
     signal.signal(signal.SIGINT, lambda *_: bridge.stop())
     bridge.start()

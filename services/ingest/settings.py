@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from services.connections import DatabaseSettings, KafkaSettings, MetricsSettings, MqttSettings, settings_config
+from services.connections import (
+    DatabaseSettings,
+    KafkaSettings,
+    MetricsAddress,
+    MetricsSettings,
+    MqttSettings,
+    settings_config,
+)
+from services.logs import LogSettings
 
 
-class IngestSettings(MqttSettings, KafkaSettings, DatabaseSettings, MetricsSettings):
+class IngestSettings(MqttSettings, KafkaSettings, DatabaseSettings, MetricsSettings, LogSettings):
     model_config = settings_config()
     own_database: ClassVar[str | None] = "ingest"  # COLDCHAIN_INGEST_DATABASE_URL, its own role
+    own_metrics: ClassVar[str] = "ingest"
 
     ingest_client_id: str = "coldchain-ingest-1"
     # Empty: one instance with a plain subscription. A group name: an MQTT 5 shared
@@ -21,5 +30,6 @@ class IngestSettings(MqttSettings, KafkaSettings, DatabaseSettings, MetricsSetti
     # How long the broker keeps this instance's session (and queues its share of messages)
     # while it is away. An instance removed for good keeps its share until then.
     ingest_session_expiry_s: int = 7 * 24 * 3600
+    ingest_metrics_address: MetricsAddress = ""  # host:port; empty: COLDCHAIN_METRICS_HOST and the port below
     ingest_metrics_port: int = 9101  # 0 = no /metrics endpoint
     ingest_binding_refresh_s: float = 60.0

@@ -185,6 +185,12 @@ class ConsumerLoop:
             consumer.subscribe(list(self._handler.topics), on_assign=_log_assigned, on_revoke=self._revoked)
         self._consumer = consumer
 
+    def assigned(self) -> bool:
+        """For /readyz: the consumer has partitions (False before setup, or while a
+        rebalance has taken them away)."""
+        consumer = self._consumer
+        return consumer is not None and bool(consumer.assignment())
+
     def close(self) -> None:
         if self._consumer is not None:
             self._consumer.close()

@@ -1,19 +1,30 @@
-"""The one way coldchain builds a faust App, shared by the stream processors, and the one
-place that touches faust's or aiokafka's private API (``PRIVATE_API_CHECKED`` names the
-versions it was checked against; tests/component/kafka fail when the installed ones differ)."""
+"""The stream processors' faust runtime, once: how coldchain builds a faust App, the agent
+that copies the compacted shipments topic, the decoding of a readings record, the publish
+step, and the one place that touches faust's or aiokafka's private API
+(``PRIVATE_API_CHECKED`` names the versions it was checked against; tests/component/kafka
+fail when the installed ones differ)."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TransportT
+from pydantic import BaseModel, ValidationError
 
-from schemas.topics import PARTITIONS
+from schemas.reading import Reading, ReadingBatch
+from schemas.shipment import Shipment
+from schemas.topics import PARTITIONS, SHIPMENTS
 from services.connections import KafkaSettings
 from services.kafka.credentials import broker_credentials
+from services.registry.record import shipment_of_record
+
+log = logging.getLogger(__name__)
+Out = TypeVar("Out")
 
 # Read from the installed packages' metadata by the test that guards the private API below.
 PRIVATE_API_CHECKED = {"faust-streaming": "0.15.3", "aiokafka": "0.14.0"}
@@ -89,7 +100,75 @@ def new_faust_app(
     )
 
 
+class WorkerReadiness:
+    """A faust worker's /readyz: its partitions were assigned, and it is neither rebalancing
+    nor recovering its tables from their changelogs now (the flags faust keeps on the app)."""
+
+    def __init__(self, app: faust.App) -> None:
+        self._app = app
+        self._assigned = False
+        app.on_partitions_assigned.connect(self._on_assigned)
+
+    def _on_assigned(self, sender: Any, /, *args: Any, signal: Any = None, **kwargs: Any) -> None:
+        self._assigned = True
+
+    def __call__(self) -> dict[str, bool]:
+        return {"kafka": self._assigned and not self._app.rebalancing and not self._app.in_recovery}
+
+
 def write_as(stream: faust.StreamT[Any], event: faust.EventT[Any]) -> None:
     """Makes ``event`` the stream's current event: a table write goes to the changelog
     partition of the current event, which ``take_events`` leaves unset."""
     stream._set_current_event(event)  # type: ignore[attr-defined]
+
+
+def record_key(key: bytes | str | None) -> str | None:
+    """A record's key as text (every coldchain topic is keyed by a shipment id)."""
+    if key is None:
+        return None
+    return key.decode() if isinstance(key, bytes) else key
+
+
+def readings_of(raw: bytes) -> list[Reading]:
+    """The readings of one ``coldchain.readings`` record (one message's readings of one
+    shipment); none, with a warning, for a record that does not parse: a record never stops
+    a stream processor."""
+    try:
+        return ReadingBatch.model_validate_json(raw).readings
+    except ValidationError as exc:
+        log.warning("skipping a readings record that does not parse: %s", exc)
+        return []
+
+
+class ShipmentKeyed(Protocol):
+    @property
+    def shipment_id(self) -> str: ...
+
+
+def publisher(topic: faust.TopicT) -> Callable[[Sequence[BaseModel]], Awaitable[None]]:
+    """An agent's sink that sends each output on ``topic``, keyed by its shipment id (so a
+    shipment's events stay in order on one partition)."""
+
+    async def publish(outputs: Sequence[BaseModel]) -> None:
+        for output in outputs:
+            key = cast(ShipmentKeyed, output).shipment_id
+            await topic.send(key=key.encode(), value=output.model_dump_json().encode())
+
+    return publish
+
+
+def shipments_agent(app: faust.App, name: str, on_shipment: Callable[[str, Shipment | None], list[Out]],
+                    sink: Sequence[Callable[[list[Out]], Awaitable[None]]] = ()) -> Any:
+    """The agent that follows the compacted ``coldchain.shipments`` topic: ``on_shipment``
+    gets each registration (None: a tombstone, or a record that does not parse) and returns
+    what to send to ``sink``. Concurrency 1 (faust-streaming#606); the topic is
+    co-partitioned with the readings, so a table write lands beside the shipment's readings."""
+    topic = app.topic(SHIPMENTS.name, partitions=PARTITIONS)
+
+    async def follow(stream: faust.StreamT[bytes]) -> AsyncIterator[list[Out]]:
+        async for event in stream.events():
+            key = record_key(event.key)
+            if key is not None:
+                yield on_shipment(key, shipment_of_record(event.value))
+
+    return app.agent(topic, name=name, concurrency=1, sink=list(sink))(follow)

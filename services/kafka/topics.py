@@ -1,7 +1,7 @@
 """Create coldchain's topics up front, with one partition count.
 
 faust creates only its internal topics; a source topic auto-created by the broker would get
-``num.partitions`` and clash with the agents' ``topic_partitions`` (FIELD-NOTES).
+``num.partitions`` and clash with the agents' ``topic_partitions`` (faust raises PartitionsMismatch).
 """
 
 from __future__ import annotations

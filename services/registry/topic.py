@@ -23,6 +23,10 @@ class ShipmentPublisher:
         self.settings = settings
         self._producer: Producer | None = None
 
+    @property
+    def started(self) -> bool:
+        return self._producer is not None
+
     def start(self) -> None:
         self._producer = new_producer(self.settings)
 

@@ -14,6 +14,9 @@ import psycopg
 
 from services.db.migrate import require_migrated
 from services.integrity.sealing import seal_due
+from services.logs import configure_logging
+from services.metrics_server import MetricsServer
+from services.retention.metrics import RetentionMetrics
 from services.retention.policy import plan
 from services.retention.settings import RetentionSettings
 from services.retention.store import apply, timescale_license
@@ -31,19 +34,28 @@ def run_once(settings: RetentionSettings) -> dict[str, int]:
         return {**apply(conn, todo), **({"sealed": len(sealed)} if sealed else {})}
 
 
+def run_and_record(settings: RetentionSettings, metrics: RetentionMetrics) -> None:
+    try:
+        done: dict[str, int] | None = run_once(settings)
+        log.info("retention run: %s", done or "nothing to do")
+    except psycopg.Error as exc:  # a database outage must not end the schedule
+        done = None
+        log.error("retention run failed: %s", exc)
+    metrics.observe_run(done, datetime.now(UTC))
+
+
 def main(settings: RetentionSettings | None = None) -> int:
     settings = settings or RetentionSettings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s retention %(levelname)s %(message)s")
+    configure_logging(settings.log_format, settings.log_level, "retention")
     require_migrated(settings.dsn)  # the owner migrates (`coldchain db migrate`), not the service
+    metrics = RetentionMetrics()
+    MetricsServer(metrics.registry, settings.metrics_listen, lambda: {"database": metrics.last_run_ok}).start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     log.info("retention: keep %s days, every %.0f s", settings.retention_days or "all", settings.retention_every_s)
     while not stop.is_set():
-        try:
-            log.info("retention run: %s", run_once(settings) or "nothing to do")
-        except psycopg.Error as exc:  # a database outage must not end the schedule
-            log.error("retention run failed: %s", exc)
+        run_and_record(settings, metrics)
         stop.wait(settings.retention_every_s)
     return 0
 

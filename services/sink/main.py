@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
 import sys
 
@@ -16,6 +15,7 @@ from services.cpu_priority import yield_cpu
 from services.db.migrate import require_migrated
 from services.kafka.clients import group_consumer
 from services.kafka.consumer_loop import ConsumerLoop, LoopSettings
+from services.logs import configure_logging
 from services.metrics_server import MetricsServer
 from services.sink.settings import SinkSettings
 from services.sink.store import BatchStore, SinkMetrics, TopicTable
@@ -60,14 +60,16 @@ async def serve(store: BatchStore, loop: ConsumerLoop) -> None:
 def main(settings: SinkSettings | None = None) -> int:
     exit_when_a_thread_dies()
     settings = settings or SinkSettings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s sink %(levelname)s %(message)s")
+    configure_logging(settings.log_format, settings.log_level, "sink")
     yield_cpu(settings.sink_nice)
     require_migrated(settings.dsn)  # the owner migrates (`coldchain db migrate`), not the service
     metrics = SinkMetrics()
-    MetricsServer(metrics.registry, settings.metrics_host, settings.sink_metrics_port).start()
     store = BatchStore(settings, tables(), metrics)
+    loop = consumer_loop(settings, store)
+    MetricsServer(metrics.registry, settings.metrics_listen,
+                  lambda: {"database": store.connected(), "kafka": loop.assigned()}).start()
     store.setup()
-    asyncio.run(serve(store, consumer_loop(settings, store)))
+    asyncio.run(serve(store, loop))
     return 0
 
 

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from schemas.deadletter import DeadLetter, FieldError, bounded_dead_letter
 from services.kafka.consumer_loop import Batch, Progress, Record, Unreadable
+from services.logs import ids_of
 from services.sink.settings import SinkSettings
 from services.sink.writers import DeadLetterWriter
 
@@ -114,6 +115,10 @@ class BatchStore:
     def stop(self) -> None:
         self._stop.set()
 
+    def connected(self) -> bool:
+        """For /readyz: a database connection open."""
+        return self._conn is not None and not self._conn.closed
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
@@ -195,7 +200,7 @@ class BatchStore:
                 item = items[0]
                 self.metrics.refused.labels(str(item.message.topic())).inc()
                 log.error("record on %s at offset %s refused by the database: %s",
-                          item.message.topic(), item.offset, exc)
+                          item.message.topic(), item.offset, exc, extra=ids_of(item.value))
                 return [record_dead_letter(item.message, "refused_by_database", f"{type(exc).__name__}: {exc}",
                                            getattr(item.value, "device_id", None))]
         middle = len(items) // 2

@@ -59,6 +59,9 @@ def pipeline(stack: StackEndpoints) -> Iterator[Pipeline]:
         "COLDCHAIN_INGEST_SESSION_EXPIRY_S": "300",
         "COLDCHAIN_INGEST_METRICS_PORT": "0",
         "COLDCHAIN_SINK_METRICS_PORT": "0",
+        "COLDCHAIN_EXCURSIONS_METRICS_PORT": "0",
+        "COLDCHAIN_ETA_METRICS_PORT": "0",
+        "COLDCHAIN_RETENTION_METRICS_PORT": "0",
         # Consumer groups of this checkout's own: sessions of other checkouts on the same stack
         # (other code) would otherwise share partitions with these, and the groups stay active.
         **{f"COLDCHAIN_{name.upper()}": group for name, group in groups.items()},

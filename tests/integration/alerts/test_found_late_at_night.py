@@ -139,3 +139,10 @@ def test_a_freeze_found_on_landing_reaches_both_parties_at_night_and_the_warning
                 and 'channel="sms"' in line and 'severity="critical"' in line]
     assert sent_sms and float(sent_sms[0].rsplit(" ", 1)[1]) >= 2, scraped
     assert "coldchain_alerts_outbox_deliveries" in scraped
+    delivered = [line for line in scraped.splitlines()
+                 if line.startswith('coldchain_alerts_deliveries_total{channel="sms",status="sent"}')]
+    assert delivered and float(delivered[0].rsplit(" ", 1)[1]) >= 2, scraped
+    assert 'coldchain_alerts_raised_to_sent_seconds_count{channel="sms"}' in scraped
+    assert "coldchain_alerts_outbox_depth" in scraped
+    ready = httpx.get(f"http://127.0.0.1:{metrics_port}/readyz", timeout=5)
+    assert ready.status_code == 200 and ready.json()["checks"] == {"database": True, "kafka": True}, ready.text

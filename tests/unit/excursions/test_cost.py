@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 
 import services.excursions.scoring as scoring
+from services.excursions.episodes import step
 from services.excursions.scoring import ScoringConfig, apply_readings, new_state
-from services.excursions.tracker import step
 from tests.unit.excursions.scenarios import SHIPMENT, lobster_limits, reading
 
 TEMPS = [3.0, 4.0, 6.0, 9.0, 11.0, 4.0, 3.0, -0.5, -2.0, 2.0]

@@ -3,7 +3,7 @@ and the same stored state as one reading at a time, with the header written once
 
 from __future__ import annotations
 
-from services.excursions.processor import ExcursionProcessor, Step
+from services.excursions.processor import ExcursionProcessor, StateChange
 from services.excursions.scoring import ScoringConfig
 from services.excursions.storage import is_header_key
 from services.profiles.catalog import load_profiles
@@ -15,7 +15,7 @@ TEMPS = [3.0] * 20 + [11.0] * 40 + [3.0] * 60
 
 
 class _Table(dict[str, bytes]):
-    def apply(self, step: Step) -> None:
+    def apply(self, step: StateChange) -> None:
         for key, value in step.puts:
             self[key] = value
         for key in step.deletes:

@@ -17,7 +17,7 @@ from tests.unit.reports.factories import PEAK_C, temperature_at, three_day_repor
 
 
 def textbook_mkt() -> float:
-    """MKT = (dH/R) / -ln(mean of exp(-dH/(R T))), evenly spaced samples (FIELD-NOTES)."""
+    """MKT = (dH/R) / -ln(mean of exp(-dH/(R T))), evenly spaced samples (USP <1079.2>)."""
     factors = [math.exp(-10_000 / (temperature_at(m) + 273.15)) for m in range(4320)]
     return 10_000 / -math.log(sum(factors) / len(factors)) - 273.15
 
