@@ -54,16 +54,14 @@ class ReadingWriter:
 
     def write(self, conn: psycopg.Connection, batches: Sequence[ReadingBatch]) -> int:
         """Returns how many readings were new."""
-        readings = _first_of_each(reading for batch in batches for reading in batch.readings)
-        if not readings:
+        rows = reading_rows(batches)
+        if not rows:
             return 0
-        rows = [(r.time, r.device_id, r.shipment_id, r.seq, r.temp_c, r.humidity_pct, r.lat, r.lon, r.speed_kmh,
-                 r.battery_pct, r.source, r.received_at) for r in readings]
         with conn.cursor() as cur:
             try:
                 with conn.transaction():  # a savepoint
                     _copy(cur, "readings", rows)
-                new_rows = sorted((ChainedReading(*row[:10]) for row in rows), key=_chain_order)
+                new_rows = in_chain_order(rows)
             except psycopg.errors.UniqueViolation:
                 new_rows = self._insert_new(cur, rows)
         self.chain.extend(conn, new_rows)
@@ -88,6 +86,18 @@ def _copy(cur: psycopg.Cursor[Any], table: str, rows: list[tuple[Any, ...]]) -> 
         copy.set_types(READING_TYPES)
         for row in rows:
             copy.write_row(row)
+
+
+def reading_rows(batches: Sequence[ReadingBatch]) -> list[tuple[Any, ...]]:
+    """The COPY rows (``READING_COLUMNS``) of the batches' readings, first of each (device, time)."""
+    readings = _first_of_each(reading for batch in batches for reading in batch.readings)
+    return [(r.time, r.device_id, r.shipment_id, r.seq, r.temp_c, r.humidity_pct, r.lat, r.lon, r.speed_kmh,
+             r.battery_pct, r.source, r.received_at) for r in readings]
+
+
+def in_chain_order(rows: list[tuple[Any, ...]]) -> list[ChainedReading]:
+    """The rows as the chain covers them, ordered by device, then time."""
+    return sorted((ChainedReading(*row[:10]) for row in rows), key=_chain_order)
 
 
 def _first_of_each(readings: Iterable[Reading]) -> list[Reading]:
