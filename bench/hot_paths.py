@@ -82,7 +82,7 @@ def _sink(records: list[bytes]) -> None:
     batches = [model.model_validate_json(raw) for raw in records]
     new = in_chain_order(reading_rows(batches))
     # What ChainWriter.extend links for devices with no chain yet (a landed backlog's).
-    starts = {reading.device_id: genesis(reading.device_id) for reading in new}
+    starts = {device_id: genesis(device_id) for device_id in {reading.device_id for reading in new}}
     for _ in relink(starts, [(reading, None) for reading in new], []):
         pass
 
