@@ -20,11 +20,12 @@ from __future__ import annotations
 import argparse
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 from bench.trips import HALIFAX_PLANT, HANGZHOU, PVG, YHZ, shipment
 from schemas.reading import Reading, ReadingBatch
+from schemas.reading_wire import ReadingLike
 from schemas.topics import READINGS
 from services.eta.parameters import EtaParameters
 from services.eta.processor import EtaProcessor, JsonObject
@@ -93,12 +94,12 @@ def _faust_decode(records: list[bytes]) -> None:
         processor.decode_readings(raw)
 
 
-def _decoded(records: list[bytes]) -> list[list[Reading]]:
+def _decoded(records: list[bytes]) -> list[Sequence[ReadingLike]]:
     processor = ExcursionProcessor(load_profiles())
     return [processor.decode_readings(raw) for raw in records]
 
 
-def _excursions(decoded: list[list[Reading]]) -> Callable[[], None]:
+def _excursions(decoded: list[Sequence[ReadingLike]]) -> Callable[[], None]:
     def run() -> None:
         processor, table = ExcursionProcessor(load_profiles()), dict[str, bytes]()
         for readings in decoded:
@@ -119,7 +120,7 @@ def _shipment_json(shipment_id: str) -> JsonObject:
     return {**ship.model_dump(mode="json"), "created_at": ship.packed_at.isoformat()}
 
 
-def _eta(decoded: list[list[Reading]]) -> Callable[[], None]:
+def _eta(decoded: list[Sequence[ReadingLike]]) -> Callable[[], None]:
     shipments = {f"SHP-LAND-{s:02d}": _shipment_json(f"SHP-LAND-{s:02d}") for s in range(SHIPMENTS)}
 
     def run() -> None:

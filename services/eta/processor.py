@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
 from schemas.eta import EtaUpdate
-from schemas.reading import Reading, ReadingBatch
+from schemas.reading_wire import ReadingLike, decode_readings
 from schemas.shipment import Shipment
 from services.eta.context import EtaContext, make_context
 from services.eta.core import apply_readings
@@ -62,10 +62,10 @@ class EtaProcessor:
             return None
 
     @staticmethod
-    def decode_readings(raw: bytes) -> list[Reading]:
+    def decode_readings(raw: bytes) -> Sequence[ReadingLike]:
         """The readings of one ``coldchain.readings`` record; none for a record that does not parse."""
         try:
-            return ReadingBatch.model_validate_json(raw).readings
+            return decode_readings(raw)
         except ValidationError as exc:
             log.warning("ignoring a readings record that does not validate: %s", exc)
             return []
@@ -89,7 +89,7 @@ class EtaProcessor:
         return context
 
     def on_readings(
-        self, readings: list[Reading], shipment: JsonObject | None, state: JsonObject | None
+        self, readings: Sequence[ReadingLike], shipment: JsonObject | None, state: JsonObject | None
     ) -> Step | None:
         """One shipment's readings, in order; None when they have no registered shipment
         (unbound, or not yet known). The state is stored once for all of them."""

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import ValidationError
 
 from schemas.excursion import ExcursionEvent, ExcursionLimits
-from schemas.reading import Reading, ReadingBatch
+from schemas.reading_wire import ReadingLike, decode_readings
 from schemas.shipment import Shipment
 from services.excursions.flight import likely_in_air
 from services.excursions.journey import journey_over
@@ -67,10 +67,10 @@ class ExcursionProcessor:
         # (e-mail addresses and all) for every reading was a fifth of the worker's time.
         self._shipments: OrderedDict[str, tuple[bytes, Shipment | None, ExcursionLimits]] = OrderedDict()
 
-    def decode_readings(self, raw: bytes) -> list[Reading]:
+    def decode_readings(self, raw: bytes) -> Sequence[ReadingLike]:
         """The readings of one ``coldchain.readings`` record; none for a record that does not parse."""
         try:
-            return ReadingBatch.model_validate_json(raw).readings
+            return decode_readings(raw)
         except ValidationError as exc:
             log.warning("skipping a readings record that does not parse: %s", exc)
             return []
@@ -85,7 +85,7 @@ class ExcursionProcessor:
 
     def on_readings(
         self,
-        readings: list[Reading],
+        readings: Sequence[ReadingLike],
         shipment_raw: bytes | None,
         stored_raw: bytes | None,
         partition: int,
@@ -105,7 +105,7 @@ class ExcursionProcessor:
         # Reading by reading, as they arrived: scored together, an excursion that opens and
         # closes within the batch would be told only as closed (the core reports the state a
         # batch leaves), and nobody would hear that it opened.
-        unscored: list[tuple[Reading, LookupError]] = []
+        unscored: list[tuple[ReadingLike, LookupError]] = []
         stored.state, events = apply_each(stored.state, readings, limits, self.config, unscored)
         for _, exc in unscored:  # the sink still stores them
             if not isinstance(exc, MissingSegment):
