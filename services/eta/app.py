@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 import faust
 
 from schemas.eta import EtaUpdate
-from schemas.reading import Reading
+from schemas.reading_wire import ReadingLike
 from schemas.shipment import Shipment
 from schemas.topics import ETA, PARTITIONS, READINGS, SHIPMENTS
 from services.eta.processor import EtaProcessor
@@ -66,9 +66,9 @@ def create_app(
     # which can be ahead of the shipments topic): held until its record arrives, at most
     # PENDING_MAX readings in all (the oldest shipment's go first, with a warning). A landed
     # message is one record, so a record skipped here was all of that message's readings.
-    pending: OrderedDict[str, list[Reading]] = OrderedDict()
+    pending: OrderedDict[str, list[ReadingLike]] = OrderedDict()
 
-    def hold(key: str, readings: list[Reading]) -> None:
+    def hold(key: str, readings: Sequence[ReadingLike]) -> None:
         pending.setdefault(key, []).extend(readings)
         held_count = sum(len(held) for held in pending.values())
         while held_count > PENDING_MAX:
@@ -79,7 +79,7 @@ def create_app(
                         extra={"shipment_id": dropped})
         counts.held.set(held_count)
 
-    def release(key: str) -> list[Reading] | None:
+    def release(key: str) -> list[ReadingLike] | None:
         held = pending.pop(key, None)
         if held:
             counts.held.dec(len(held))

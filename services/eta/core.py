@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from schemas.eta import EtaKind, EtaUpdate, RiskReason, ViabilityState
-from schemas.reading import Reading
+from schemas.reading_wire import ReadingLike
 from services.eta.context import EtaContext
 from services.eta.forecast import Forecast, forecast, risk_reasons
 from services.eta.tracking import Emitted, EtaState, fits, new_state, observe
@@ -25,14 +25,14 @@ __all__ = ["EtaState", "apply_reading", "apply_readings", "current_forecast", "n
 
 
 def apply_reading(
-    state: EtaState | None, reading: Reading, context: EtaContext
+    state: EtaState | None, reading: ReadingLike, context: EtaContext
 ) -> tuple[EtaState, list[EtaUpdate]]:
     """Fold one reading into the shipment's state; the updates worth publishing."""
     return apply_readings(state, [reading], context)
 
 
 def apply_readings(
-    state: EtaState | None, readings: Sequence[Reading], context: EtaContext
+    state: EtaState | None, readings: Sequence[ReadingLike], context: EtaContext
 ) -> tuple[EtaState, list[EtaUpdate]]:
     """Fold a record's readings (one message's) into the shipment's state, then forecast once
     from where they leave it; the updates worth publishing.

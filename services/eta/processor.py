@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from schemas.eta import EtaUpdate
-from schemas.reading import Reading
+from schemas.reading_wire import ReadingLike
 from schemas.shipment import Shipment
 from services.eta.context import EtaContext, make_context
 from services.eta.core import apply_readings
@@ -68,7 +68,7 @@ class EtaProcessor:
         return context
 
     def on_readings(
-        self, readings: list[Reading], shipment: JsonObject | None, state: JsonObject | None
+        self, readings: Sequence[ReadingLike], shipment: JsonObject | None, state: JsonObject | None
     ) -> EtaOutcome | None:
         """One shipment's readings, in order; None when they have no registered shipment
         (unbound, or not yet known). The state is stored once for all of them."""

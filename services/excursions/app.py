@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 import faust
 
 from schemas.excursion import ExcursionEvent
-from schemas.reading import Reading
+from schemas.reading_wire import ReadingLike
 from schemas.shipment import Shipment
 from schemas.topics import EXCURSIONS, PARTITIONS, READINGS, SHIPMENTS
 from services.excursions.processor import ExcursionProcessor, StateChange
@@ -102,7 +102,7 @@ def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfil
         # shipment with several readings in a batch has its state written once.
         batches = stream.take_events(SCORE_BATCH_MAX, within=settings.excursions_batch_s)  # type: ignore[attr-defined]
         async for batch in batches:
-            by_shipment: dict[str, tuple[faust.EventT, list[Reading]]] = {}
+            by_shipment: dict[str, tuple[faust.EventT, list[ReadingLike]]] = {}
             for event in batch:
                 readings = counted_readings(readings_of, event.value, record_key(event.key), counts)
                 if readings:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from schemas.excursion import ExcursionEvent, ExcursionLimits
-from schemas.reading import Reading
+from schemas.reading_wire import ReadingLike
 from schemas.shipment import Shipment
 from services.excursions.flight import likely_in_air
 from services.excursions.journey import journey_over
@@ -71,7 +71,7 @@ class ExcursionProcessor:
 
     def on_readings(
         self,
-        readings: list[Reading],
+        readings: Sequence[ReadingLike],
         shipment_raw: bytes | None,
         stored_raw: bytes | None,
         partition: int,
@@ -91,7 +91,7 @@ class ExcursionProcessor:
         # Reading by reading, as they arrived: scored together, an excursion that opens and
         # closes within the batch would be told only as closed (the core reports the state a
         # batch leaves), and nobody would hear that it opened.
-        unscored: list[tuple[Reading, LookupError]] = []
+        unscored: list[tuple[ReadingLike, LookupError]] = []
         stored.state, events = apply_each(stored.state, readings, limits, self.config, unscored)
         for reading, exc in unscored:  # the sink still stores them
             if not isinstance(exc, MissingSegment):

@@ -39,7 +39,7 @@ from datetime import UTC, datetime
 from operator import attrgetter, itemgetter
 
 from schemas.excursion import Excursion, ExcursionEvent, ExcursionLimits, excursion_id
-from schemas.reading import Reading
+from schemas.reading_wire import ReadingLike
 from services.excursions.episodes import (
     CLOSED,
     OPENED,
@@ -126,12 +126,12 @@ def rules_for(limits: ExcursionLimits) -> tuple[Rule, Rule, Rule]:
 
 def apply_readings(
     state: ShipmentState,
-    readings: Iterable[Reading],
+    readings: Iterable[ReadingLike],
     limits: ExcursionLimits,
     config: ScoringConfig = DEFAULT_CONFIG,
 ) -> tuple[ShipmentState, list[ExcursionEvent]]:
     """Scores a batch of one shipment's readings (any order, any devices, duplicates allowed)."""
-    by_device: dict[str, list[Reading]] = {}
+    by_device: dict[str, list[ReadingLike]] = {}
     for reading in readings:
         by_device.setdefault(reading.device_id, []).append(reading)
     events: list[ExcursionEvent] = []
@@ -146,10 +146,10 @@ def apply_readings(
 
 def apply_each(
     state: ShipmentState,
-    readings: Iterable[Reading],
+    readings: Iterable[ReadingLike],
     limits: ExcursionLimits,
     config: ScoringConfig = DEFAULT_CONFIG,
-    unscored: list[tuple[Reading, LookupError]] | None = None,
+    unscored: list[tuple[ReadingLike, LookupError]] | None = None,
 ) -> tuple[ShipmentState, list[ExcursionEvent]]:
     """The state and events of ``apply_readings`` called with each reading alone, in order, in
     one pass: an excursion that opens and closes within ``readings`` is told as opened, then
@@ -271,7 +271,7 @@ class _DeviceScorer:
         self.touched: set[str] = set()
         self.arrived: datetime | None = None  # the batch's newest arrival, told on its events
 
-    def apply(self, batch: list[Reading]) -> list[ExcursionEvent]:
+    def apply(self, batch: list[ReadingLike]) -> list[ExcursionEvent]:
         self.arrived = max(r.received_at for r in batch)
         events = self._note_arrival(batch)
         fresh = self._fresh_samples(batch)
@@ -287,7 +287,7 @@ class _DeviceScorer:
 
     # -- arrival bookkeeping: silence, position -------------------------------------------
 
-    def _note_arrival(self, batch: list[Reading]) -> list[ExcursionEvent]:
+    def _note_arrival(self, batch: list[ReadingLike]) -> list[ExcursionEvent]:
         device = self.device
         first_arrival = min(r.received_at for r in batch).timestamp()
         last_arrival = max(r.received_at for r in batch).timestamp()
@@ -317,7 +317,7 @@ class _DeviceScorer:
             )
         ]
 
-    def _fresh_samples(self, batch: list[Reading]) -> list[Sample]:
+    def _fresh_samples(self, batch: list[ReadingLike]) -> list[Sample]:
         """The batch's new readings, sorted by time, first of each duplicate kept."""
         unique: dict[float, Sample] = {}
         for reading in batch:
@@ -343,6 +343,8 @@ class _DeviceScorer:
             if value is None:
                 continue
             before = episodes[index]
+            if before is None and rule.sign * (value - rule.limit) <= 0:
+                continue  # step()'s first case inline: nothing open, still inside (most samples)
             after, change = step(before, rule, t, value)
             episodes[index] = after
             if change:

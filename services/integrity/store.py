@@ -51,7 +51,7 @@ class ChainWriter:
             if late:
                 rows += _stored_suffix(cur, late, {(r.device_id, r.time) for r in new if r.device_id in late})
             breaks: list[Break] = []
-            links = list(_relink(previous, rows, breaks))
+            links = list(relink(previous, rows, breaks))
             # No link exists yet at or after a new reading of an in-order device (checked under
             # the lock): COPY straight in. Re-linked devices update links in place.
             with cur.copy("COPY reading_chain (device_id, time, hash) FROM STDIN (FORMAT BINARY)") as copy:
@@ -118,7 +118,7 @@ def _stored_suffix(cur: psycopg.Cursor[Any], late: dict[str, datetime],
 MISSING = b""  # a stored reading with no link that this batch did not insert
 
 
-def _relink(previous: Mapping[str, bytes], rows: Sequence[tuple[ChainedReading, bytes | None]],
+def relink(previous: Mapping[str, bytes], rows: Sequence[tuple[ChainedReading, bytes | None]],
             breaks: list[Break]) -> Iterator[tuple[str, datetime, bytes]]:
     """Readings with their stored link (None: new), ordered by device then time, each with
     its new chain hash. Before a late reading re-links stored readings, their stored links

@@ -3,13 +3,13 @@ what each worker took in, what it published and what it had to skip. One registr
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from structlog.contextvars import bound_contextvars
 
-from schemas.reading import Reading
+from schemas.reading_wire import ReadingLike
 from schemas.topics import READINGS
 from services.logs import ids_of_key
 
@@ -52,8 +52,8 @@ class HoldingStreamMetrics(StreamMetrics):
                                registry=self.registry)
 
 
-def counted_readings(decode: Callable[[bytes], list[Reading]], raw: bytes, key: str | None,
-                     counts: StreamMetrics) -> list[Reading]:
+def counted_readings(decode: Callable[[bytes], Sequence[ReadingLike]], raw: bytes, key: str | None,
+                     counts: StreamMetrics) -> Sequence[ReadingLike]:
     """A ``coldchain.readings`` record's readings, counted; none (counted as skipped) when it
     does not parse or is bound to no shipment. A decoder's warning names the record's key
     (its shipment, or ``device:ID``)."""

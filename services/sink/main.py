@@ -9,7 +9,7 @@ import sys
 from schemas.deadletter import DeadLetter
 from schemas.eta import EtaUpdate
 from schemas.excursion import ExcursionEvent
-from schemas.reading import ReadingBatch
+from schemas.reading_wire import ReadingRecord
 from schemas.topics import DEADLETTER, ETA, EXCURSIONS, READINGS
 from services.cpu_priority import yield_cpu
 from services.db.migrate import require_migrated
@@ -25,7 +25,7 @@ from services.thread_deaths import exit_when_a_thread_dies
 
 def tables() -> dict[str, TopicTable]:
     return {
-        READINGS.name: TopicTable(ReadingBatch, ReadingWriter()),
+        READINGS.name: TopicTable(ReadingRecord, ReadingWriter()),
         DEADLETTER.name: TopicTable(DeadLetter, DeadLetterWriter()),
         EXCURSIONS.name: TopicTable(ExcursionEvent, ExcursionWriter()),
         ETA.name: TopicTable(EtaUpdate, EtaWriter()),

@@ -8,6 +8,7 @@ import base64
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 import psycopg
@@ -16,7 +17,8 @@ from psycopg.types.json import Jsonb
 from schemas.deadletter import DeadLetter
 from schemas.eta import EtaUpdate
 from schemas.excursion import ExcursionEvent
-from schemas.reading import Reading, ReadingBatch
+from schemas.reading import ReadingBatch
+from schemas.reading_wire import ReadingRows, row_of
 from services.integrity.chain import CHAINED_COLUMNS, ChainedReading
 from services.integrity.store import ChainWriter
 
@@ -25,6 +27,9 @@ READING_COLUMNS = ("time", "device_id", "shipment_id", "seq", "temp_c", "humidit
 _READING_COLS = ", ".join(READING_COLUMNS)
 _CHAINED_COLS = ", ".join(CHAINED_COLUMNS)
 
+
+# Code point order of (device, time): the staging path sorts with COLLATE "C" to match.
+_CHAIN_ORDER = itemgetter(1, 0)
 
 # Binary COPY: the server parses no text, and psycopg packs each row in C.
 READING_TYPES = ("timestamptz", "text", "text", "int8", "float8", "float8", "float8", "float8", "float8", "float8",
@@ -52,18 +57,16 @@ class ReadingWriter:
         )
         self.chain.prepare(conn)
 
-    def write(self, conn: psycopg.Connection, batches: Sequence[ReadingBatch]) -> int:
+    def write(self, conn: psycopg.Connection, batches: Sequence[ReadingRows | ReadingBatch]) -> int:
         """Returns how many readings were new."""
-        readings = _first_of_each(reading for batch in batches for reading in batch.readings)
-        if not readings:
+        rows = reading_rows(batches)
+        if not rows:
             return 0
-        rows = [(r.time, r.device_id, r.shipment_id, r.seq, r.temp_c, r.humidity_pct, r.lat, r.lon, r.speed_kmh,
-                 r.battery_pct, r.source, r.received_at) for r in readings]
         with conn.cursor() as cur:
             try:
                 with conn.transaction():  # a savepoint
                     _copy(cur, "readings", rows)
-                new_rows = sorted((ChainedReading(*row[:10]) for row in rows), key=_chain_order)
+                new_rows = in_chain_order(rows)
             except psycopg.errors.UniqueViolation:
                 new_rows = self._insert_new(cur, rows)
         self.chain.extend(conn, new_rows)
@@ -90,17 +93,28 @@ def _copy(cur: psycopg.Cursor[Any], table: str, rows: list[tuple[Any, ...]]) -> 
             copy.write_row(row)
 
 
-def _first_of_each(readings: Iterable[Reading]) -> list[Reading]:
-    """One reading per (device, time), the first: as ``ON CONFLICT DO NOTHING`` would keep."""
-    seen: dict[tuple[str, datetime], Reading] = {}
-    for reading in readings:
-        seen.setdefault((reading.device_id, reading.time), reading)
+def reading_rows(batches: Sequence[ReadingRows | ReadingBatch]) -> list[tuple[Any, ...]]:
+    """The COPY rows (``READING_COLUMNS``) of the batches' readings, first of each (device, time)."""
+    return _first_of_each(row for batch in batches for row in _rows(batch))
+
+
+def _rows(batch: ReadingRows | ReadingBatch) -> list[tuple[Any, ...]]:
+    # The sink decodes records to rows (ReadingRecord); tools and tests hand in batches.
+    return batch.rows if isinstance(batch, ReadingRows) else [row_of(r) for r in batch.readings]
+
+
+def in_chain_order(rows: list[tuple[Any, ...]]) -> list[ChainedReading]:
+    """The rows as the chain covers them, ordered by device, then time."""
+    chained = ChainedReading._make
+    return [chained(row[:10]) for row in sorted(rows, key=_CHAIN_ORDER)]
+
+
+def _first_of_each(rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """One row per (device, time), the first: as ``ON CONFLICT DO NOTHING`` would keep."""
+    seen: dict[tuple[str, datetime], tuple[Any, ...]] = {}
+    for row in rows:
+        seen.setdefault((row[1], row[0]), row)
     return list(seen.values())
-
-
-def _chain_order(reading: ChainedReading) -> tuple[str, datetime]:
-    # Code point order: the staging path sorts with COLLATE "C" to match.
-    return reading.device_id, reading.time
 
 
 class DeadLetterWriter:
