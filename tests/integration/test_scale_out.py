@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from schemas.topics import PARTITIONS
 from services.ingest.session import end_session
 from tests.harness.processes import ServiceProcess, free_port, wait_for
 from tests.integration.conftest import shipment_body
@@ -59,14 +60,17 @@ def test_two_ingests_and_two_sinks_share_the_load(pipeline, device_publisher, db
 SHIPMENTS = 6
 PER_DEVICE = 150  # one-minute samples: 2.5 h of device time per shipment
 WARM = range(40, 80)  # minutes at 9 C: one warning excursion each
+ALL_PARTITIONS = frozenset(range(PARTITIONS))
 
 
-def _readings_partitions(service: ServiceProcess) -> str | None:
-    """``coldchain.readings`` partitions in the worker's latest assignment table (None: none)."""
+def _readings_partitions(service: ServiceProcess) -> frozenset[int] | None:
+    """``coldchain.readings`` partitions in the worker's latest assignment (aiokafka's
+    "Setting newly assigned partitions {...} for group" line; None before the first)."""
     log = service.log_tail(5000)
+    if "Setting newly assigned partitions" not in log:
+        return None
     latest = log.rsplit("Setting newly assigned partitions", 1)[-1].split("for group", 1)[0]
-    match = re.search(r"\| coldchain\.readings\s+\| (\{[^}]*\})", latest)
-    return match.group(1) if match else None
+    return frozenset(int(p) for p in re.findall(r"topic='coldchain\.readings', partition=(\d+)", latest))
 
 
 def _publish_fleet(pipeline, device_publisher, unique, label: str, start: datetime) -> list[str]:
@@ -128,7 +132,7 @@ def test_two_workers_of_each_processor_find_what_one_finds(pipeline, device_publ
         for name, service in extra.items():
             wait_for(service.ready, 120, f"the second {name} worker", interval_s=0.3)
             for worker in (pipeline.services[name], service):  # both hold a share, neither all of it
-                wait_for(lambda w=worker: _readings_partitions(w) not in (None, "{0-3}"), 60,
+                wait_for(lambda w=worker: _readings_partitions(w) not in (None, frozenset(), ALL_PARTITIONS), 60,
                          f"{worker.name}'s share of coldchain.readings", interval_s=0.5)
         pair = _publish_fleet(pipeline, device_publisher, unique, "TWO", start)
         by_two = wait_for(lambda: _found(db, pair), 120, "the paired workers' excursions", interval_s=0.5)
