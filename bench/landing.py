@@ -100,9 +100,16 @@ class LandingResult:
     cpu_pct: dict[str, float]
     rss_max_mb: dict[str, float]
     machine_busy_pct: float
+    # When the window ended: seconds since the first upload, and how many readings records
+    # the sink and the excursion processor were still behind (-1: not measured).
+    elapsed_s: float = 0.0
+    sink_behind: int = -1
+    excursions_behind: int = -1
 
     def as_dict(self) -> dict[str, Any]:
-        rate = self.stored / self.stored_s if self.stored_s else 0.0
+        # Stored per second over the time it took, or over the whole window when not all were.
+        span = self.stored_s or self.elapsed_s
+        rate = self.stored / span if span else 0.0
         return {"trackers": self.plan.trackers, "hours": self.plan.hours, "readings": self.plan.readings,
                 "messages": self.plan.trackers * -(-self.plan.per_tracker // self.plan.batch),
                 "batch": self.plan.batch, "shipments": self.plan.shipments,
@@ -112,7 +119,8 @@ class LandingResult:
                 "stored_per_s": round(rate), "alerts_expected": self.alerts_expected,
                 "alerts_received": self.alerts_received, "false_alarms": self.false_alarms,
                 "target_s": TARGET_S, "cpu_pct": self.cpu_pct, "rss_max_mb": self.rss_max_mb,
-                "machine_busy_pct": round(self.machine_busy_pct, 1)}
+                "machine_busy_pct": round(self.machine_busy_pct, 1), "elapsed_s": round(self.elapsed_s, 1),
+                "sink_behind_records": self.sink_behind, "excursions_behind_records": self.excursions_behind}
 
 
 def _round(value: float | None) -> float | None:
@@ -203,12 +211,17 @@ def _measure(bench: AlertBench, publish_plan: PublishPlan, plan: LandingPlan, fr
             if expected_alerts <= set(told):
                 alerted_at = max(told[key] for key in expected_alerts)
         if now - last_said > 15:
-            say(f"   +{now - began:.0f} s: ingest accepted {accepted:,}/{plan.readings:,}; stored "
-                f"{'yes' if stored_at else 'no'}, scored {'yes' if scored_at else 'no'}, alerted "
-                f"{'yes' if alerted_at else 'no'}")
+            behind = (group_lag(kafka, bench.names["sink"], READINGS.name),
+                      group_lag(kafka, bench.names["excursions"], READINGS.name))
+            say(f"   +{now - began:.0f} s: ingest accepted {accepted:,}/{plan.readings:,}; records behind: "
+                f"sink {behind[0]:,}, excursions {behind[1]:,}; stored {'yes' if stored_at else 'no'}, "
+                f"scored {'yes' if scored_at else 'no'}, alerted {'yes' if alerted_at else 'no'}")
             last_said = now
         time.sleep(0.5)
     sampler.stop()
+    ended = time.time()
+    behind = (group_lag(kafka, bench.names["sink"], READINGS.name),
+              group_lag(kafka, bench.names["excursions"], READINGS.name))
     stored = _stored(bench.dsn, f"{bench.prefix}L%")
     told = _first_emails(stopwatch_of(bench), set(frozen))
     false_alarms = sum(1 for _, shipment, _ in stopwatch_of(bench).emails if shipment not in frozen)
@@ -221,7 +234,8 @@ def _measure(bench: AlertBench, publish_plan: PublishPlan, plan: LandingPlan, fr
         false_alarms=false_alarms,
         cpu_pct={name: round(usage.cpu_pct(sampler.wall_s)) for name, usage in sampler.usage.items()},
         rss_max_mb={name: round(usage.rss_max_mb) for name, usage in sampler.usage.items()},
-        machine_busy_pct=sampler.machine_busy_pct())
+        machine_busy_pct=sampler.machine_busy_pct(), elapsed_s=ended - began,
+        sink_behind=behind[0], excursions_behind=behind[1])
 
 
 def _alive(process: Any) -> Callable[[], list[int]]:

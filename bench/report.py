@@ -233,11 +233,21 @@ def _landing_rows(landing: dict[str, Any] | None) -> list[str]:
             f"| {landing['published_s']:,.0f} s | {seconds('stored_s')} | {seconds('scored_s')} | "
             f"{seconds('alerted_s')} | {landing['stored']:,} | {landing['stored_per_s']:,} | "
             f"{landing['alerts_received']}/{landing['alerts_expected']} | {landing['false_alarms']} |",
+            *_landing_backlog(landing),
             "", "CPU % of one core over the burst, and peak resident memory (MB):", "",
             "| | " + " | ".join(names) + " | whole machine (of 200 %) |", "|---|" + "---:|" * (len(names) + 1),
             "| CPU % | " + " | ".join(f"{landing['cpu_pct'][n]}" for n in names)
             + f" | {landing['machine_busy_pct']:.0f} |",
             "| peak MB | " + " | ".join(f"{landing['rss_max_mb'][n]}" for n in names) + " | |"]
+
+
+def _landing_backlog(landing: dict[str, Any]) -> list[str]:
+    """What was left when the window ended (a run before these were measured has none)."""
+    if landing.get("sink_behind_records", -1) < 0:
+        return []
+    return ["", f"When the window ended ({landing['elapsed_s']:,.0f} s after the first upload), readings records "
+                f"(up to 100 readings each) still to read: sink {landing['sink_behind_records']:,}, "
+                f"excursion processor {landing['excursions_behind_records']:,}."]
 
 
 def _peer_plot(peer: dict[str, Any], path: Path) -> Path:

@@ -41,3 +41,14 @@ def test_the_report_says_what_missed_the_target() -> None:
     text = "\n".join(_landing_rows(result.as_dict()))
     assert "250 s (met)" in text and "not reached" in text and "320 s (NOT met)" in text
     assert "| 960,000 | 3,840 |" in text
+
+
+def test_a_window_that_ran_out_reports_the_rate_over_it_and_what_was_left() -> None:
+    result = LandingResult(plan=LandingPlan(trackers=800), published_s=40.0, stored_s=None, scored_s=None,
+                           alerted_s=None, stored=420_000, alerts_expected=8, alerts_received=0, false_alarms=0,
+                           cpu_pct={"ingest": 90}, rss_max_mb={"ingest": 120}, machine_busy_pct=190.0,
+                           elapsed_s=420.0, sink_behind=3_000, excursions_behind=1_234)
+    landing = result.as_dict()
+    assert landing["stored_per_s"] == 1_000
+    text = "\n".join(_landing_rows(landing))
+    assert "sink 3,000, excursion processor 1,234" in text and "420 s after the first upload" in text
