@@ -23,10 +23,9 @@ from schemas.shipment import Shipment
 from schemas.topics import ETA, PARTITIONS, READINGS, SHIPMENTS
 from services.eta.processor import EtaProcessor
 from services.eta.settings import EtaSettings
-from services.kafka.faust_app import WorkerReadiness, new_faust_app, publisher, readings_of, record_key, shipments_agent
+from services.kafka.faust_app import new_faust_app, publisher, readings_of, record_key, run_worker, shipments_agent
 from services.kafka.stream_metrics import HoldingStreamMetrics, counted_readings
 from services.logs import configure_logging
-from services.metrics_server import MetricsServer
 from services.profiles.catalog import load_profiles
 from services.profiles.model import ProductProfile
 
@@ -138,11 +137,7 @@ def main() -> int:
     ensure_topics(settings.kafka_client_config(), replication=settings.eta_replication)
     metrics = HoldingStreamMetrics("eta")
     app = create_app(settings, metrics=metrics)
-    MetricsServer(metrics.registry, settings.metrics_listen, WorkerReadiness(app)).start()
-    # Our logging stays (services/logs.py): faust would replace the root logger's handlers.
-    worker = faust.Worker(app, loglevel=settings.log_level, override_logging=False)
-    worker.execute_from_commandline()
-    return 0
+    return run_worker(app, metrics.registry, settings.metrics_listen, settings.log_level)
 
 
 if __name__ == "__main__":

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import faust
-
 from services.cpu_priority import claim_cpu
 from services.excursions.app import create_app
 from services.excursions.settings import ExcursionSettings
-from services.kafka.faust_app import WorkerReadiness
+from services.kafka.faust_app import run_worker
 from services.kafka.stream_metrics import StreamMetrics
 from services.kafka.topics import ensure_topics
 from services.logs import configure_logging
-from services.metrics_server import MetricsServer
 
 
 def main() -> int:
@@ -21,11 +18,7 @@ def main() -> int:
     ensure_topics(settings.kafka_client_config(), replication=settings.excursions_replication)
     metrics = StreamMetrics("excursions")
     app = create_app(settings, metrics=metrics)
-    MetricsServer(metrics.registry, settings.metrics_listen, WorkerReadiness(app)).start()
-    # Our logging stays (services/logs.py): faust would replace the root logger's handlers.
-    worker = faust.Worker(app, loglevel=settings.log_level, override_logging=False)
-    worker.execute_from_commandline()
-    return 0
+    return run_worker(app, metrics.registry, settings.metrics_listen, settings.log_level)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from typing import Any, Protocol, TypeVar, cast
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TransportT
+from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, ValidationError
 
 from schemas.reading_wire import ReadingLike, decode_readings
@@ -21,6 +22,7 @@ from schemas.shipment import Shipment
 from schemas.topics import PARTITIONS, SHIPMENTS
 from services.connections import KafkaSettings
 from services.kafka.credentials import broker_credentials
+from services.metrics_server import ListenAddress, MetricsServer
 from services.registry.record import shipment_of_record
 
 log = logging.getLogger(__name__)
@@ -114,6 +116,15 @@ class WorkerReadiness:
 
     def __call__(self) -> dict[str, bool]:
         return {"kafka": self._assigned and not self._app.rebalancing and not self._app.in_recovery}
+
+
+def run_worker(app: faust.App, registry: CollectorRegistry, listen: ListenAddress | None, log_level: str) -> int:
+    """A stream processor in the foreground: its /metrics, /healthz and /readyz served, then
+    the faust worker until it is stopped."""
+    MetricsServer(registry, listen, WorkerReadiness(app)).start()
+    # Our logging stays (services/logs.py): faust would replace the root logger's handlers.
+    faust.Worker(app, loglevel=log_level, override_logging=False).execute_from_commandline()
+    return 0
 
 
 def write_as(stream: faust.StreamT[Any], event: faust.EventT[Any]) -> None:
