@@ -81,9 +81,12 @@ class BindingCache:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        with psycopg.connect(self.dsn) as conn:
-            self._load_all(conn)
-        self._thread = threading.Thread(target=self._listen_forever, name="binding-listener", daemon=True)
+        # Listening and loaded before ingest subscribes: a shipment registered after a load
+        # but before LISTEN would be missed until the next full refresh, and its first
+        # readings stored unbound (seen when a second ingest started as a shipment arrived).
+        connections = self._open()
+        self._thread = threading.Thread(target=self._listen_forever, args=(connections,), name="binding-listener",
+                                        daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -102,23 +105,37 @@ class BindingCache:
         ).fetchall()
         self.table.set_device(device_id, [(r[0], r[1], r[2]) for r in rows])
 
-    def _listen_forever(self) -> None:
+    def _open(self) -> tuple[psycopg.Connection, psycopg.Connection]:
+        """A listening connection and a query connection (notifies() holds its connection while
+        it waits), with the table loaded after LISTEN: nothing changed since goes unheard."""
+        listener = psycopg.connect(self.dsn, autocommit=True)
+        try:
+            conn = psycopg.connect(self.dsn, autocommit=True)
+        except BaseException:
+            listener.close()
+            raise
+        listener.execute("LISTEN coldchain_bindings")
+        self._load_all(conn)
+        return listener, conn
+
+    def _listen_forever(self, connections: tuple[psycopg.Connection, psycopg.Connection] | None) -> None:
         while not self._stop.is_set():
             try:
-                self._listen()
+                if connections is None:
+                    connections = self._open()
+                self._listen(*connections)
             except psycopg.Error as exc:
                 log.warning("binding listener lost the database (%s); retrying", exc)
                 self._stop.wait(2.0)
+            finally:
+                for connection in connections or ():
+                    connection.close()
+                connections = None
 
-    def _listen(self) -> None:
-        # notifies() holds its connection while it waits: queries go through a second one.
-        with psycopg.connect(self.dsn, autocommit=True) as listener, \
-                psycopg.connect(self.dsn, autocommit=True) as conn:
-            listener.execute("LISTEN coldchain_bindings")
-            self._load_all(conn)  # catch up with what changed while not listening
-            while not self._stop.is_set():
-                notes = list(listener.notifies(timeout=self.refresh_s, stop_after=1))
-                for note in notes:
-                    self._load_device(conn, note.payload)
-                if not notes:
-                    self._load_all(conn)  # idle: a periodic full refresh, belt and braces
+    def _listen(self, listener: psycopg.Connection, conn: psycopg.Connection) -> None:
+        while not self._stop.is_set():
+            notes = list(listener.notifies(timeout=self.refresh_s, stop_after=1))
+            for note in notes:
+                self._load_device(conn, note.payload)
+            if not notes:
+                self._load_all(conn)  # idle: a periodic full refresh, belt and braces
