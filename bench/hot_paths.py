@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 from bench.trips import HALIFAX_PLANT, HANGZHOU, PVG, YHZ, shipment
+from schemas.excursion import ExcursionEvent
 from schemas.reading import Reading, ReadingBatch
 from schemas.reading_wire import ReadingLike
 from schemas.topics import READINGS
@@ -98,17 +99,25 @@ def _decoded(records: list[bytes]) -> list[Sequence[ReadingLike]]:
     return [readings_of(raw) for raw in records]
 
 
+def score_records(decoded: list[Sequence[ReadingLike]]) -> tuple[list[ExcursionEvent], dict[str, bytes]]:
+    """Every record through a fresh excursion processor, its state table in a dict (as the
+    worker applies a step): the events published and the table left."""
+    processor, table, events = ExcursionProcessor(load_profiles()), dict[str, bytes](), list[ExcursionEvent]()
+    for readings in decoded:
+        key = readings[0].shipment_id
+        assert key is not None
+        step = processor.on_readings(readings, None, table.get(key), 0, table.get)
+        if step is not None:
+            table.update(step.puts)
+            for deleted in step.deletes:
+                table.pop(deleted, None)
+            events += step.events
+    return events, table
+
+
 def _excursions(decoded: list[Sequence[ReadingLike]]) -> Callable[[], None]:
     def run() -> None:
-        processor, table = ExcursionProcessor(load_profiles()), dict[str, bytes]()
-        for readings in decoded:
-            key = readings[0].shipment_id
-            assert key is not None
-            step = processor.on_readings(readings, None, table.get(key), 0, table.get)
-            if step is not None:
-                table.update(step.puts)
-                for deleted in step.deletes:
-                    table.pop(deleted, None)
+        score_records(decoded)
 
     return run
 

@@ -76,6 +76,12 @@ class KafkaSettings(BaseSettings):
     # librdkafka's 45 s: every consumer group of coldchain, faust's included.
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000)
 
+    @property
+    def kafka_heartbeat_interval_ms(self) -> int:
+        """A fifth of the session timeout (at least 500 ms): a few missed heartbeats, not one,
+        make a member silent."""
+        return max(500, self.kafka_session_timeout_ms // 5)
+
     @field_validator("kafka_config")
     @classmethod
     def _valid_json_object(cls, value: SecretStr) -> SecretStr:

@@ -113,7 +113,7 @@ class LiveFeed:
         self._next: dict[Partition, int] | None = None  # None until Kafka answered
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = asyncio.Event()
-        self._consumer = ConsumerLoop(self, LoopSettings(max_records=500, wait_s=0.25, commits=False),
+        self._consumer = ConsumerLoop(self, LoopSettings(max_records=500, wait_s=0.25),
                                       self._open_consumer, subscribe=False)
         self._task: asyncio.Task[None] | None = None
         self.stats = FeedStats()

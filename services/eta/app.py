@@ -23,7 +23,7 @@ from schemas.shipment import Shipment
 from schemas.topics import ETA, PARTITIONS, READINGS, SHIPMENTS
 from services.eta.processor import EtaProcessor
 from services.eta.settings import EtaSettings
-from services.kafka.faust_app import new_faust_app, publisher, readings_of, record_key, run_worker, shipments_agent
+from services.kafka.faust_app import key_text, new_faust_app, publisher, readings_of, run_worker, shipments_agent
 from services.kafka.stream_metrics import HoldingStreamMetrics, counted_readings
 from services.logs import configure_logging
 from services.profiles.catalog import load_profiles
@@ -105,7 +105,7 @@ def create_app(
     async def forecast(stream: faust.StreamT[bytes]) -> AsyncIterator[list[EtaUpdate]]:
         async for raw in stream:
             # One record is one message's readings of one shipment: one state write for all.
-            key = record_key(stream.current_event.key) if stream.current_event is not None else None
+            key = key_text(stream.current_event.key) if stream.current_event is not None else None
             readings = counted_readings(readings_of, raw, key, counts)
             if not readings:
                 yield []

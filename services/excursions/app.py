@@ -34,7 +34,7 @@ from schemas.shipment import Shipment
 from schemas.topics import EXCURSIONS, PARTITIONS, READINGS, SHIPMENTS
 from services.excursions.processor import ExcursionProcessor, StateChange
 from services.excursions.settings import ExcursionSettings
-from services.kafka.faust_app import new_faust_app, publisher, readings_of, record_key, shipments_agent, write_as
+from services.kafka.faust_app import key_text, new_faust_app, publisher, readings_of, shipments_agent, write_as
 from services.kafka.stream_metrics import StreamMetrics, counted_readings
 from services.profiles.catalog import load_profiles
 from services.profiles.model import ProductProfile
@@ -104,7 +104,7 @@ def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfil
         async for batch in batches:
             by_shipment: dict[str, tuple[faust.EventT, list[ReadingLike]]] = {}
             for event in batch:
-                readings = counted_readings(readings_of, event.value, record_key(event.key), counts)
+                readings = counted_readings(readings_of, event.value, key_text(event.key), counts)
                 if readings:
                     by_shipment.setdefault(str(readings[0].shipment_id), (event, []))[1].extend(readings)
             found: list[ExcursionEvent] = []

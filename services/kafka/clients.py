@@ -31,12 +31,11 @@ def new_producer(kafka: KafkaSettings, **tuning: Any) -> Producer:
 def group_consumer(kafka: KafkaSettings, group_id: str, **tuning: Any) -> Consumer:
     """A member of ``group_id`` that starts a new group at the earliest offset (a new group
     must not miss what came before it) and commits only when told to."""
-    session_ms = kafka.kafka_session_timeout_ms
     return Consumer(kafka.kafka_client_config(**{
         "group.id": group_id,
         "auto.offset.reset": "earliest",
-        "session.timeout.ms": session_ms,
-        "heartbeat.interval.ms": max(500, session_ms // 5),
+        "session.timeout.ms": kafka.kafka_session_timeout_ms,
+        "heartbeat.interval.ms": kafka.kafka_heartbeat_interval_ms,
         **tuning,
         "enable.auto.commit": False,
         "on_commit": _commit_logged,

@@ -126,7 +126,6 @@ class LoopSettings:
     wait_s: float = 0.5  # how long a fetch waits for a first record
     linger_s: float = 0.0  # how long it then waits for up to max_records
     retry_after_s: float = 2.0  # how long a held partition stays paused
-    commits: bool = True  # False: a groupless reader (the live feed)
     reconnect_max_s: float = 10.0
 
 
@@ -167,8 +166,9 @@ def decode(messages: list[Message], topics: Mapping[str, type[BaseModel] | None]
 
 class ConsumerLoop:
     """Runs ``handler`` over the records of the consumer that ``open_consumer`` makes (in a
-    thread: it may block on the broker), until ``stop`` is set. ``subscribe``: the topics of
-    a group consumer; empty for a consumer that assigns its own partitions."""
+    thread: it may block on the broker), until ``stop`` is set. ``subscribe``: a group
+    consumer, subscribed to the handler's topics and committing what it handled; False for a
+    consumer that assigns its own partitions and commits nothing (the live feed)."""
 
     def __init__(self, handler: RecordHandler, settings: LoopSettings,
                  open_consumer: Callable[[], Consumer], subscribe: bool = True) -> None:
@@ -222,7 +222,7 @@ class ConsumerLoop:
         progress = await self._handler.handle(decode(messages, self._handler.topics))
         for partition, offset in progress.held.items():
             self._hold(consumer, partition, offset)
-        if settings.commits and (progress.done or progress.held):
+        if self._subscribe and (progress.done or progress.held):
             await self._handler.before_commit()
             try:
                 consumer.commit(offsets=progress.to_commit(), asynchronous=True)

@@ -88,7 +88,7 @@ def new_faust_app(
         web_enabled=False,
         # A SIGKILLed worker's partitions move on after this, not faust's default 60 s.
         broker_session_timeout=kafka.kafka_session_timeout_ms / 1000,
-        broker_heartbeat_interval=max(0.5, kafka.kafka_session_timeout_ms / 5000),
+        broker_heartbeat_interval=kafka.kafka_heartbeat_interval_ms / 1000,
         # Every table write is a changelog record. With faust's defaults (16 KB batches, no
         # linger) a partition's batch holds a few state headers, and the producer buffer,
         # which sends one record at a time, waits a broker round trip whenever one fills:
@@ -133,7 +133,7 @@ def write_as(stream: faust.StreamT[Any], event: faust.EventT[Any]) -> None:
     stream._set_current_event(event)  # type: ignore[attr-defined]
 
 
-def record_key(key: bytes | str | None) -> str | None:
+def key_text(key: bytes | str | None) -> str | None:
     """A record's key as text (every coldchain topic is keyed by a shipment id)."""
     if key is None:
         return None
@@ -178,7 +178,7 @@ def shipments_agent(app: faust.App, name: str, on_shipment: Callable[[str, Shipm
 
     async def follow(stream: faust.StreamT[bytes]) -> AsyncIterator[list[Out]]:
         async for event in stream.events():
-            key = record_key(event.key)
+            key = key_text(event.key)
             if key is not None:
                 yield on_shipment(key, shipment_of_record(event.value))
 
