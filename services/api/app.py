@@ -44,19 +44,21 @@ ROUTERS = (shipment_routes, alert_routes, sms_routes, fleet_routes, feed_routes,
 def build_state(settings: ApiSettings) -> ApiState:
     """Every client the routes use, built without I/O (the lifespan opens them)."""
     pool = AsyncConnectionPool(settings.dsn, min_size=1, max_size=10, open=False)
+    feed = LiveFeed(settings, ShipmentParties(pool), settings.feed_client_queue, settings.feed_max_replay)
+    metrics = ApiMetrics()
+    metrics.observe_feed(lambda: feed.resting)
     return ApiState(
         settings=settings,
         pool=pool,
         registry=ShipmentRegistry(pool),
         publisher=ShipmentPublisher(settings),
-        feed=LiveFeed(settings, ShipmentParties(pool), settings.feed_client_queue,
-                      settings.feed_max_replay),
+        feed=feed,
         streams=StreamSlots(settings.api_streams_per_token, settings.api_streams_total),
         feeds=StreamSlots(settings.api_feeds_per_token, settings.api_feeds_total),
         profiles=settings.catalog(),
         feed_ticket_secret=(settings.feed_ticket_secret.get_secret_value().encode() if settings.feed_ticket_secret
                             else secrets.token_bytes(32)),
-        metrics=ApiMetrics(),
+        metrics=metrics,
     )
 
 

@@ -8,6 +8,12 @@ subscribers whose filter takes it, and carries the feed position after it as its
 (``feed_position``). A reconnecting client names its last id; the records it missed are
 read again from Kafka, bounded by ``max_replay``, by a short-lived consumer of their own.
 
+While no client takes ``reading`` events the feed does not fetch ``coldchain.readings`` (a
+landed backlog is millions of readings, and reading them all for no one cost the API a core's
+tenth in the landing burst): the first client that takes them wakes it at the topic's end,
+and its position says so. A client that comes back for the readings it missed meanwhile is
+replayed them from Kafka like any others.
+
 A slow client never holds up the others: each has a bounded queue, and one that falls
 that far behind is disconnected; its ``EventSource`` reconnects with its last id and
 is replayed what it had not been sent. A dead Kafka leaves the API up: the feed keeps
@@ -29,6 +35,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel
 
+from schemas.topics import READINGS
 from services.api.feed_position import FEED_TOPICS, FeedPosition, sse_frame
 from services.connections import KafkaSettings
 from services.kafka.clients import groupless_consumer
@@ -103,12 +110,15 @@ class FeedStats:
 
 class LiveFeed:
     def __init__(self, kafka: KafkaSettings, parties: ShipmentParties, queue_size: int = 1000,
-                 max_replay: int = 50_000, replay_timeout_s: float = 15.0) -> None:
+                 max_replay: int = 50_000, replay_timeout_s: float = 15.0, wake_timeout_s: float = 5.0) -> None:
         self._kafka = kafka
         self._parties = parties
         self._queue_size = queue_size
         self.max_replay = max_replay
         self._replay_timeout_s = replay_timeout_s
+        self._wake_timeout_s = wake_timeout_s
+        self._resting = False  # readings paused: no client takes them
+        self._waking: list[asyncio.Future[None]] = []
         self._subscribers: set[Subscriber] = set()
         self._next: dict[Partition, int] | None = None  # None until Kafka answered
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -142,9 +152,11 @@ class LiveFeed:
 
     # -- subscribers -----------------------------------------------------------------------
 
-    def subscribe(self, feed_filter: FeedFilter) -> tuple[Subscriber, FeedPosition | None]:
+    async def subscribe(self, feed_filter: FeedFilter) -> tuple[Subscriber, FeedPosition | None]:
         """A new subscriber, and the position its live events start from (None: Kafka not
         reached yet). No await between the two: no record falls between them."""
+        if "reading" in feed_filter.types and self._resting:
+            await self._woken()
         subscriber = Subscriber(feed_filter, asyncio.Queue(self._queue_size))
         self._subscribers.add(subscriber)
         return subscriber, (FeedPosition(dict(self._next)) if self._next is not None else None)
@@ -186,10 +198,55 @@ class LiveFeed:
             await self._dispatch(record.message for record in batch.records)
         except Exception:  # the registry away, say: the feed goes on with the next records
             log.exception("live feed: %d records not dispatched", len(batch.records))
+        if self._takes_readings() == self._resting:  # settled when it applies (_rest, _wake)
+            self._consumer.between_fetches(self._wake if self._resting else self._rest)
         return Progress()  # a groupless reader commits nothing
 
     async def before_commit(self) -> None:
         """Nothing to confirm: the feed produces nothing."""
+
+    # -- resting: readings no client takes are not fetched --------------------------------
+
+    @property
+    def resting(self) -> bool:
+        return self._resting
+
+    def _takes_readings(self) -> bool:
+        return any("reading" in s.filter.types for s in self._subscribers)
+
+    async def _woken(self) -> None:
+        woken = asyncio.get_running_loop().create_future()
+        self._waking.append(woken)
+        self._consumer.between_fetches(self._wake)
+        try:
+            await asyncio.wait_for(asyncio.shield(woken), self._wake_timeout_s)
+        except TimeoutError:  # Kafka away: the feed wakes the readings once it is back
+            log.warning("live feed: readings not woken within %.0f s", self._wake_timeout_s)
+
+    def _rest(self, consumer: Consumer) -> None:
+        if self._resting or self._takes_readings():
+            return
+        consumer.pause(_readings_of(consumer))
+        self._resting = True
+        log.info("live feed: no client takes readings; not fetching them")
+
+    def _wake(self, consumer: Consumer) -> None:
+        """Readings from the topic's end on (what came meanwhile went to no client; one
+        that missed it is replayed it), and the feed's position there."""
+        if self._resting and self._next is not None:
+            partitions = _readings_of(consumer)
+            ends = [TopicPartition(tp.topic, tp.partition, consumer.get_watermark_offsets(tp, timeout=5)[1])
+                    for tp in partitions]
+            for end in ends:
+                consumer.seek(end)
+            consumer.resume(partitions)
+            self._next.update({(end.topic, end.partition): end.offset for end in ends})
+            self._resting = False
+            log.info("live feed: a client takes readings; fetching them from the end")
+        for woken in self._waking:
+            if not woken.done():
+                woken.set_result(None)
+        self._waking.clear()
 
     def _open_consumer(self) -> Consumer:
         """A consumer assigned every feed partition, from where the feed left off (in the
@@ -198,6 +255,8 @@ class LiveFeed:
         try:
             start = self._start_offsets(consumer)
             consumer.assign([TopicPartition(t, p, o) for (t, p), o in start.items()])
+            if self._resting:  # a new consumer after Kafka was away: readings stay paused
+                consumer.pause(_readings_of(consumer))
         except BaseException:
             consumer.close()
             raise
@@ -279,6 +338,10 @@ class LiveFeed:
                     self.stats.dropped_clients += 1
                     self._subscribers.discard(subscriber)
                     log.info("live feed: a client fell %d events behind; disconnected", self._queue_size)
+
+
+def _readings_of(consumer: Consumer) -> list[TopicPartition]:
+    return [tp for tp in consumer.assignment() if tp.topic == READINGS.name]
 
 
 def _shipment_of(message: Message) -> str:

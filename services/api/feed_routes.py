@@ -99,7 +99,7 @@ async def live_feed(
 
 async def _events(feed: LiveFeed, feed_filter: FeedFilter, since: FeedPosition | None,
                   keepalive_s: float) -> AsyncIterator[str]:
-    subscriber, live_from = feed.subscribe(feed_filter)
+    subscriber, live_from = await feed.subscribe(feed_filter)
     try:
         yield "retry: 2000\n\n"
         resumed = False

@@ -178,6 +178,7 @@ class ConsumerLoop:
         self._subscribe = subscribe
         self._consumer: Consumer | None = None
         self._paused: dict[Partition, float] = {}  # partition -> monotonic time to resume
+        self._changes: list[Callable[[Consumer], None]] = []
 
     def setup(self) -> None:
         consumer = self._open_consumer()
@@ -190,6 +191,12 @@ class ConsumerLoop:
         rebalance has taken them away)."""
         consumer = self._consumer
         return consumer is not None and bool(consumer.assignment())
+
+    def between_fetches(self, change: Callable[[Consumer], None]) -> None:
+        """Runs ``change`` on the consumer before the next fetch, on the loop's own thread:
+        never while a fetch runs (the live feed pausing and seeking partitions no client
+        reads). A consumer opened again meanwhile gets it instead."""
+        self._changes.append(change)
 
     def close(self) -> None:
         if self._consumer is not None:
@@ -215,6 +222,8 @@ class ConsumerLoop:
         """One fetch, handled and committed."""
         consumer = self._require()
         self._resume_due(consumer)
+        while self._changes:
+            self._changes.pop(0)(consumer)
         settings = self._settings
         messages = await asyncio.to_thread(fetch, consumer, settings.max_records, settings.wait_s, settings.linger_s)
         if not messages:

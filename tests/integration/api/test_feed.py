@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -104,6 +106,52 @@ def test_readings_arrive_and_a_reconnect_gets_exactly_the_missed_events(pipeline
     publisher.publish(topic, after)
     live = resumed.until(_is_reading_at(after[-1]["ts"]))
     assert _times(live) == _times_of(after)
+
+
+def _feed_resting(pipeline: Pipeline) -> bool | None:
+    metrics = httpx.get(f"{pipeline.api_url}/metrics", timeout=10).text
+    found = re.search(r"^coldchain_api_feed_readings_resting (\S+)$", metrics, re.MULTILINE)
+    return None if found is None else float(found.group(1)) == 1.0
+
+
+def test_with_no_reader_of_readings_the_feed_rests_and_a_returning_reader_gets_what_it_missed(
+        pipeline, feed, device_publisher, unique):
+    # Issue 22: a landed backlog is millions of readings; a feed no client reads readings from
+    # does not fetch them, and a reader coming back is replayed what it missed, exactly.
+    shipment_id, device_id = unique("SHP-REST"), unique("TRK-REST")
+    _registered(pipeline, shipment_id, device_id)
+    publisher = device_publisher(device_id)
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=2)
+    topic = f"coldchain/v1/devices/{device_id}/telemetry"
+    reader = _bound(pipeline, feed, publisher, shipment_id, device_id, start)
+    assert _feed_resting(pipeline) is False
+    seen = _samples(device_id, start, range(0, 1))
+    publisher.publish(topic, seen)
+    last_id = reader.until(_is_reading_at(seen[-1]["ts"]))[-1].id
+    reader.close()
+
+    # Readings the feed handles with no client taking them: it rests after one of them.
+    missed: list[dict] = []
+    deadline = time.monotonic() + 30
+    while not _feed_resting(pipeline):
+        assert time.monotonic() < deadline, "the feed kept fetching readings with no client taking them"
+        missed += _samples(device_id, start, range(1 + len(missed), 2 + len(missed)))
+        publisher.publish(topic, missed[-1])
+        time.sleep(1)
+    missed += _samples(device_id, start, range(1 + len(missed), 4 + len(missed)))  # not fetched
+    publisher.publish(topic, missed[-3:])
+
+    back = feed(last_event_id=last_id, shipment=shipment_id, types="reading")
+    events = back.until(lambda e: e.type == "ready")
+    assert events[-1].json() == {"live": True, "resumed": True}
+    assert _feed_resting(pipeline) is False
+    if _times_of(missed)[-1] not in _times(events[:-1]):  # reached Kafka after the wake: a live event
+        events += back.until(_is_reading_at(missed[-1]["ts"]))
+    assert _times([e for e in events if e.type == "reading"]) == _times_of(missed)
+
+    after = _samples(device_id, start, range(1 + len(missed), 3 + len(missed)))
+    publisher.publish(topic, after)
+    assert _times(back.until(_is_reading_at(after[-1]["ts"]))) == _times_of(after)
 
 
 def test_a_resume_with_a_forged_or_foreign_event_id_is_refused_by_name(pipeline, feed):

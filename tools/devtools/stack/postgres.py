@@ -93,6 +93,13 @@ def _reaches(user: str, folder: Path) -> bool:
     return probe.returncode == 0
 
 
+
+# A landing burst writes a few GB of WAL in minutes (readings, their chain links, indexes).
+# With the default 1 GB max_wal_size a checkpoint started every ~17 s (the PostgreSQL log's
+# "checkpoints are occurring too frequently"), and every page first written after one is
+# logged whole again. Durability is unchanged: commits still wait for their WAL flush.
+WAL_SETTINGS = ("max_wal_size=8GB", "checkpoint_timeout=15min", "wal_compression=lz4")
+
 class Postgres:
     name = "timescaledb"
 
@@ -163,9 +170,11 @@ class Postgres:
         log = self.layout.log_file("postgres")
         log.touch()
         chown_to(OS_USER, log, self.layout.run)
-        # -p: the port of this run's offset, not the one written into postgresql.conf at initdb
+        # -p: the port of this run's offset, not the one written into postgresql.conf at initdb;
+        # the WAL settings on the command line too, so a cluster made before them gets them.
+        options = " ".join([f"-p {self.ports.postgres}", *(f"-c {s}" for s in WAL_SETTINGS)])
         run(as_user(OS_USER, [str(PG_BIN / "pg_ctl"), "-D", str(self.data_dir), "-l", str(log),
-                              "-o", f"-p {self.ports.postgres}", "-w", "-t", "60", "start"]),
+                              "-o", options, "-w", "-t", "60", "start"]),
             "pg_ctl start", log=self.layout.log_file("pg_ctl"))
         wait_until(self.answers, "PostgreSQL", 30, log)
         self._create_database()
