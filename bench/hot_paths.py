@@ -12,7 +12,10 @@ least disturbed). It measures and asserts nothing.
   database: no COPY, no chain lookup);
 - **faust decode**: record bytes → readings, as both stream processors decode a record;
 - **excursions**: ``ExcursionProcessor.on_readings`` per record, state table in a dict;
-- **eta**: ``EtaProcessor.on_readings`` per record, state table in a dict.
+- **eta**: ``EtaProcessor.on_readings`` per record, state table in a dict;
+- **ingest**: the same backlog as MQTT messages of 100 samples, as the bench publisher writes
+  them (``bench.loadgen.sample_text``, epoch-seconds ``ts``) → the bridge's records of each
+  (decode, bind with a constant binding, the record bytes; stops before the producer).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
+from bench.loadgen import sample_text
 from bench.trips import HALIFAX_PLANT, HANGZHOU, PVG, YHZ, shipment
 from schemas.excursion import ExcursionEvent
 from schemas.reading import Reading, ReadingBatch
@@ -31,10 +35,14 @@ from schemas.topics import READINGS
 from services.eta.parameters import EtaParameters
 from services.eta.processor import EtaProcessor, JsonObject
 from services.excursions.processor import ExcursionProcessor
+from services.ingest.bridge import IngestBridge
+from services.ingest.metrics import IngestMetrics
+from services.ingest.settings import IngestSettings
 from services.integrity.chain import genesis
 from services.integrity.store import relink
 from services.kafka.faust_app import readings_of
 from services.profiles.catalog import load_profiles
+from services.registry.bindings import Binding
 from services.sink.main import tables
 from services.sink.writers import in_chain_order, reading_rows
 
@@ -143,6 +151,32 @@ def _eta(decoded: list[Sequence[ReadingLike]]) -> Callable[[], None]:
     return run
 
 
+def _telemetry() -> list[tuple[str, bytes]]:
+    """The backlog as the trackers publish it: (topic, payload) of each 100-sample message."""
+    start = LANDED_AT - timedelta(hours=HOURS)
+    messages = []
+    for device_id in (f"TRK-{s:02d}-{d:02d}" for s in range(SHIPMENTS) for d in range(TRACKERS)):
+        topic = f"coldchain/v1/devices/{device_id}/telemetry"
+        for first in range(0, HOURS * 60, PER_MESSAGE):
+            texts = [sample_text(device_id, (start + timedelta(minutes=m)).timestamp(), m)
+                     for m in range(first, first + PER_MESSAGE)]
+            messages.append((topic, f"[{','.join(texts)}]".encode()))
+    return messages
+
+
+def _ingest() -> Callable[[], None]:
+    # The constructor does no I/O (start() connects); a constant binding stands in for the cache.
+    binding = Binding(shipment_id="SHP-LAND-00")
+    bridge = IngestBridge(IngestSettings(), lambda device_id, at: binding, IngestMetrics())
+    messages = _telemetry()
+
+    def run() -> None:
+        for topic, payload in messages:
+            bridge._records(topic, payload, LANDED_AT)
+
+    return run
+
+
 def cpu_us_per_reading(run: Callable[[], None], readings: int, rounds: int) -> float:
     best = float("inf")
     for _ in range(rounds):
@@ -158,6 +192,7 @@ def paths(records: list[bytes]) -> Iterator[tuple[str, Callable[[], None]]]:
     yield "faust readings decode", lambda: _faust_decode(records)
     yield "excursions on_readings", _excursions(decoded)
     yield "eta on_readings", _eta(decoded)
+    yield "ingest records", _ingest()
 
 
 def main() -> int:

@@ -46,45 +46,49 @@ class ReadingLike(Protocol):
     def received_at(self) -> datetime: ...
 
 
-# Python's re: "$" would also match before a final newline, which pydantic refuses.
-_Id = Annotated[str, msgspec.Meta(pattern=r"\A[A-Za-z0-9_.-]{1,64}\Z")]
-_Time = Annotated[datetime, msgspec.Meta(tz=True)]  # a naive time goes to pydantic
-_Seq = Annotated[int, msgspec.Meta(ge=0, le=BIGINT_MAX)]
+# The bounds of schemas.common's pydantic types as msgspec checks them, for every msgspec
+# reader of a reading's fields (this decoder, ingest's fast path). Python's re: "$" would also
+# match before a final newline, which pydantic refuses.
+WireId = Annotated[str, msgspec.Meta(pattern=r"\A[A-Za-z0-9_.-]{1,64}\Z")]
+WireTime = Annotated[datetime, msgspec.Meta(tz=True)]  # a naive time goes to pydantic
+WireSeq = Annotated[int, msgspec.Meta(ge=0, le=BIGINT_MAX)]
 # Finite bounds: NaN and infinities fail them, as allow_inf_nan=False refuses them.
-_Temp = Annotated[float, msgspec.Meta(ge=-60, le=80)]
-_Percent = Annotated[float, msgspec.Meta(ge=0, le=100)]
-_Lat = Annotated[float, msgspec.Meta(ge=-90, le=90)]
-_Lon = Annotated[float, msgspec.Meta(ge=-180, le=180)]
-_Speed = Annotated[float, msgspec.Meta(ge=0, le=MAX_SPEED_KMH)]
+WireTemp = Annotated[float, msgspec.Meta(ge=-60, le=80)]
+WirePercent = Annotated[float, msgspec.Meta(ge=0, le=100)]
+WireLat = Annotated[float, msgspec.Meta(ge=-90, le=90)]
+WireLon = Annotated[float, msgspec.Meta(ge=-180, le=180)]
+WireSpeed = Annotated[float, msgspec.Meta(ge=0, le=MAX_SPEED_KMH)]
 
 
 class WireReading(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A ``Reading``'s fields, in the order of the sink's COPY columns (``READING_COLUMNS``),
     so ``msgspec.structs.astuple`` is the row; the first ten are the hash chain's."""
 
-    time: _Time
-    device_id: _Id
-    shipment_id: _Id | None = None
-    seq: _Seq | None = None
-    temp_c: _Temp | None = None
-    humidity_pct: _Percent | None = None
-    lat: _Lat | None = None
-    lon: _Lon | None = None
-    speed_kmh: _Speed | None = None
-    battery_pct: _Percent | None = None
+    time: WireTime
+    device_id: WireId
+    shipment_id: WireId | None = None
+    seq: WireSeq | None = None
+    temp_c: WireTemp | None = None
+    humidity_pct: WirePercent | None = None
+    lat: WireLat | None = None
+    lon: WireLon | None = None
+    speed_kmh: WireSpeed | None = None
+    battery_pct: WirePercent | None = None
     source: Literal["json", "senml"] = "json"
-    received_at: _Time
+    received_at: WireTime
 
     @property
     def key(self) -> str:
         return self.shipment_id or f"device:{self.device_id}"
 
 
-class _WireBatch(msgspec.Struct, gc=False):
+class WireBatch(msgspec.Struct, gc=False):
+    """A ``ReadingBatch`` as msgspec reads and writes it (ingest encodes its records with it)."""
+
     readings: Annotated[list[WireReading], msgspec.Meta(min_length=1, max_length=READING_BATCH_MAX)]
 
 
-_DECODER = msgspec.json.Decoder(_WireBatch)
+_DECODER = msgspec.json.Decoder(WireBatch)
 # msgspec rounds a fraction of a second beyond microseconds, pydantic truncates it: such a
 # record (never written by ingest) is left to pydantic. Conservative: any ".ddddddd" will do.
 _LONG_FRACTION = re.compile(rb"\.\d{7}")
