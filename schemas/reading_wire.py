@@ -90,8 +90,9 @@ class WireBatch(msgspec.Struct, gc=False):
 
 _DECODER = msgspec.json.Decoder(WireBatch)
 # msgspec rounds a fraction of a second beyond microseconds, pydantic truncates it: such a
-# record (never written by ingest) is left to pydantic. Conservative: any ".ddddddd" will do.
-_LONG_FRACTION = re.compile(rb"\.\d{7}")
+# record (never written by ingest) is left to pydantic. Only a time's seconds ("...:ss.")
+# count: a GPS fix's 7th decimal is no reason to leave the fast path.
+_LONG_FRACTION = re.compile(rb"\d:\d\d\.\d{7}")
 
 
 def decode_readings(raw: bytes) -> list[WireReading] | list[Reading]:

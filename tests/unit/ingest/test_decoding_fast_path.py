@@ -221,9 +221,7 @@ def test_a_repeated_field_is_its_last_value_or_left_to_the_exact_path() -> None:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(good_samples, min_size=1, max_size=6))
 def test_a_fast_path_messages_record_is_the_exact_readings_bound(document: list[dict[str, Any]]) -> None:
-    # A tracker's few decimals: reading_wire leaves a record with any 7-digit fraction, a
-    # float's too, to pydantic (it cannot tell them from a time's at that cost).
-    payload = _text([{key: round(v, 4) if isinstance(v, float) else v for key, v in s.items()} for s in document])
+    payload = _text(document)
     assert _wire_readings(payload, DEVICE, NOW) is not None
     bridge = IngestBridge(IngestSettings(), lambda device, at: Binding(shipment_id="SHP-1"), IngestMetrics())
     (record,) = bridge._records(TOPIC, payload, NOW)
