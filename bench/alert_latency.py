@@ -56,7 +56,7 @@ from psycopg.sql import SQL, Identifier
 
 from bench.ceilings import SPAWN
 from bench.children import stop_all, wait_for_log
-from bench.loadgen import PublishPlan, publish
+from bench.loadgen import PublishPlan, device_name, publish
 from schemas.topics import ETA, EXCURSIONS, READINGS, SHIPMENTS
 from services.api.tokens import create_token
 from services.connections import parse_mqtt_url
@@ -421,7 +421,7 @@ def run(env: dict[str, str], admin_url: str, dsn: str, run_id: str, log_dir: Pat
         with tempfile.TemporaryDirectory(prefix="bench-faust-") as faust_dir:
             bench.start(smtp_port, api_port, Path(faust_dir))
             api_url = f"http://127.0.0.1:{api_port}"
-            loaded = [f"{bench.prefix}BG{d:04d}" for d in range(background_devices)]
+            loaded = [device_name(f"{bench.prefix}BG", d) for d in range(background_devices)]
             measured = {phase: [f"{bench.prefix}{phase}{i:03d}" for i in range(alerts)] for phase in ("LA", "IA")}
             say(f"   registering {len(loaded) + 2 * alerts} shipments")
             bench.register(api_url, loaded)

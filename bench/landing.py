@@ -38,7 +38,7 @@ from aiosmtpd.controller import Controller
 
 from bench.alert_latency import AlertBench, SmtpStopwatch, _free_port, _shipment
 from bench.ceilings import SPAWN
-from bench.loadgen import PublishPlan, PublishResult, publish
+from bench.loadgen import PublishPlan, PublishResult, device_name, publish
 from bench.procstat import ProcessSampler, stack_pids
 from schemas.topics import READINGS
 from services.api.tokens import create_token
@@ -64,6 +64,10 @@ class LandingPlan:
     @property
     def readings(self) -> int:
         return self.trackers * self.per_tracker
+
+    def devices(self, prefix: str) -> list[str]:
+        """The trackers' ids, as the publisher names them (``bench.loadgen.device_name``)."""
+        return [device_name(prefix, n) for n in range(self.trackers)]
 
     @property
     def shipments(self) -> int:
@@ -139,7 +143,7 @@ def run(env: dict[str, str], admin_url: str, dsn: str, run_id: str, log_dir: Pat
         with tempfile.TemporaryDirectory(prefix="bench-landing-faust-") as faust_dir:
             bench.start(smtp_port, api_port, Path(faust_dir), ingest_metrics_port=metrics_port,
                         keep_quiet_hours=True)
-            devices = [f"{bench.prefix}L{n:05d}" for n in range(plan.trackers)]
+            devices = plan.devices(f"{bench.prefix}L")
             groups = [devices[i:i + plan.per_shipment] for i in range(0, len(devices), plan.per_shipment)]
             landed = datetime.now(UTC).replace(second=0, microsecond=0)
             departed = landed - timedelta(hours=plan.hours)

@@ -64,6 +64,13 @@ class PublishResult:
 FROZEN_C = -3.0  # below live lobster's critical low (about -1.7 C, where seawater freezes)
 
 
+def device_name(prefix: str, number: int) -> str:
+    """The id of a plan's ``number``th device: benches that register the devices the
+    publisher sends as must name them this way (the landing burst once registered other ids,
+    so its readings bound to no shipment and nothing was scored or alerted)."""
+    return f"{prefix}{number:04d}"
+
+
 def sample(device_id: str, ts: float, seq: int) -> dict[str, Any]:
     return {"device_id": device_id, "ts": ts, "seq": seq, "temp_c": round(2.0 + (seq % 30) / 10, 2),
             "humidity_pct": 91.5, "lat": 44.8808, "lon": -63.5086, "battery_pct": 88.0}
@@ -153,7 +160,7 @@ def _messages(plan: PublishPlan) -> Any:
     """Round-robin over the devices, so every device's readings interleave as a fleet's do."""
     for start in range(0, plan.per_device, plan.batch):
         for d in range(plan.devices):
-            device_id = f"{plan.device_prefix}{d:04d}"
+            device_id = device_name(plan.device_prefix, d)
             topic = plan.topic or f"coldchain/v1/devices/{device_id}/telemetry"
             seqs = range(start, min(start + plan.batch, plan.per_device))
             if plan.live_ts:

@@ -23,7 +23,7 @@ from psycopg import sql
 
 from bench.ceilings import SPAWN
 from bench.children import stop_all, wait_for_log
-from bench.loadgen import PublishPlan, PublishResult, publish
+from bench.loadgen import PublishPlan, PublishResult, device_name, publish
 from bench.procstat import ProcessSampler, stack_pids
 from schemas.topics import DEADLETTER, READINGS
 from services.ingest.session import end_session
@@ -138,7 +138,7 @@ def sustained_throughput(pipeline: Measured, dsn: str, stack_root: Path, label: 
                          timeout_s: float = 240) -> Throughput:
     """Publish ``plan`` from a separate process; time from its first publish until the last
     of its readings is in TimescaleDB (the last row's ``stored_at``), sampling CPU and RSS."""
-    devices = [f"{plan.device_prefix}{d:04d}" for d in range(plan.devices)]
+    devices = [device_name(plan.device_prefix, d) for d in range(plan.devices)]
     results = SPAWN.Queue()
     publisher = SPAWN.Process(target=publish, args=(plan, results))
     sampler = _sampler(pipeline, stack_root, publisher)
@@ -215,7 +215,7 @@ def latency(admin_url: str, dsn: str, run_id: str, readings: int, rate: float, d
     plan = PublishPlan(admin_url, prefix, devices=devices, per_device=readings // devices, rate=rate,
                        live_ts=True, max_inflight=100)
     outcome = run_publisher(plan)
-    ids = [f"{prefix}{d:04d}" for d in range(devices)]
+    ids = [device_name(prefix, d) for d in range(devices)]
     stored, _ = wait_stored(dsn, ids, plan.readings, outcome.all_acked + 60)
     with psycopg.connect(dsn, autocommit=True) as conn:
         rows = conn.execute(

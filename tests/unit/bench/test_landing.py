@@ -27,6 +27,15 @@ def test_a_frozen_tracker_reads_below_zero_only_in_its_window() -> None:
     assert FROZEN_C not in temps["L-0001"]
 
 
+def test_the_trackers_registered_are_the_ones_that_publish() -> None:
+    # They once differed (5 digits registered, 4 published): no reading bound to a shipment,
+    # so nothing was scored and no found-late alert could be sent.
+    plan = LandingPlan(trackers=120, hours=1.0)
+    published = {json.loads(payload)[0]["device_id"] for payload, _ in _messages(PublishPlan(
+        "mqtt://x", "B-L", devices=plan.trackers, per_device=plan.per_tracker, batch=plan.batch))}
+    assert published == set(plan.devices("B-L"))
+
+
 def test_only_the_first_email_to_each_recipient_of_a_watched_shipment_counts() -> None:
     stopwatch = Stopwatch()
     stopwatch.emails += [(10.0, "S1", ("seller@x",)), (12.0, "S1", ("seller@x", "buyer@x")),
