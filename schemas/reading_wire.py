@@ -90,9 +90,11 @@ class WireBatch(msgspec.Struct, gc=False):
 
 _DECODER = msgspec.json.Decoder(WireBatch)
 # msgspec rounds a fraction of a second beyond microseconds, pydantic truncates it: such a
-# record (never written by ingest) is left to pydantic. Only a time's seconds ("...:ss.")
-# count: a GPS fix's 7th decimal is no reason to leave the fast path.
-_LONG_FRACTION = re.compile(rb"\d:\d\d\.\d{7}")
+# record (never written by ingest) is left to pydantic. Only a time's fraction counts (what
+# ends a time's digits: its zone or its quote; a number's: "e", "," or "}"): a GPS fix's 7th
+# decimal is no reason to leave the fast path. Led by "." so the scan stays quick (one led
+# by a digit cost 2.8 µs a reading, more than decoding it).
+_LONG_FRACTION = re.compile(rb'\.\d{7,}[Zz+"-]')
 
 
 def decode_readings(raw: bytes) -> list[WireReading] | list[Reading]:
