@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from schemas.shipment import ShipmentIn
 from services.eta.parameters import EtaParameters, LegTiming
 from services.eta.route import Route, build_route
-from services.geo import great_circle_km
+from services.geo import within_km
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def stop_visits(route: Route, fixes: Iterable[tuple[datetime, float, float]]) ->
     last: list[datetime | None] = [None] * len(route.stops)
     for time, lat, lon in fixes:
         for stop in route.stops:
-            if great_circle_km(lat, lon, stop.lat, stop.lon) > stop.radius_km:
+            if not within_km(lat, lon, stop.lat, stop.lon, stop.radius_km):
                 continue
             seen_first, seen_last = first[stop.index], last[stop.index]
             first[stop.index] = time if seen_first is None or time < seen_first else seen_first

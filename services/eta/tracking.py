@@ -28,7 +28,7 @@ from schemas.eta import RiskReason, ViabilityState
 from schemas.reading_wire import ReadingLike
 from services.eta.context import EtaContext
 from services.eta.viability import ViabilityLedger, record, settle
-from services.geo import great_circle_km
+from services.geo import within_km
 
 
 class Fix(BaseModel):
@@ -100,23 +100,22 @@ def observe(state: EtaState, reading: ReadingLike, context: EtaContext) -> EtaSt
                                               lon=reading.lon), context))
     if reading.temp_c is not None:
         update.update(_observe_temperature(state, reading.time, reading.temp_c, context))
-    new = state.model_copy(update=update)
-    if "now" in update:
+    if "now" in update:  # settled in the same copy: a state copy per reading is most of a fold's cost
         horizon = reading.time - timedelta(hours=context.params.lateness_h)
-        ledger = settle(new.ledger, context.viability, context.body,
-                        context.shipment.packed_at, horizon, context.params.viability_bucket_min)
-        new = new.model_copy(update={"ledger": ledger})
-    return new
+        ledger = update.get("ledger", state.ledger)
+        assert isinstance(ledger, ViabilityLedger)
+        update["ledger"] = settle(ledger, context.viability, context.body,
+                                  context.shipment.packed_at, horizon, context.params.viability_bucket_min)
+    return state.model_copy(update=update)
 
 
 def _observe_fix(state: EtaState, fix: Fix, context: EtaContext) -> dict[str, object]:
     stops = []
     for track, stop in zip(state.stops, context.route.stops, strict=True):
-        if great_circle_km(fix.lat, fix.lon, stop.lat, stop.lon) <= stop.radius_km:
-            track = StopTrack(
-                first_in=_earliest(track.first_in, fix.time),
-                last_in=_latest(track.last_in, fix.time),
-            )
+        if within_km(fix.lat, fix.lon, stop.lat, stop.lon, stop.radius_km):
+            first_in, last_in = _earliest(track.first_in, fix.time), _latest(track.last_in, fix.time)
+            if (first_in, last_in) != (track.first_in, track.last_in):  # most fixes move neither
+                track = StopTrack(first_in=first_in, last_in=last_in)
         stops.append(track)
     latest = state.latest_fix
     if latest is None or (fix.time, fix.lat, fix.lon) > (latest.time, latest.lat, latest.lon):

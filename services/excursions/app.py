@@ -47,7 +47,7 @@ STATE_TABLE = "excursions-state"
 SCORE_AGENT = "excursions-score"
 SHIPMENTS_AGENT = "excursions-shipments"
 SILENCE_AGENT = "excursions-silence"
-SCORE_BATCH_MAX = 1_000  # records taken at once (or fewer, after excursions_batch_s)
+SCORE_BATCH_MAX = 2_000  # records taken at once (or fewer, after excursions_batch_s)
 
 
 def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfile] | None = None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from schemas.shipment import Place, Shipment
 from services.excursions.state import ShipmentState
-from services.geo import great_circle_km
+from services.geo import within_km
 
 AIRPORT_RADIUS_KM = 30.0
 AIRBORNE_SPEED_KMH = 250.0
@@ -27,7 +27,7 @@ def likely_in_air(shipment: Shipment, state: ShipmentState) -> bool:
     (_, lat, lon), speed_kmh = max(fixes, key=lambda fix: fix[0][0])
     if speed_kmh is not None and speed_kmh >= AIRBORNE_SPEED_KMH:
         return True
-    return any(great_circle_km(lat, lon, place.lat, place.lon) <= AIRPORT_RADIUS_KM
+    return any(within_km(lat, lon, place.lat, place.lon, AIRPORT_RADIUS_KM)
                for place in air_departures(shipment))
 
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from schemas.shipment import Shipment
 from services.excursions.state import ShipmentState
-from services.geo import great_circle_km
+from services.geo import within_km
 
 DESTINATION_RADIUS_KM = 2.0
 WATCH_PAST_DUE = timedelta(hours=24)
@@ -25,4 +25,4 @@ def journey_over(shipment: Shipment, state: ShipmentState, now: datetime) -> boo
         return False
     _, lat, lon = max(positions)
     destination = shipment.destination
-    return great_circle_km(lat, lon, destination.lat, destination.lon) <= DESTINATION_RADIUS_KM
+    return within_km(lat, lon, destination.lat, destination.lon, DESTINATION_RADIUS_KM)
