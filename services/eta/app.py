@@ -23,8 +23,8 @@ from schemas.shipment import Shipment
 from schemas.topics import ETA, PARTITIONS, READINGS, SHIPMENTS
 from services.eta.processor import EtaProcessor
 from services.eta.settings import EtaSettings
-from services.kafka.faust_app import key_text, new_faust_app, publisher, readings_of, run_worker, shipments_agent
-from services.kafka.stream_metrics import HoldingStreamMetrics, counted_readings
+from services.kafka.faust_app import new_faust_app, publisher, run_worker, shipment_batches, shipments_agent, write_as
+from services.kafka.stream_metrics import HoldingStreamMetrics
 from services.logs import configure_logging
 from services.profiles.catalog import load_profiles
 from services.profiles.model import ProductProfile
@@ -32,6 +32,7 @@ from services.profiles.model import ProductProfile
 log = logging.getLogger(__name__)
 
 PENDING_MAX = 100_000
+FORECAST_BATCH_MAX = 2_000  # records taken at once (or fewer, after eta_batch_s)
 SHIPMENTS_TABLE = "eta-shipments"
 STATE_TABLE = "eta-state"
 
@@ -103,26 +104,22 @@ def create_app(
 
     @app.agent(readings, name="eta-forecast", concurrency=1, sink=[publish])
     async def forecast(stream: faust.StreamT[bytes]) -> AsyncIterator[list[EtaUpdate]]:
-        async for raw in stream:
-            # One record is one message's readings of one shipment: one state write for all.
-            key = key_text(stream.current_event.key) if stream.current_event is not None else None
-            readings = counted_readings(readings_of, raw, key, counts)
-            if not readings:
-                yield []
-                continue
-            key = str(readings[0].shipment_id)
-            shipment = shipment_table.get(key)
-            if shipment is None:
-                hold(key, readings)
-                yield []
-                continue
-            step = processor.on_readings(readings, shipment, state_table.get(key))
-            if step is None:
-                counts.skip("not_processed")
-                yield []
-                continue
-            state_table[key] = step.state
-            yield step.updates
+        # A shipment's readings of the batch folded at once: one state write for all of them.
+        async for batch in shipment_batches(stream, FORECAST_BATCH_MAX, settings.eta_batch_s, counts):
+            updates: list[EtaUpdate] = []
+            for key, event, readings in batch:
+                shipment = shipment_table.get(key)
+                if shipment is None:
+                    hold(key, readings)
+                    continue
+                step = processor.on_readings(readings, shipment, state_table.get(key))
+                if step is None:
+                    counts.skip("not_processed")
+                    continue
+                write_as(stream, event)
+                state_table[key] = step.state
+                updates.extend(step.updates)
+            yield updates
 
     return app
 

@@ -37,6 +37,8 @@ class EtaSettings(KafkaSettings, MetricsSettings, LogSettings, BaseSettings):
     eta_nice: Annotated[int, Field(ge=0, le=19)] = 10  # gives way to the alert path (services.cpu_priority)
     # How long the broker may hold a fetch for more readings (services.kafka.faust_app).
     eta_fetch_wait_s: Annotated[float, Field(gt=0, le=5)] = 0.1
+    # The longest a reading waits for others of its shipment to be folded with (one state write).
+    eta_batch_s: Annotated[float, Field(gt=0, le=5)] = 0.25
     eta_metrics_address: MetricsAddress = ""  # host:port; empty: COLDCHAIN_METRICS_HOST and the port below
     eta_metrics_port: int = 9105  # 0 = no /metrics endpoint
     eta_model_file: Path | None = None

@@ -29,13 +29,12 @@ from datetime import UTC, datetime
 import faust
 
 from schemas.excursion import ExcursionEvent
-from schemas.reading_wire import ReadingLike
 from schemas.shipment import Shipment
 from schemas.topics import EXCURSIONS, PARTITIONS, READINGS, SHIPMENTS
 from services.excursions.processor import ExcursionProcessor, StateChange
 from services.excursions.settings import ExcursionSettings
-from services.kafka.faust_app import key_text, new_faust_app, publisher, readings_of, shipments_agent, write_as
-from services.kafka.stream_metrics import StreamMetrics, counted_readings
+from services.kafka.faust_app import new_faust_app, publisher, shipment_batches, shipments_agent, write_as
+from services.kafka.stream_metrics import StreamMetrics
 from services.profiles.catalog import load_profiles
 from services.profiles.model import ProductProfile
 from services.registry.record import record_value
@@ -100,15 +99,9 @@ def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfil
         # Batches, not one event at a time: faust's per-event work (the agent's yield, a
         # changelog record per table write) was most of the worker's CPU under load, and a
         # shipment with several readings in a batch has its state written once.
-        batches = stream.take_events(SCORE_BATCH_MAX, within=settings.excursions_batch_s)  # type: ignore[attr-defined]
-        async for batch in batches:
-            by_shipment: dict[str, tuple[faust.EventT, list[ReadingLike]]] = {}
-            for event in batch:
-                readings = counted_readings(readings_of, event.value, key_text(event.key), counts)
-                if readings:
-                    by_shipment.setdefault(str(readings[0].shipment_id), (event, []))[1].extend(readings)
+        async for batch in shipment_batches(stream, SCORE_BATCH_MAX, settings.excursions_batch_s, counts):
             found: list[ExcursionEvent] = []
-            for key, (event, readings) in by_shipment.items():
+            for key, event, readings in batch:
                 step = processor.on_readings(
                     readings, shipment_table.get(key), state_table.get(key), event.message.partition, state_table.get
                 )

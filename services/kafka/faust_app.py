@@ -22,6 +22,7 @@ from schemas.shipment import Shipment
 from schemas.topics import PARTITIONS, SHIPMENTS
 from services.connections import KafkaSettings
 from services.kafka.credentials import broker_credentials
+from services.kafka.stream_metrics import StreamMetrics, counted_readings
 from services.metrics_server import ListenAddress, MetricsServer
 from services.registry.record import shipment_of_record
 
@@ -149,6 +150,29 @@ def readings_of(raw: bytes) -> Sequence[ReadingLike]:
     except ValidationError as exc:
         log.warning("skipping a readings record that does not parse: %s", exc)
         return []
+
+
+ShipmentReadings = tuple[str, faust.EventT[bytes], list[ReadingLike]]
+
+
+async def shipment_batches(stream: faust.StreamT[bytes], max_records: int, within_s: float,
+                           counts: StreamMetrics) -> AsyncIterator[list[ShipmentReadings]]:
+    """The stream's readings records, up to ``max_records`` at once or what came within
+    ``within_s``, as each shipment's readings in arrival order with the first event that
+    brought them (a table write goes to that event's changelog partition, ``write_as``: a
+    shipment's records share one).
+
+    A landed backlog interleaves many shipments on a partition: one record at a time, a
+    processor wrote each shipment's state for every record (one message's readings), and
+    that write, not the scoring, was most of its CPU.
+    """
+    async for batch in stream.take_events(max_records, within=within_s):  # type: ignore[attr-defined]
+        grouped: dict[str, tuple[faust.EventT[bytes], list[ReadingLike]]] = {}
+        for event in batch:
+            readings = counted_readings(readings_of, event.value, key_text(event.key), counts)
+            if readings:
+                grouped.setdefault(str(readings[0].shipment_id), (event, []))[1].extend(readings)
+        yield [(key, event, readings) for key, (event, readings) in grouped.items()]
 
 
 class ShipmentKeyed(Protocol):
