@@ -34,7 +34,9 @@ class EtaSettings(KafkaSettings, MetricsSettings, LogSettings, BaseSettings):
     eta_data_dir: Path = Path.home() / ".cache" / "coldchain" / "faust-eta"
     eta_replication: Annotated[int, Field(ge=1)] = 1  # of the changelog topics
     eta_profile_files: list[Path] = []  # extra product profiles (TOML)
-    eta_nice: Annotated[int, Field(ge=0, le=19)] = 10  # gives way to the alert path (services.cpu_priority)
+    # Gives way to the alert path and then to storage (services.cpu_priority): in a landing burst
+    # the ETA fold (~25 µs a reading) would take the CPU the sink needs to store the backlog.
+    eta_nice: Annotated[int, Field(ge=0, le=19)] = 15
     # How long the broker may hold a fetch for more readings (services.kafka.faust_app).
     eta_fetch_wait_s: Annotated[float, Field(gt=0, le=5)] = 0.1
     # The longest a reading waits for others of its shipment to be folded with (one state write).
