@@ -25,12 +25,13 @@ import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from bench.loadgen import sample_text
 from bench.trips import HALIFAX_PLANT, HANGZHOU, PVG, YHZ, shipment
 from schemas.excursion import ExcursionEvent
 from schemas.reading import Reading, ReadingBatch
-from schemas.reading_wire import ReadingLike
+from schemas.reading_wire import ReadingLike, ReadingRows
 from schemas.topics import READINGS
 from services.eta.parameters import EtaParameters
 from services.eta.processor import EtaProcessor, JsonObject
@@ -90,7 +91,7 @@ def backlog(seed: int = 22) -> list[bytes]:
 
 def _sink(records: list[bytes]) -> None:
     model = tables()[READINGS.name].model
-    batches = [model.model_validate_json(raw) for raw in records]
+    batches = [cast(ReadingRows, model.model_validate_json(raw)) for raw in records]  # the topic's model: ReadingRecord
     new = in_chain_order(reading_rows(batches))
     # What ChainWriter.extend links for devices with no chain yet (a landed backlog's).
     starts = {device_id: genesis(device_id) for device_id in {reading.device_id for reading in new}}
