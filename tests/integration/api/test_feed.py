@@ -53,6 +53,15 @@ def _registered(pipeline: Pipeline, shipment_id: str, device_id: str, **override
     assert response.status_code == 201, response.text
 
 
+def _tracked(pipeline: Pipeline, device_publisher, unique, name: str, hours_ago: float):
+    """A registered shipment with one tracker: its id, the tracker's id, its publisher, a start
+    time ``hours_ago`` back (whole minutes) and its telemetry topic."""
+    shipment_id, device_id = unique(f"SHP-{name}"), unique(f"TRK-{name}")
+    _registered(pipeline, shipment_id, device_id)
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=hours_ago)
+    return shipment_id, device_id, device_publisher(device_id), start, f"coldchain/v1/devices/{device_id}/telemetry"
+
+
 def _bound(pipeline, feed, publisher, shipment_id: str, device_id: str, start: datetime) -> SseClient:
     """A reading feed for the shipment, once ingest binds the device to it (the registration
     reaches ingest through Kafka): one sample is republished until it shows up bound."""
@@ -70,11 +79,7 @@ def _bound(pipeline, feed, publisher, shipment_id: str, device_id: str, start: d
 
 
 def test_readings_arrive_and_a_reconnect_gets_exactly_the_missed_events(pipeline, feed, device_publisher, unique):
-    shipment_id, device_id = unique("SHP-FEED"), unique("TRK-FEED")
-    _registered(pipeline, shipment_id, device_id)
-    publisher = device_publisher(device_id)
-    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)
-    topic = f"coldchain/v1/devices/{device_id}/telemetry"
+    shipment_id, device_id, publisher, start, topic = _tracked(pipeline, device_publisher, unique, "FEED", 1)
     # Watches everything, never disconnects: the reference for what the others must get.
     steady = _bound(pipeline, feed, publisher, shipment_id, device_id, start)
 
@@ -118,11 +123,7 @@ def test_with_no_reader_of_readings_the_feed_rests_and_a_returning_reader_gets_w
         pipeline, feed, device_publisher, unique):
     # Issue 22: a landed backlog is millions of readings; a feed no client reads readings from
     # does not fetch them, and a reader coming back is replayed what it missed, exactly.
-    shipment_id, device_id = unique("SHP-REST"), unique("TRK-REST")
-    _registered(pipeline, shipment_id, device_id)
-    publisher = device_publisher(device_id)
-    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=2)
-    topic = f"coldchain/v1/devices/{device_id}/telemetry"
+    shipment_id, device_id, publisher, start, topic = _tracked(pipeline, device_publisher, unique, "REST", 2)
     reader = _bound(pipeline, feed, publisher, shipment_id, device_id, start)
     assert _feed_resting(pipeline) is False
     seen = _samples(device_id, start, range(0, 1))
