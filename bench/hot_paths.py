@@ -43,7 +43,7 @@ from services.integrity.chain import genesis
 from services.integrity.store import relink
 from services.kafka.faust_app import readings_of
 from services.profiles.catalog import load_profiles
-from services.registry.bindings import Binding
+from services.registry.bindings import BindingTable
 from services.sink.main import tables
 from services.sink.writers import in_chain_order, reading_rows
 
@@ -166,9 +166,11 @@ def _telemetry() -> list[tuple[str, bytes]]:
 
 
 def _ingest() -> Callable[[], None]:
-    # The constructor does no I/O (start() connects); a constant binding stands in for the cache.
-    binding = Binding(shipment_id="SHP-LAND-00")
-    bridge = IngestBridge(IngestSettings(), lambda device_id, at: binding, IngestMetrics())
+    # The constructor does no I/O (start() connects); the binding table the cache would fill.
+    bindings = BindingTable()
+    bindings.replace([(f"TRK-{s:02d}-{d:02d}", LANDED_AT - timedelta(hours=HOURS + 2), f"SHP-LAND-{s:02d}", None)
+                      for s in range(SHIPMENTS) for d in range(TRACKERS)])
+    bridge = IngestBridge(IngestSettings(), bindings.bind, IngestMetrics())
     messages = _telemetry()
 
     def run() -> None:
