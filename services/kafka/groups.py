@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from schemas.topics import ALL_KAFKA_TOPICS
 
@@ -32,7 +33,28 @@ def commit_log_end(client_config: dict[str, Any] | str, group: str, topics: Iter
             for partition in consumer.list_topics(name, timeout=10).topics[name].partitions:
                 _, high = consumer.get_watermark_offsets(TopicPartition(name, partition), timeout=10)
                 offsets.append(TopicPartition(name, partition, high))
-        consumer.commit(offsets=offsets, asynchronous=False)
+        _commit(consumer, offsets)
+
+
+_COORDINATOR_NOT_READY = {KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+                          KafkaError.COORDINATOR_NOT_AVAILABLE}
+
+
+def _commit(consumer: Consumer, offsets: list[TopicPartition], within_s: float = 60.0) -> None:
+    """Commits, waiting out a group coordinator that is not there yet: on a broker just
+    started, ``__consumer_offsets`` is still being created and the first commits fail with
+    NOT_COORDINATOR (a bench on a fresh stack stopped there)."""
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            consumer.commit(offsets=offsets, asynchronous=False)
+            return
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            waiting = isinstance(error, KafkaError) and (error.code() in _COORDINATOR_NOT_READY or error.retriable())
+            if not waiting or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def group_lag(client_config: dict[str, Any] | str, group: str, topic: str) -> int:
