@@ -23,7 +23,15 @@ from schemas.shipment import Shipment
 from schemas.topics import ETA, PARTITIONS, READINGS, SHIPMENTS
 from services.eta.processor import EtaProcessor
 from services.eta.settings import EtaSettings
-from services.kafka.faust_app import new_faust_app, publisher, run_worker, shipment_batches, shipments_agent, write_as
+from services.kafka.faust_app import (
+    internal_topics,
+    new_faust_app,
+    publisher,
+    run_worker,
+    shipment_batches,
+    shipments_agent,
+    write_as,
+)
 from services.kafka.stream_metrics import HoldingStreamMetrics
 from services.logs import configure_logging
 from services.profiles.catalog import load_profiles
@@ -131,9 +139,9 @@ def main() -> int:
     settings = EtaSettings()
     configure_logging(settings.log_format, settings.log_level, "eta")
     yield_cpu(settings.eta_nice)
-    ensure_topics(settings.kafka_client_config(), replication=settings.eta_replication)
     metrics = HoldingStreamMetrics("eta")
     app = create_app(settings, metrics=metrics)
+    ensure_topics(settings.kafka_client_config(), replication=settings.eta_replication, internal=internal_topics(app))
     return run_worker(app, metrics.registry, settings.metrics_listen, settings.log_level)
 
 

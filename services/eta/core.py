@@ -18,7 +18,7 @@ from schemas.eta import EtaKind, EtaUpdate, RiskReason, ViabilityState
 from schemas.reading_wire import ReadingLike
 from services.eta.context import EtaContext
 from services.eta.forecast import Forecast, forecast, risk_reasons
-from services.eta.tracking import Emitted, EtaState, fits, new_state, observe
+from services.eta.tracking import Emitted, EtaState, fits, fold, new_state
 from services.eta.viability import keep_loss
 
 __all__ = ["EtaState", "apply_reading", "apply_readings", "current_forecast", "new_state"]
@@ -47,8 +47,7 @@ def apply_readings(
         raise ValueError("no readings to fold in")
     if state is None or not fits(state, context):
         state = new_state(context)
-    for reading in readings:
-        state = observe(state, reading, context)
+    state = fold(state, readings, context)
     current = forecast(state, context)
     state = state.model_copy(update={"ledger": keep_loss(state.ledger, current.lethal.loss)})
     previous = state.emitted

@@ -19,15 +19,16 @@ and temperatures older than ``lateness_h`` behind the newest reading are not re-
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from operator import attrgetter
+from operator import itemgetter
 
 from pydantic import BaseModel, ConfigDict
 
 from schemas.eta import RiskReason, ViabilityState
 from schemas.reading_wire import ReadingLike
 from services.eta.context import EtaContext
-from services.eta.viability import ViabilityLedger, record, settle
+from services.eta.viability import LedgerFold, ViabilityLedger
 from services.geo import within_km
 
 
@@ -90,98 +91,164 @@ def fits(state: EtaState, context: EtaContext) -> bool:
     )
 
 
-def observe(state: EtaState, reading: ReadingLike, context: EtaContext) -> EtaState:
-    """The state with one more reading folded in (no forecast, no outputs)."""
-    update: dict[str, object] = {}
-    if state.now is None or reading.time > state.now:
-        update["now"] = reading.time
-    if reading.lat is not None and reading.lon is not None:
-        update.update(_observe_fix(state, Fix(time=reading.time, lat=reading.lat,
-                                              lon=reading.lon), context))
-    if reading.temp_c is not None:
-        update.update(_observe_temperature(state, reading.time, reading.temp_c, context))
-    if "now" in update:  # settled in the same copy: a state copy per reading is most of a fold's cost
-        horizon = reading.time - timedelta(hours=context.params.lateness_h)
-        ledger = update.get("ledger", state.ledger)
-        assert isinstance(ledger, ViabilityLedger)
-        update["ledger"] = settle(ledger, context.viability, context.body,
-                                  context.shipment.packed_at, horizon, context.params.viability_bucket_min)
-    return state.model_copy(update=update)
+def fold(state: EtaState, readings: Iterable[ReadingLike], context: EtaContext) -> EtaState:
+    """The state with ``readings`` folded in one after the other (no forecast, no outputs).
 
-
-def _observe_fix(state: EtaState, fix: Fix, context: EtaContext) -> dict[str, object]:
-    stops = []
-    for track, stop in zip(state.stops, context.route.stops, strict=True):
-        if within_km(fix.lat, fix.lon, stop.lat, stop.lon, stop.radius_km):
-            first_in, last_in = _earliest(track.first_in, fix.time), _latest(track.last_in, fix.time)
-            if (first_in, last_in) != (track.first_in, track.last_in):  # most fixes move neither
-                track = StopTrack(first_in=first_in, last_in=last_in)
-        stops.append(track)
-    latest = state.latest_fix
-    if latest is None or (fix.time, fix.lat, fix.lon) > (latest.time, latest.lat, latest.lon):
-        latest = fix
-    return {
-        "stops": tuple(stops),
-        "first_fix_at": _earliest(state.first_fix_at, fix.time),
-        "latest_fix": latest,
-        "recent_fixes": _window(state.recent_fixes, fix, latest.time,
-                                context.params.speed_window_min),
-    }
-
-
-def _window(
-    fixes: tuple[Fix, ...], fix: Fix, newest: datetime, window_min: float
-) -> tuple[Fix, ...]:
-    """The fixes within the window behind ``newest``, the earliest fix of each minute.
-
-    ``fixes`` is such a window already (time-ordered, one a minute): the old ones are a
-    prefix, and only ``fix``'s own minute can change, so this costs two bisections, not a
-    rebuild per fix (which was most of the ETA's CPU on a landed backlog).
+    One copy of the state for all of them, its times compared as epoch seconds: a frozen state
+    copied for each reading, and datetimes of two time zone classes compared, were most of the
+    ETA's CPU on a landed backlog. The result is what folding them one at a time gives.
     """
-    oldest = newest - timedelta(minutes=window_min)
-    kept = fixes[bisect_left(fixes, oldest, key=_FIX_TIME):]
-    if fix.time < oldest:
-        return kept
-    at = bisect_left(kept, fix.time, key=_FIX_TIME)
-    minute = _minute(fix)
+    folding = _Folding(state, context)
+    for reading in readings:
+        folding.add(reading)
+    return folding.state()
+
+
+# A fix being folded: (epoch seconds, lat, lon, time, the Fix it came from or None); its first
+# three order fixes as (time, lat, lon) do.
+_Entry = tuple[float, float, float, datetime, "Fix | None"]
+
+
+class _Folding:
+    __slots__ = ("_state", "_context", "_now", "_ledger", "_fixes", "_temp")
+
+    def __init__(self, state: EtaState, context: EtaContext) -> None:
+        self._state, self._context = state, context
+        self._now = None if state.now is None else (state.now.timestamp(), state.now)
+        self._ledger = LedgerFold(state.ledger, context.shipment.packed_at, context.params.viability_bucket_min)
+        self._fixes: _FixFold | None = None  # made on the first fix
+        self._temp = None if state.latest_temp_at is None else (
+            state.latest_temp_at.timestamp(), state.latest_temp_at, state.latest_temp_c)
+
+    def add(self, reading: ReadingLike) -> None:
+        time = reading.time
+        ts = time.timestamp()
+        advanced = self._now is None or ts > self._now[0]
+        if advanced:
+            self._now = (ts, time)
+        if reading.lat is not None and reading.lon is not None:
+            if self._fixes is None:
+                self._fixes = _FixFold(self._state, self._context)
+            self._fixes.add((ts, reading.lat, reading.lon, time, None))
+        if reading.temp_c is not None:
+            self._ledger.record(ts, reading.temp_c)
+            latest = self._temp
+            if latest is None or (ts, reading.temp_c) > (latest[0], latest[2] or float("-inf")):
+                self._temp = (ts, time, reading.temp_c)
+        if advanced:
+            context = self._context
+            self._ledger.settle(context.viability, context.body, time - timedelta(hours=context.params.lateness_h))
+
+    def state(self) -> EtaState:
+        update: dict[str, object] = {"ledger": self._ledger.ledger()}
+        if self._now is not None:
+            update["now"] = self._now[1]
+        if self._temp is not None:
+            update["latest_temp_at"], update["latest_temp_c"] = self._temp[1], self._temp[2]
+        if self._fixes is not None:
+            update.update(self._fixes.fields())
+        return self._state.model_copy(update=update)
+
+
+class _FixFold:
+    """The fix aggregates of a fold: each stop's first and last fix inside its geofence, the
+    first fix, the newest one and the speed window."""
+
+    __slots__ = ("_state", "_stops", "_tracks", "_first", "_latest", "_window", "_span", "_oldest",
+                 "_at", "_inside")
+
+    def __init__(self, state: EtaState, context: EtaContext) -> None:
+        self._state = state
+        self._stops = context.route.stops
+        self._tracks = [(_stamp(track.first_in), _stamp(track.last_in)) for track in state.stops]
+        self._first = _stamp(state.first_fix_at)
+        self._latest = None if state.latest_fix is None else _entry(state.latest_fix)
+        self._window = [_entry(fix) for fix in state.recent_fixes]
+        self._span = timedelta(minutes=context.params.speed_window_min)
+        self._oldest = 0.0 if self._latest is None else self._edge(self._latest)
+        self._at: tuple[float, float] | None = None  # the last position looked up
+        self._inside: list[int] = []  # the stops it is inside
+
+    def add(self, fix: _Entry) -> None:
+        ts, time = fix[0], fix[3]
+        for index in self._inside_of(fix[1], fix[2]):
+            first_in, last_in = self._tracks[index]
+            self._tracks[index] = (_earlier(first_in, ts, time), _later(last_in, ts, time))
+        self._first = _earlier(self._first, ts, time)
+        if self._latest is None or fix[:3] > self._latest[:3]:
+            self._latest = fix
+            self._oldest = self._edge(fix)
+        _window(self._window, fix, self._oldest)
+
+    def fields(self) -> dict[str, object]:
+        assert self._latest is not None and self._first is not None
+        return {
+            "stops": tuple(_track(old, new) for old, new in zip(self._state.stops, self._tracks, strict=True)),
+            "first_fix_at": self._first[1],
+            "latest_fix": _fix(self._latest),
+            "recent_fixes": tuple(_fix(entry) for entry in self._window),
+        }
+
+    def _inside_of(self, lat: float, lon: float) -> list[int]:
+        if self._at != (lat, lon):  # a tracker standing still sends the same position: the same answer
+            self._at = (lat, lon)
+            self._inside = [index for index, stop in enumerate(self._stops)
+                            if within_km(lat, lon, stop.lat, stop.lon, stop.radius_km)]
+        return self._inside
+
+    def _edge(self, latest: _Entry) -> float:
+        # Through a datetime: the window starts where timedelta arithmetic puts it, to the microsecond.
+        return (latest[3] - self._span).timestamp()
+
+
+def _window(fixes: list[_Entry], fix: _Entry, oldest: float) -> None:
+    """Keeps ``fixes`` the speed window after ``fix``: the fixes since ``oldest`` (epoch
+    seconds), time-ordered, the earliest of each minute.
+
+    ``fixes`` is such a window already: the old ones are a prefix, and only ``fix``'s own
+    minute can change, so this costs two bisections, not a rebuild per fix.
+    """
+    drop = bisect_left(fixes, oldest, key=_SECONDS)
+    if drop:
+        del fixes[:drop]
+    if fix[0] < oldest:
+        return
+    at = bisect_left(fixes, fix[0], key=_SECONDS)
+    minute = fix[0] // 60
     for index in (at - 1, at):  # a fix of the same minute sits next to where fix would go
-        if 0 <= index < len(kept) and _minute(kept[index]) == minute:
-            other = kept[index]
-            if (fix.time, fix.lat, fix.lon) < (other.time, other.lat, other.lon):
-                return (*kept[:index], fix, *kept[index + 1:])
-            return kept
-    return (*kept[:at], fix, *kept[at:])
+        if 0 <= index < len(fixes) and fixes[index][0] // 60 == minute:
+            if fix[:3] < fixes[index][:3]:
+                fixes[index] = fix
+            return
+    fixes.insert(at, fix)
 
 
-_FIX_TIME = attrgetter("time")
+_SECONDS = itemgetter(0)
 
 
-def _minute(fix: Fix) -> int:
-    return int(fix.time.timestamp() // 60)
+def _entry(fix: Fix) -> _Entry:
+    return (fix.time.timestamp(), fix.lat, fix.lon, fix.time, fix)
 
 
-def _observe_temperature(
-    state: EtaState, time: datetime, temp_c: float, context: EtaContext
-) -> dict[str, object]:
-    update: dict[str, object] = {
-        "ledger": record(
-            state.ledger,
-            time,
-            temp_c,
-            context.shipment.packed_at,
-            context.params.viability_bucket_min,
-        )
-    }
-    newest = state.latest_temp_at
-    if newest is None or (time, temp_c) > (newest, state.latest_temp_c or float("-inf")):
-        update["latest_temp_at"] = time
-        update["latest_temp_c"] = temp_c
-    return update
+def _fix(entry: _Entry) -> Fix:
+    return entry[4] if entry[4] is not None else Fix(time=entry[3], lat=entry[1], lon=entry[2])
 
 
-def _earliest(current: datetime | None, time: datetime) -> datetime:
-    return time if current is None or time < current else current
+Stamp = tuple[float, datetime]  # a time and its epoch seconds
 
 
-def _latest(current: datetime | None, time: datetime) -> datetime:
-    return time if current is None or time > current else current
+def _stamp(time: datetime | None) -> Stamp | None:
+    return None if time is None else (time.timestamp(), time)
+
+
+def _earlier(current: Stamp | None, ts: float, time: datetime) -> Stamp:
+    return (ts, time) if current is None or ts < current[0] else current
+
+
+def _later(current: Stamp | None, ts: float, time: datetime) -> Stamp:
+    return (ts, time) if current is None or ts > current[0] else current
+
+
+def _track(old: StopTrack, new: tuple[Stamp | None, Stamp | None]) -> StopTrack:
+    first_in, last_in = (None if stamp is None else stamp[1] for stamp in new)
+    return old if (first_in, last_in) == (old.first_in, old.last_in) else StopTrack(first_in=first_in, last_in=last_in)
