@@ -6,7 +6,7 @@ all with concurrency 1 (faust-streaming#606):
 - ``excursions-shipments`` copies the compacted ``coldchain.shipments`` topic into the
   ``excursions-shipments`` table (raw JSON, for the product profile and override);
 - ``excursions-score`` loads a shipment's state from the ``excursions-state`` table
-  (changelogged; a header per shipment and its history in segments beside it, see
+  (changelogged; a small header per shipment, one per tracker and its history in segments, see
   ``storage``), scores each reading of ``coldchain.readings`` with the pure core,
   applies the processor's writes and publishes the events on ``coldchain.excursions``
   keyed by shipment id;

@@ -22,10 +22,12 @@ from services.excursions.flight import likely_in_air
 from services.excursions.journey import journey_over
 from services.excursions.scoring import DEFAULT_CONFIG, ScoringConfig, apply_each, check_silence, new_state
 from services.excursions.storage import (
+    Decoded,
     MissingSegment,
     ReadValue,
     StoredState,
     is_header_key,
+    keep,
     keys_of,
     read_state,
     write,
@@ -57,10 +59,9 @@ class ExcursionProcessor:
     ) -> None:
         self.catalog = ProfileCatalog(profiles, default_product)
         self.config = config
-        # The last state decoded or encoded per shipment, with the header bytes it came from:
-        # when the table hands back those very bytes, parsing them again would rebuild the
-        # same state. Sealed segments' bodies are not held (storage.write unloads them).
-        self._decoded: dict[str, tuple[bytes, StoredState]] = {}
+        # Each device's state as last decoded or encoded, with the header bytes it came from
+        # (storage.Decoded). Sealed segments' bodies are not held (storage.write unloads them).
+        self._decoded: Decoded = {}
         # Each shipment's record as last decoded, with its limits: validating a shipment
         # (e-mail addresses and all) for every reading was a fifth of the worker's time.
         self._shipments: OrderedDict[str, tuple[bytes, Shipment | None, ExcursionLimits]] = OrderedDict()
@@ -86,7 +87,7 @@ class ExcursionProcessor:
         if not readings or readings[0].shipment_id is None:
             return None
         shipment_id = readings[0].shipment_id
-        stored = self._load(shipment_id, stored_raw, read) or StoredState(partition, new_state(shipment_id))
+        stored = self._load(stored_raw, read) or StoredState(partition, new_state(shipment_id))
         _, limits = self._shipment(shipment_id, shipment_raw)
         # Reading by reading, as they arrived: scored together, an excursion that opens and
         # closes within the batch would be told only as closed (the core reports the state a
@@ -117,7 +118,7 @@ class ExcursionProcessor:
 
         Only shipments stored from ``partition`` are checked.
         """
-        stored = self._load(shipment_id, stored_raw, read)
+        stored = self._load(stored_raw, read)
         if stored is None:
             return None
         events: list[ExcursionEvent] = []
@@ -127,13 +128,13 @@ class ExcursionProcessor:
                 in_air = shipment is not None and likely_in_air(shipment, stored.state)
                 stored.state, events = check_silence(stored.state, now, in_air, limits)
         if not events:  # check_silence changes the state only when it opens a silence
-            self._decoded[shipment_id] = (stored_raw, stored)
+            keep(stored, self._decoded)
             return None
         return self._step(stored, events, read)
 
     def keys_to_delete(self, shipment_id: str, stored_raw: bytes | None, read: ReadValue) -> list[str]:
         """Every key of the shipment's state: for a shipment that was deleted."""
-        stored = self._load(shipment_id, stored_raw, read)
+        stored = self._load(stored_raw, read)
         return keys_of(stored) if stored is not None else []
 
     @staticmethod
@@ -155,18 +156,10 @@ class ExcursionProcessor:
             self._shipments.popitem(last=False)
         return shipment, limits
 
-    def _load(self, shipment_id: str, raw: bytes | None, read: ReadValue) -> StoredState | None:
-        if raw is None:
-            return None
-        # Taken out of the cache: the core updates it in place, and until the new bytes are
-        # stored, the cached pair would no longer match.
-        cached = self._decoded.pop(shipment_id, None)
-        if cached is not None and cached[0] is raw:
-            return cached[1]
-        return read_state(raw, read)
+    def _load(self, raw: bytes | None, read: ReadValue) -> StoredState | None:
+        return read_state(raw, read, self._decoded) if raw is not None else None
 
     def _step(self, stored: StoredState, events: list[ExcursionEvent], read: ReadValue) -> StateChange:
-        writes = write(stored, read)
-        self._decoded[stored.state.shipment_id] = (writes.puts[-1][1], stored)
+        writes = write(stored, read, self._decoded)
         return StateChange(writes.puts, writes.deletes, events)
 

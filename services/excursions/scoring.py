@@ -50,16 +50,15 @@ from services.excursions.episodes import (
 )
 from services.excursions.mkt import mkt_from
 from services.excursions.state import (
-    BEGINNING,
     ClosedExcursion,
     DeviceState,
     Published,
-    Run,
     Sample,
     Segment,
     SegmentBody,
     ShipmentState,
     Silence,
+    new_device,
 )
 
 _SEVERITY = {1: "warning", 2: "critical"}
@@ -138,7 +137,7 @@ def apply_readings(
     for device_id, batch in by_device.items():
         device = state.devices.get(device_id)
         if device is None:
-            device = state.devices[device_id] = _new_device(device_id)
+            device = state.devices[device_id] = new_device(device_id)
         scorer = _DeviceScorer(state.shipment_id, device, limits, config)
         events.extend(scorer.apply(batch))
     return state, _with_mkt(state, events)
@@ -171,7 +170,7 @@ def apply_each(
         if scorer is None:
             device = state.devices.get(reading.device_id)
             if device is None:
-                device = state.devices[reading.device_id] = _new_device(reading.device_id)
+                device = state.devices[reading.device_id] = new_device(reading.device_id)
             scorer = scorers[reading.device_id] = _DeviceScorer(state.shipment_id, device, limits, config, rules)
         try:
             found = scorer.apply([reading])
@@ -629,11 +628,6 @@ def _silence_event(
         event_time=_dt(event_time),
         limits=limits,
     )
-
-
-def _new_device(device_id: str) -> DeviceState:
-    run = Run(episodes=[None, None, None])
-    return DeviceState(device_id=device_id, segments=[Segment(BEGINNING, SegmentBody(run.copy(), []))], run=run)
 
 
 def _with_mkt(state: ShipmentState, events: list[ExcursionEvent]) -> list[ExcursionEvent]:

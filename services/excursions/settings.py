@@ -31,7 +31,7 @@ class ExcursionSettings(KafkaSettings, ProfileSettings, MetricsSettings, LogSett
     excursions_checkpoint_every: Annotated[int, Field(ge=1)] = 64
     excursions_silence_check_s: Annotated[float, Field(gt=0)] = 60.0  # timer period of the silence check
     # The longest a reading waits for others to be scored with (the alert path's own delay).
-    # 0.25 scored a landing burst sooner (each step rewrites fewer shipment headers), but the
+    # 0.25 scored a landing burst sooner (fewer steps, each with a changelog record per tracker it changed), but the
     # alert latency bench under load got slower with it (bench/HISTORY.md, session 9).
     excursions_batch_s: Annotated[float, Field(gt=0, le=1)] = 0.02
     # How long the broker may hold a fetch for more readings (services.kafka.faust_app).

@@ -22,7 +22,7 @@ and ignored (it still reaches the database through the readings sink).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 
 from services.excursions.episodes import Episode
@@ -155,7 +155,56 @@ class DeviceState:
         return [sample for segment in self.segments for sample in segment.body.samples]
 
 
+class Devices(MutableMapping[str, DeviceState]):
+    """A shipment's devices by id, in the order they were first seen; each one read through
+    ``load`` only when used.
+
+    A landed backlog's step touches a few of a shipment's hundred trackers: holding and
+    writing the shipment's whole state for each step made its cost grow with the shipment.
+    """
+
+    __slots__ = ("_order", "_loaded", "_load")
+
+    def __init__(self, ids: Iterable[str] = (), load: Callable[[str], DeviceState] | None = None) -> None:
+        self._order: dict[str, None] = dict.fromkeys(ids)
+        self._loaded: dict[str, DeviceState] = {}
+        self._load = load
+
+    def __getitem__(self, device_id: str) -> DeviceState:
+        device = self._loaded.get(device_id)
+        if device is not None:
+            return device
+        if device_id not in self._order or self._load is None:
+            raise KeyError(device_id)
+        device = self._loaded[device_id] = self._load(device_id)
+        return device
+
+    def __setitem__(self, device_id: str, device: DeviceState) -> None:
+        self._order.setdefault(device_id)
+        self._loaded[device_id] = device
+
+    def __delitem__(self, device_id: str) -> None:
+        del self._order[device_id]
+        self._loaded.pop(device_id, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._order))
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def loaded(self) -> dict[str, DeviceState]:
+        """The devices read (or added) so far, in their order: the only ones a step can have changed."""
+        return {device_id: self._loaded[device_id] for device_id in self._order if device_id in self._loaded}
+
+
 @dataclass(slots=True)
 class ShipmentState:
     shipment_id: str
-    devices: dict[str, DeviceState] = field(default_factory=dict)
+    devices: Devices = field(default_factory=Devices)
+
+
+def new_device(device_id: str) -> DeviceState:
+    """A device with no readings yet: nothing open, the base checkpoint before any reading."""
+    run = Run(episodes=[None, None, None])
+    return DeviceState(device_id=device_id, segments=[Segment(BEGINNING, SegmentBody(run.copy(), []))], run=run)

@@ -21,7 +21,7 @@ from services.excursions.app import (
     create_app,
 )
 from services.excursions.settings import ExcursionSettings
-from services.excursions.storage import read_state, segment_key
+from services.excursions.storage import device_key, read_state, segment_key
 
 T0 = datetime(2026, 11, 9, 18, 0, tzinfo=UTC)
 HANGZHOU = (30.2741, 120.1551)
@@ -162,21 +162,23 @@ def test_a_deleted_shipment_takes_its_excursion_state_with_it(tmp_path: Path) ->
     asyncio.run(scenario())
 
 
-def test_history_lives_in_segments_beside_a_small_header_and_late_data_rescores_from_them(tmp_path: Path) -> None:
+def test_history_lives_in_segments_beside_a_small_device_header_and_late_data_rescores_them(tmp_path: Path) -> None:
     async def scenario() -> None:
         app = create_app(_settings(tmp_path, checkpoint_every=8))
         state_table = app.tables[STATE_TABLE]
         assert isinstance(state_table, faust.Table)
         await _feed(app, [3.0] * 20, HANGZHOU)
-        small_history = len(state_table[SHIPMENT.id])
+        device_header = device_key(SHIPMENT.id, "TRK-0001")
+        small_history = len(state_table[device_header])
         # minutes 20-39 missing (in flight), then 80 more readings on the ground
         assert await _score(app, [_reading(minute, 3.0, HANGZHOU) for minute in range(40, 120)]) == []
-        header = state_table[SHIPMENT.id]
-        assert len(header) < 2 * small_history  # 100 readings held, the header does not grow with them
+        assert len(state_table[device_header]) < 2 * small_history  # 100 readings held; the header does not grow
 
-        stored = read_state(header, state_table.get)
-        segments = {segment_key(SHIPMENT.id, slot) for slot in stored.slots}
-        assert len(segments) == 100 // 8 and set(state_table.keys()) == {SHIPMENT.id} | segments
+        stored = read_state(state_table[SHIPMENT.id], state_table.get)
+        assert list(stored.state.devices) == ["TRK-0001"]
+        segments = {segment_key(SHIPMENT.id, "TRK-0001", slot) for slot in stored.slots_of("TRK-0001").slots}
+        assert len(segments) == 100 // 8
+        assert set(state_table.keys()) == {SHIPMENT.id, device_header} | segments
 
         # The backlog of the flight: warm, found late, re-scored from the stored segments.
         late = await _score(app, [_reading(minute, 9.0, HANGZHOU) for minute in range(20, 40)])
@@ -189,8 +191,8 @@ def test_history_lives_in_segments_beside_a_small_header_and_late_data_rescores_
         stored = read_state(state_table[SHIPMENT.id], state_table.get)
         device = stored.state.devices["TRK-0001"]
         assert [t for t, _, _ in device.samples] == [(T0 + timedelta(minutes=m)).timestamp() for m in range(120)]
-        segments = {segment_key(SHIPMENT.id, slot) for slot in stored.slots}
-        assert set(state_table.keys()) == {SHIPMENT.id} | segments  # replaced segments were deleted
+        segments = {segment_key(SHIPMENT.id, "TRK-0001", slot) for slot in stored.slots_of("TRK-0001").slots}
+        assert set(state_table.keys()) == {SHIPMENT.id, device_header} | segments  # replaced segments were deleted
 
         async with app.agents[SHIPMENTS_AGENT].test_context() as shipments:
             await shipments.put(key=SHIPMENT.id.encode(), value=None)

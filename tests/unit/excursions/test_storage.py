@@ -1,4 +1,4 @@
-"""The state's table layout: a small header per shipment, history in copy-on-write segments."""
+"""The state's table layout: a header per shipment and per device, history in copy-on-write segments."""
 
 from __future__ import annotations
 
@@ -10,17 +10,18 @@ from hypothesis import HealthCheck, given, settings
 from schemas.excursion import ExcursionEvent
 from schemas.reading import Reading
 from services.excursions.scoring import ScoringConfig, apply_readings, excursions, new_state
-from services.excursions.state import Run, SegmentBody, ShipmentState
+from services.excursions.state import DeviceState, Run, SegmentBody, ShipmentState
 from services.excursions.storage import (
     StoredState,
     Writes,
     decode_segment,
+    device_key,
     encode_segment,
     read_state,
     segment_key,
     write,
 )
-from tests.unit.excursions.scenarios import SHIPMENT, lobster_limits, series
+from tests.unit.excursions.scenarios import DEVICE, SHIPMENT, lobster_limits, reading, series
 from tests.unit.excursions.test_order_independence import arrivals, without_revision
 
 CONFIG = ScoringConfig(checkpoint_every=4)
@@ -43,8 +44,13 @@ def step(table: Table, batch: list[Reading]) -> tuple[Writes, list[ExcursionEven
 
 
 def live_keys(table: Table) -> set[str]:
+    """The shipment header, its devices' headers and the segments they point at."""
     stored = read_state(table[SHIPMENT], table.get)
-    return {SHIPMENT} | {segment_key(SHIPMENT, slot) for slot in stored.slots}
+    keys = {SHIPMENT}
+    for device_id in stored.state.devices:
+        keys.add(device_key(SHIPMENT, device_id))
+        keys.update(segment_key(SHIPMENT, device_id, slot) for slot in stored.slots_of(device_id).slots)
+    return keys
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -75,16 +81,35 @@ def test_a_state_stored_and_read_back_between_batches_scores_exactly_like_one_in
     }
 
 
-def test_an_in_order_reading_writes_the_header_and_seals_a_segment_every_checkpoint() -> None:
+def test_an_in_order_reading_writes_its_device_header_and_seals_a_segment_every_checkpoint() -> None:
     table: Table = {}
     written = []
     for item in series(0, [3.0] * 12):
         writes, _ = step(table, [item])
         apply(table, writes)
         written.append([key for key, _ in writes.puts])
-    assert written.count([SHIPMENT]) == 9  # header only
-    sealed = [keys for keys in written if len(keys) == 2]
-    assert sealed == [[segment_key(SHIPMENT, n), SHIPMENT] for n in range(3)]  # the header last
+    header = device_key(SHIPMENT, DEVICE)
+    assert written[0] == [header, SHIPMENT]  # the shipment header names the new device, after it
+    assert written.count([header]) == 8  # the device's header only
+    sealed = [keys for keys in written[1:] if len(keys) == 2]
+    assert sealed == [[segment_key(SHIPMENT, DEVICE, n), header] for n in range(3)]  # its header last
+
+
+def test_a_step_writes_only_the_devices_it_changed() -> None:
+    table: Table = {}
+    trackers = [f"TRK-{n:04d}" for n in range(1, 101)]
+    apply(table, step(table, [reading(0, 3.0, device=d) for d in trackers])[0])
+    before = dict(table)
+
+    writes, _ = step(table, [reading(1, 3.5, device="TRK-0042")])
+    assert [key for key, _ in writes.puts] == [device_key(SHIPMENT, "TRK-0042")]
+    assert not writes.deletes
+    apply(table, writes)
+    assert {key for key in table if table[key] != before.get(key)} == {device_key(SHIPMENT, "TRK-0042")}
+    restored = read_state(table[SHIPMENT], table.get).state
+    assert list(restored.devices) == trackers  # in the order first seen
+    assert len(restored.devices["TRK-0042"].samples) == 2
+    assert len(restored.devices["TRK-0041"].samples) == 1
 
 
 def test_a_segment_packs_its_samples_and_keeps_missing_values_missing() -> None:
@@ -151,6 +176,52 @@ def test_a_state_in_the_previous_single_document_layout_is_read_and_scoring_goes
     assert first + rest == told
 
 
+def test_a_state_in_the_one_header_per_shipment_layout_is_rewritten_per_device_and_scoring_goes_on() -> None:
+    readings = series(0, [3.0] * 5 + [9.0] * 30 + [3.0] * 10) + series(0, [3.0] * 45, device="TRK-0002")
+    before, after = readings[:20] + readings[45:65], readings[20:45] + readings[65:]
+    straight: Table = {}
+    told = []
+    for item in before + after:
+        writes, events = step(straight, [item])
+        apply(straight, writes)
+        told.extend(events)
+
+    old = new_state(SHIPMENT)
+    first = []
+    for item in before:
+        old, events = apply_readings(old, [item], lobster_limits(), CONFIG)
+        first.extend(events)
+    table = format_2_layout(old, partition=3)
+    old_segments = {key for key in table if key != SHIPMENT}
+    assert old_segments  # the layout kept sealed segments under {shipment}/{slot}
+
+    rest = []
+    for item in after:
+        writes, events = step(table, [item])
+        apply(table, writes)
+        rest.extend(events)
+    assert first + rest == told
+    assert not old_segments & set(table)  # deleted once rewritten
+    assert set(table) == live_keys(table)
+    restored = read_state(table[SHIPMENT], table.get).state
+    assert {d: device.samples for d, device in restored.devices.items()} == {
+        d: device.samples for d, device in read_state(straight[SHIPMENT], straight.get).state.devices.items()
+    }
+
+
+def _bookkeeping(device: DeviceState) -> dict[str, object]:
+    """A device's fields besides its history, as both earlier layouts wrote them."""
+    return {
+        "closed": {key: asdict(value) for key, value in device.closed.items()},
+        "published": {key: asdict(value) for key, value in device.published.items()},
+        "last_received_at": device.last_received_at,
+        "last_position": device.last_position,
+        "last_speed_kmh": device.last_speed_kmh,
+        "silence": asdict(device.silence) if device.silence else None,
+        "too_late": device.too_late,
+    }
+
+
 def previous_layout(state: ShipmentState, partition: int) -> bytes:
     """What the processor stored before segments: one JSON document with every sample."""
     devices = {}
@@ -161,13 +232,33 @@ def previous_layout(state: ShipmentState, partition: int) -> bytes:
             "checkpoints": [{"t": segment.t, "run": asdict(segment.body.run)} for segment in device.segments],
             "run": asdict(device.run),
             "since_checkpoint": len(device.segments[-1].body.samples),
-            "closed": {key: asdict(value) for key, value in device.closed.items()},
-            "published": {key: asdict(value) for key, value in device.published.items()},
-            "last_received_at": device.last_received_at,
-            "last_position": device.last_position,
-            "last_speed_kmh": device.last_speed_kmh,
-            "silence": asdict(device.silence) if device.silence else None,
-            "too_late": device.too_late,
+            **_bookkeeping(device),
         }
     document = {"partition": partition, "state": {"shipment_id": state.shipment_id, "devices": devices}}
     return json.dumps(document).encode()
+
+
+def format_2_layout(state: ShipmentState, partition: int) -> Table:
+    """What the processor stored before device headers: one header per shipment with every
+    device in it, sealed segments under ``{shipment}/{slot}``."""
+    table: Table = {}
+    devices = {}
+    slot = 0
+    for device_id, device in state.devices.items():
+        sealed = []
+        for segment in device.segments[:-1]:
+            table[f"{SHIPMENT}/{slot}"] = encode_segment(segment.body)
+            sealed.append([segment.t, slot])
+            slot += 1
+        tail = device.segments[-1]
+        devices[device_id] = {
+            "run": asdict(device.run),
+            "sealed": sealed,
+            "tail_t": tail.t,
+            "tail": asdict(tail.body),
+            **_bookkeeping(device),
+        }
+    header = {"format": 2, "partition": partition, "shipment_id": SHIPMENT, "next_slot": slot, "garbage": [],
+              "devices": devices}
+    table[SHIPMENT] = json.dumps(header, separators=(",", ":")).encode()
+    return table
