@@ -15,6 +15,11 @@ nothing committed). The loop does the rest, once:
 - **handle**: the handler says, per partition, how far it got and where it has to wait;
 - **hold**: a partition that has to wait is paused and sought back to its waiting record,
   and resumed after ``retry_after_s``; the other partitions go on;
+- **read ahead** (``LoopSettings.read_ahead``, the sink): the next fetch runs while the handler
+  stores this batch, so the sink's decoding and the database's work overlap instead of taking
+  turns. The consumer is still touched by one call at a time: the commit, holds and changes
+  come after both. The next batch loses its records of a partition this one held (they are
+  read again from the held record);
 - **flush, then commit**: the handler confirms what it produced (``before_commit``), then the
   offsets after what was handled are committed, asynchronously. A synchronous commit waits
   for the group coordinator, which after a broker restart the consumer only finds again
@@ -127,6 +132,7 @@ class LoopSettings:
     linger_s: float = 0.0  # how long it then waits for up to max_records
     retry_after_s: float = 2.0  # how long a held partition stays paused
     reconnect_max_s: float = 10.0
+    read_ahead: bool = False  # fetch the next batch while this one is handled
 
 
 def fetch(consumer: Consumer, max_records: int, wait_s: float, linger_s: float = 0.0) -> list[Message]:
@@ -147,6 +153,15 @@ def usable(message: Message) -> bool:
     if error.code() != KafkaError._PARTITION_EOF:
         log.warning("consumer error on %s[%s]: %s", message.topic(), message.partition(), error)
     return False
+
+
+def _without(batch: Batch | None, held: set[Partition]) -> Batch | None:
+    """``batch`` less its records of ``held`` partitions (None when nothing is left)."""
+    if batch is None or not held:
+        return batch
+    records = [r for r in batch.records if r.partition not in held]
+    unreadable = [u for u in batch.unreadable if partition_of(u.message) not in held]
+    return Batch(records, unreadable) if records or unreadable else None
 
 
 def decode(messages: list[Message], topics: Mapping[str, type[BaseModel] | None]) -> Batch:
@@ -179,6 +194,7 @@ class ConsumerLoop:
         self._consumer: Consumer | None = None
         self._paused: dict[Partition, float] = {}  # partition -> monotonic time to resume
         self._changes: list[Callable[[Consumer], None]] = []
+        self._ahead: Batch | None = None  # fetched while the previous batch was handled
 
     def setup(self) -> None:
         consumer = self._open_consumer()
@@ -199,6 +215,7 @@ class ConsumerLoop:
         self._changes.append(change)
 
     def close(self) -> None:
+        self._ahead = None  # not committed: read again by whoever has the partitions next
         if self._consumer is not None:
             self._consumer.close()
             self._consumer = None
@@ -224,11 +241,23 @@ class ConsumerLoop:
         self._resume_due(consumer)
         while self._changes:
             self._changes.pop(0)(consumer)
-        settings = self._settings
-        messages = await asyncio.to_thread(fetch, consumer, settings.max_records, settings.wait_s, settings.linger_s)
-        if not messages:
+        batch, self._ahead = self._ahead, None
+        if batch is None:
+            batch = await self._fetch(consumer)
+        if batch is None:
             return
-        progress = await self._handler.handle(decode(messages, self._handler.topics))
+        if self._settings.read_ahead:
+            # Both end before anything else touches the consumer, also when one fails (closing
+            # the consumer while the other thread still polls it is not safe).
+            handled, fetched = await asyncio.gather(self._handler.handle(batch), self._fetch(consumer),
+                                                    return_exceptions=True)
+            for outcome in (handled, fetched):
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            assert isinstance(handled, Progress) and not isinstance(fetched, BaseException)
+            progress, self._ahead = handled, _without(fetched, set(handled.held))
+        else:
+            progress = await self._handler.handle(batch)
         for partition, offset in progress.held.items():
             self._hold(consumer, partition, offset)
         if self._subscribe and (progress.done or progress.held):
@@ -237,6 +266,11 @@ class ConsumerLoop:
                 consumer.commit(offsets=progress.to_commit(), asynchronous=True)
             except KafkaException as exc:  # the next commit carries these offsets
                 log.warning("offset commit failed (%s); the next commit carries it", exc)
+
+    async def _fetch(self, consumer: Consumer) -> Batch | None:
+        settings = self._settings
+        messages = await asyncio.to_thread(fetch, consumer, settings.max_records, settings.wait_s, settings.linger_s)
+        return decode(messages, self._handler.topics) if messages else None
 
     def _hold(self, consumer: Consumer, partition: Partition, offset: int) -> None:
         consumer.pause([TopicPartition(*partition)])

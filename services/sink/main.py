@@ -35,7 +35,8 @@ def tables() -> dict[str, TopicTable]:
 def consumer_loop(settings: SinkSettings, store: BatchStore) -> ConsumerLoop:
     return ConsumerLoop(
         store,
-        LoopSettings(max_records=settings.sink_batch_size, wait_s=0.5, linger_s=settings.sink_batch_wait_s),
+        LoopSettings(max_records=settings.sink_batch_size, wait_s=0.5, linger_s=settings.sink_batch_wait_s,
+                     read_ahead=True),
         lambda: group_consumer(settings, settings.sink_group_id, **{
             "statistics.interval.ms": 5000, "stats_cb": store.record_lag}),
     )

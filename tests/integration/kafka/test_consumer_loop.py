@@ -1,6 +1,7 @@
 """The one consumer loop on the real broker: a held record waits without holding up the
-other partition and keeps its own partition's order, an unreadable record is handed over
-and finished with, and what was handled is committed, so a restart reads nothing again."""
+other partition and keeps its own partition's order (also when the next batch was read
+ahead), an unreadable record is handed over and finished with, and what was handled is
+committed, so a restart reads nothing again."""
 
 from __future__ import annotations
 
@@ -81,7 +82,12 @@ async def _run_until(loop: ConsumerLoop, done: object, timeout_s: float = 60) ->
     loop.close()
 
 
-def test_held_records_wait_alone_and_everything_handled_is_committed(stack: StackEndpoints) -> None:
+# One record a batch with read-ahead: the batch fetched while -1 is held holds 3, which must
+# be dropped and read again after -1, not handled before it.
+@pytest.mark.parametrize(("max_records", "read_ahead"), [(10, False), (10, True), (1, True)])
+def test_held_records_wait_alone_and_everything_handled_is_committed(
+    stack: StackEndpoints, max_records: int, read_ahead: bool,
+) -> None:
     bootstrap = stack.kafka_bootstrap
     topic = _topic(bootstrap)
     _produce(bootstrap, topic, {0: [b'{"n": 1}', b"not json", b'{"n": 2}'],
@@ -89,7 +95,8 @@ def test_held_records_wait_alone_and_everything_handled_is_committed(stack: Stac
     kafka = KafkaSettings(kafka_bootstrap=bootstrap)
     group = f"test-loop-{uuid.uuid4().hex[:8]}"
     recorder = Recorder(topic)
-    loop = ConsumerLoop(recorder, LoopSettings(max_records=10, wait_s=0.2, retry_after_s=0.5),
+    loop = ConsumerLoop(recorder, LoopSettings(max_records=max_records, wait_s=0.2, retry_after_s=0.5,
+                                               read_ahead=read_ahead),
                         lambda: group_consumer(kafka, group))
 
     asyncio.run(_run_until(loop, lambda: len(recorder.handled) == 4))
