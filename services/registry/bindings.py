@@ -33,37 +33,63 @@ class Binding:
 
 
 Bound = tuple[datetime, str, datetime | None]  # packed_at, shipment id, sealed_at
+_UNBOUND = Binding()
+
+
+class _DeviceBindings:
+    """One device's shipments by packing time, each with the answer for a reading that falls
+    into it, worked out once: ``bind`` runs for every reading (a landed backlog is millions)."""
+
+    __slots__ = ("keys", "answers")
+
+    def __init__(self, bound: list[Bound]) -> None:
+        ordered = sorted(bound, key=_order)
+        self.keys = [_order(b) for b in ordered]
+        self.answers = [_answer(ordered, index) for index in range(len(ordered))]
 
 
 class BindingTable:
-    """Pure lookup structure; the cache below fills it."""
+    """Pure lookup structure; the cache below fills it. Read by ingest's threads while the
+    cache's thread writes: a write swaps one dict entry, or the whole dict, never edits one."""
 
     def __init__(self) -> None:
-        self._by_device: dict[str, list[Bound]] = {}
+        self._by_device: dict[str, _DeviceBindings] = {}
 
     def replace(self, rows: list[tuple[str, datetime, str, datetime | None]]) -> None:
         grouped: dict[str, list[Bound]] = defaultdict(list)
         for device_id, packed_at, shipment_id, sealed_at in rows:
             grouped[device_id].append((packed_at, shipment_id, sealed_at))
-        self._by_device = {device: sorted(bound, key=_order) for device, bound in grouped.items()}
+        self._by_device = {device: _DeviceBindings(bound) for device, bound in grouped.items()}
 
     def set_device(self, device_id: str, bound: list[Bound]) -> None:
-        self._by_device = {**self._by_device, device_id: sorted(bound, key=_order)}
+        # In place (one entry, atomic for readers): copying the table for every registered
+        # tracker made registering thousands of them quadratic.
+        if bound:
+            self._by_device[device_id] = _DeviceBindings(bound)
+        else:
+            self._by_device.pop(device_id, None)
 
     def bind(self, device_id: str, at: datetime) -> Binding:
-        bound = self._by_device.get(device_id)
-        if not bound:
-            return Binding()
-        index = bisect.bisect_right([(p, s) for p, s, _ in bound], (at, "\uffff")) - 1
-        packed_at, shipment_id, sealed_at = bound[max(index, 0)]
-        if sealed_at is not None:
-            return Binding(refusal=f"falls into shipment {shipment_id}, sealed at {sealed_at.isoformat()}",
-                           rule="shipment_sealed")
-        later = next(((s, sealed) for _, s, sealed in bound[index + 1:] if sealed is not None), None)
-        if later is not None:
-            return Binding(refusal=f"is older than shipment {later[0]} of this device, sealed at "
-                                   f"{later[1].isoformat()}", rule="shipment_sealed")
-        return Binding(shipment_id=shipment_id)
+        device = self._by_device.get(device_id)
+        if device is None:
+            return _UNBOUND
+        if len(device.answers) == 1:  # most trackers: one shipment, whatever the time
+            return device.answers[0]
+        index = bisect.bisect_right(device.keys, (at, "\uffff")) - 1
+        return device.answers[max(index, 0)]
+
+
+def _answer(bound: list[Bound], index: int) -> Binding:
+    """Where a reading goes that falls into ``bound[index]`` (or before the first shipment)."""
+    _, shipment_id, sealed_at = bound[index]
+    if sealed_at is not None:
+        return Binding(refusal=f"falls into shipment {shipment_id}, sealed at {sealed_at.isoformat()}",
+                       rule="shipment_sealed")
+    later = next(((s, sealed) for _, s, sealed in bound[index + 1:] if sealed is not None), None)
+    if later is not None:
+        return Binding(refusal=f"is older than shipment {later[0]} of this device, sealed at "
+                               f"{later[1].isoformat()}", rule="shipment_sealed")
+    return Binding(shipment_id=shipment_id)
 
 
 def _order(bound: Bound) -> tuple[datetime, str]:

@@ -43,3 +43,16 @@ def test_a_reading_older_than_a_sealed_shipment_is_refused_though_it_falls_befor
                       ("TRK-1", T0 + timedelta(days=20), "SHP-C", None)])
     assert bindings.bind("TRK-1", T0 + timedelta(days=1)).rule == "shipment_sealed"  # would change SHP-B's chain
     assert bindings.bind("TRK-1", T0 + timedelta(days=21)) == Binding(shipment_id="SHP-C")
+
+
+def test_a_device_registered_or_released_later_binds_accordingly_and_leaves_the_others_alone() -> None:
+    bindings = table()
+    bindings.set_device("TRK-2", [(T0, "SHP-C", None)])
+    assert bindings.bind("TRK-2", T0 - timedelta(days=1)) == Binding(shipment_id="SHP-C")  # pre-cooling
+    assert bindings.bind("TRK-2", T0 + timedelta(days=30)) == Binding(shipment_id="SHP-C")
+    assert bindings.bind("TRK-1", T0 + timedelta(days=11)) == Binding(shipment_id="SHP-B")
+
+    bindings.set_device("TRK-2", [])  # its shipment deleted
+    assert bindings.bind("TRK-2", T0) == Binding()
+    bindings.set_device("TRK-1", [(T0, "SHP-A", T0 + timedelta(days=5))])  # SHP-B deleted, SHP-A sealed
+    assert bindings.bind("TRK-1", T0 + timedelta(days=11)).rule == "shipment_sealed"
