@@ -38,14 +38,27 @@ _UNBOUND = Binding()
 
 class _DeviceBindings:
     """One device's shipments by packing time, each with the answer for a reading that falls
-    into it, worked out once: ``bind`` runs for every reading (a landed backlog is millions)."""
+    into it, worked out on the device's first reading and kept: ``bind`` runs for every
+    reading (a landed backlog is millions), a full reload for every device at once."""
 
-    __slots__ = ("keys", "answers")
+    __slots__ = ("_bound", "_keys", "_answers")
 
     def __init__(self, bound: list[Bound]) -> None:
-        ordered = sorted(bound, key=_order)
-        self.keys = [_order(b) for b in ordered]
-        self.answers = [_answer(ordered, index) for index in range(len(ordered))]
+        self._bound = bound
+        self._keys: list[tuple[datetime, str]] | None = None
+        self._answers: list[Binding] = []
+
+    def answer(self, at: datetime) -> Binding:
+        keys = self._keys
+        if keys is None:
+            ordered = sorted(self._bound, key=_order)
+            # Answers first, keys last: another thread asking meanwhile works them out again.
+            self._answers = [_answer(ordered, index) for index in range(len(ordered))]
+            self._keys = keys = [_order(b) for b in ordered]
+        if len(keys) == 1:  # most trackers: one shipment, whatever the time
+            return self._answers[0]
+        index = bisect.bisect_right(keys, (at, "\uffff")) - 1
+        return self._answers[max(index, 0)]
 
 
 class BindingTable:
@@ -71,12 +84,7 @@ class BindingTable:
 
     def bind(self, device_id: str, at: datetime) -> Binding:
         device = self._by_device.get(device_id)
-        if device is None:
-            return _UNBOUND
-        if len(device.answers) == 1:  # most trackers: one shipment, whatever the time
-            return device.answers[0]
-        index = bisect.bisect_right(device.keys, (at, "\uffff")) - 1
-        return device.answers[max(index, 0)]
+        return _UNBOUND if device is None else device.answer(at)
 
 
 def _answer(bound: list[Bound], index: int) -> Binding:
