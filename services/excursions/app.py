@@ -49,6 +49,10 @@ SILENCE_AGENT = "excursions-silence"
 SCORE_BATCH_MAX = 2_000  # records taken at once (or fewer, after excursions_batch_s)
 
 
+def silence_ticks_topic(settings: ExcursionSettings) -> str:
+    return f"{settings.excursions_app_id}-silence-ticks"
+
+
 def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfile] | None = None,
                metrics: StreamMetrics | None = None) -> faust.App:
     counts = metrics if metrics is not None else StreamMetrics("excursions")
@@ -65,7 +69,7 @@ def create_app(settings: ExcursionSettings, profiles: Mapping[str, ProductProfil
     )
     readings = app.topic(READINGS.name, partitions=PARTITIONS)
     excursions = app.topic(EXCURSIONS.name, partitions=PARTITIONS)
-    ticks = app.topic(f"{settings.excursions_app_id}-silence-ticks", partitions=PARTITIONS, internal=True)
+    ticks = app.topic(silence_ticks_topic(settings), partitions=PARTITIONS, internal=True)
     # value_type=bytes: the raw codec, also when a restart recovers the table from its changelog
     shipment_table = app.Table(SHIPMENTS_TABLE, partitions=PARTITIONS, value_type=bytes)
     state_table = app.Table(STATE_TABLE, partitions=PARTITIONS, value_type=bytes)

@@ -103,6 +103,13 @@ def new_faust_app(
     )
 
 
+def internal_topics(app: faust.App, *plain: str) -> dict[str, dict[str, str]]:
+    """The topics faust would create for ``app`` at start-up, as ``ensure_topics`` takes them:
+    each table's changelog (compacted, as faust makes it) and the app's own ``plain`` ones."""
+    changelogs = {table.changelog_topic_name: {"cleanup.policy": "compact"} for table in app.tables.values()}
+    return {**changelogs, **{name: {} for name in plain}}
+
+
 class WorkerReadiness:
     """A faust worker's /readyz: its partitions were assigned, and it is neither rebalancing
     nor recovering its tables from their changelogs now (the flags faust keeps on the app)."""

@@ -2,6 +2,10 @@
 
 faust creates only its internal topics; a source topic auto-created by the broker would get
 ``num.partitions`` and clash with the agents' ``topic_partitions`` (faust raises PartitionsMismatch).
+A processor passes its internal topics too (``services.kafka.faust_app.internal_topics``): made
+by faust at start-up on a fresh broker, they came after its consumer's first metadata, and each
+table write found its changelog with 0 partitions (PartitionsMismatch again, the agent crashed
+on every batch until the metadata was refreshed minutes later).
 """
 
 from __future__ import annotations
@@ -17,19 +21,20 @@ from schemas.topics import ALL_KAFKA_TOPICS, PARTITIONS, SHIPMENTS
 COMPACTED = {SHIPMENTS.name}
 
 
-def ensure_topics(client_config: Mapping[str, str], replication: int = 1, timeout_s: float = 30) -> list[str]:
-    """Creates the missing topics; returns the names it created."""
+def ensure_topics(client_config: Mapping[str, str], replication: int = 1, timeout_s: float = 30,
+                  internal: Mapping[str, Mapping[str, str]] | None = None) -> list[str]:
+    """Creates the missing topics, coldchain's and ``internal`` (name: topic config), all with
+    ``PARTITIONS`` partitions; returns the names it created."""
     admin = AdminClient(dict(client_config))
     existing = set(admin.list_topics(timeout=timeout_s).topics)
+    configs: dict[str, Mapping[str, str]] = {
+        topic.name: {"cleanup.policy": "compact"} if topic.name in COMPACTED else {} for topic in ALL_KAFKA_TOPICS
+    }
+    configs.update(internal or {})
     wanted = [
-        NewTopic(
-            topic.name,
-            num_partitions=PARTITIONS,
-            replication_factor=replication,
-            config={"cleanup.policy": "compact"} if topic.name in COMPACTED else {},
-        )
-        for topic in ALL_KAFKA_TOPICS
-        if topic.name not in existing
+        NewTopic(name, num_partitions=PARTITIONS, replication_factor=replication, config=dict(config))
+        for name, config in configs.items()
+        if name not in existing
     ]
     if not wanted:
         return []
