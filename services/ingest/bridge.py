@@ -130,7 +130,7 @@ class IngestBridge:
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
         self._producer = new_producer(self.settings, **{
-            "linger.ms": 5,
+            "linger.ms": self.settings.ingest_kafka_linger_ms,
             "batch.num.messages": 10000,
             "compression.type": "lz4",
             "queue.buffering.max.messages": 500000,
