@@ -271,9 +271,15 @@ class _DeviceScorer:
         self.arrived: datetime | None = None  # the batch's newest arrival, told on its events
 
     def apply(self, batch: list[ReadingLike]) -> list[ExcursionEvent]:
-        self.arrived = max(r.received_at for r in batch)
-        events = self._note_arrival(batch)
-        fresh = self._fresh_samples(batch)
+        # Called once per reading of a landed backlog (apply_each): each time is converted
+        # once, and a batch of one takes no generator, dict or sort.
+        if len(batch) == 1:
+            first = self.arrived = batch[0].received_at
+        else:
+            first, self.arrived = min(r.received_at for r in batch), max(r.received_at for r in batch)
+        times = [reading.time.timestamp() for reading in batch]
+        events = self._note_arrival(batch, times, first.timestamp(), self.arrived.timestamp())
+        fresh = self._fresh_samples(batch, times)
         if fresh:
             if fresh[0][0] > self.device.run.last_t:
                 for sample in fresh:
@@ -286,16 +292,14 @@ class _DeviceScorer:
 
     # -- arrival bookkeeping: silence, position -------------------------------------------
 
-    def _note_arrival(self, batch: list[ReadingLike]) -> list[ExcursionEvent]:
+    def _note_arrival(self, batch: list[ReadingLike], times: list[float], first_arrival: float,
+                      last_arrival: float) -> list[ExcursionEvent]:
         device = self.device
-        first_arrival = min(r.received_at for r in batch).timestamp()
-        last_arrival = max(r.received_at for r in batch).timestamp()
         if device.last_received_at is None or last_arrival > device.last_received_at:
             device.last_received_at = last_arrival
-        for reading in batch:
+        for reading, t in zip(batch, times, strict=True):
             if reading.lat is None or reading.lon is None:
                 continue
-            t = reading.time.timestamp()
             if device.last_position is None or t >= device.last_position[0]:
                 device.last_position = (t, reading.lat, reading.lon)
                 device.last_speed_kmh = reading.speed_kmh
@@ -316,11 +320,12 @@ class _DeviceScorer:
             )
         ]
 
-    def _fresh_samples(self, batch: list[ReadingLike]) -> list[Sample]:
+    def _fresh_samples(self, batch: list[ReadingLike], times: list[float]) -> list[Sample]:
         """The batch's new readings, sorted by time, first of each duplicate kept."""
+        if len(batch) == 1:
+            return [(times[0], batch[0].temp_c, batch[0].humidity_pct)]
         unique: dict[float, Sample] = {}
-        for reading in batch:
-            t = reading.time.timestamp()
+        for reading, t in zip(batch, times, strict=True):
             if t not in unique:
                 unique[t] = (t, reading.temp_c, reading.humidity_pct)
         return sorted(unique.values(), key=_SAMPLE_TIME)
