@@ -109,6 +109,10 @@ def test_a_landed_message_decodes_without_pydantic_to_equal_readings() -> None:
     b'{"readings": [{"device_id": "TRK-1", "time": "2026-11-09T18:00:00Z", "received_at": "2026-11-09T18:00:00Z"},'
     b' {"device_id": "TRK-2", "time": "2026-11-09T18:01:00Z", "received_at": "2026-11-09T18:01:00Z"}]}',
     b'{"readings": [{"device_id": "TRK-1\\n", "time": "2026-11-09T18:00:00Z", "received_at": "2026-11-09T18:00:00Z"}]}',
+    b'{"readings": [{"device_id": "TRK-1", "shipment_id": "SHP 1", "time": "2026-11-09T18:00:00Z",'
+    b' "received_at": "2026-11-09T18:00:00Z"}, {"device_id": "TRK-1", "shipment_id": "SHP 1",'
+    b' "time": "2026-11-09T18:01:00Z", "received_at": "2026-11-09T18:01:00Z"}]}',
+    b'{"readings": [{"device_id": "", "time": "2026-11-09T18:00:00Z", "received_at": "2026-11-09T18:00:00Z"}]}',
     b'{"readings": [{"device_id": "TRK-1", "time": "2026-11-09T18:00:00Z", "received_at": "2026-11-09T18:00:00Z",'
     b' "temp_c": 1e999}]}',
 ])
