@@ -114,7 +114,7 @@ class _Folding:
 
     def __init__(self, state: EtaState, context: EtaContext) -> None:
         self._state, self._context = state, context
-        self._now = None if state.now is None else (state.now.timestamp(), state.now)
+        self._now = _stamp(state.now)
         self._ledger = LedgerFold(state.ledger, context.shipment.packed_at, context.params.viability_bucket_min)
         self._fixes: _FixFold | None = None  # made on the first fix
         self._temp = None if state.latest_temp_at is None else (

@@ -56,7 +56,11 @@ def _minutes(time: datetime) -> float:
 
 
 def _bucket(time: datetime, bucket_min: int) -> int:
-    return int(_minutes(time) // bucket_min)
+    return _bucket_at(time.timestamp(), bucket_min)
+
+
+def _bucket_at(seconds: float, bucket_min: int) -> int:
+    return int(seconds / 60 // bucket_min)
 
 
 def record(
@@ -94,7 +98,7 @@ class LedgerFold:
         if ts < self._packed_ts:
             return
         temp_c = round(temp_c, TEMP_DECIMALS)
-        bucket = int(ts / 60 // self._bucket_min)  # _bucket's arithmetic
+        bucket = _bucket_at(ts, self._bucket_min)
         settled = self._ledger.settled_until
         if settled is not None and bucket < settled:
             return

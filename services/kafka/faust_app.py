@@ -23,6 +23,7 @@ from schemas.topics import PARTITIONS, SHIPMENTS
 from services.connections import KafkaSettings
 from services.kafka.credentials import broker_credentials
 from services.kafka.stream_metrics import StreamMetrics, counted_readings
+from services.kafka.topics import COMPACT
 from services.metrics_server import ListenAddress, MetricsServer
 from services.registry.record import shipment_of_record
 
@@ -106,7 +107,7 @@ def new_faust_app(
 def internal_topics(app: faust.App, *plain: str) -> dict[str, dict[str, str]]:
     """The topics faust would create for ``app`` at start-up, as ``ensure_topics`` takes them:
     each table's changelog (compacted, as faust makes it) and the app's own ``plain`` ones."""
-    changelogs = {table.changelog_topic_name: {"cleanup.policy": "compact"} for table in app.tables.values()}
+    changelogs = {table.changelog_topic_name: COMPACT for table in app.tables.values()}
     return {**changelogs, **{name: {} for name in plain}}
 
 

@@ -19,6 +19,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from schemas.topics import ALL_KAFKA_TOPICS, PARTITIONS, SHIPMENTS
 
 COMPACTED = {SHIPMENTS.name}
+COMPACT = {"cleanup.policy": "compact"}  # a topic config: keep each key's last record
 
 
 def ensure_topics(client_config: Mapping[str, str], replication: int = 1, timeout_s: float = 30,
@@ -28,7 +29,7 @@ def ensure_topics(client_config: Mapping[str, str], replication: int = 1, timeou
     admin = AdminClient(dict(client_config))
     existing = set(admin.list_topics(timeout=timeout_s).topics)
     configs: dict[str, Mapping[str, str]] = {
-        topic.name: {"cleanup.policy": "compact"} if topic.name in COMPACTED else {} for topic in ALL_KAFKA_TOPICS
+        topic.name: COMPACT if topic.name in COMPACTED else {} for topic in ALL_KAFKA_TOPICS
     }
     configs.update(internal or {})
     wanted = [
