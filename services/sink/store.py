@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, cast
@@ -99,41 +99,68 @@ def _chunks(records: list[Record], limit: int) -> list[list[Record]]:
     return chunks
 
 
+def shared_out(records: list[Record], lanes: int) -> list[list[Record]]:
+    """The batch's records in ``lanes`` groups of whole partitions (a partition's records stay
+    in order, in one group), the largest partitions first to the group with the fewest bytes:
+    one group per database connection, written at once."""
+    by_partition: dict[tuple[str, int], list[Record]] = {}
+    for record in records:
+        by_partition.setdefault(record.partition, []).append(record)
+    groups: list[list[Record]] = [[] for _ in range(lanes)]
+    sizes = [0] * lanes
+    for part in sorted(by_partition.values(), key=_value_bytes, reverse=True):
+        emptiest = sizes.index(min(sizes))
+        groups[emptiest] += part
+        sizes[emptiest] += _value_bytes(part)
+    return [group for group in groups if group]
+
+
+def _value_bytes(records: list[Record]) -> int:
+    return sum(len(record.message.value() or b"") for record in records)
+
+
 class BatchStore:
     """The sink's handler of the consumer loop (services/kafka/consumer_loop.py): a fetched
-    batch goes into the database in transactions of at most ``sink_transaction_bytes``, all
-    of it, before the loop commits its offsets. The database connection opens in ``setup()``
-    and is waited for when it is lost."""
+    batch goes into the database, all of it, before the loop commits its offsets. Its
+    partitions are shared out among ``sink_connections`` connections written at once, so
+    that one connection's Python work (decoding is done; rows, the hash chain, COPY)
+    overlaps another's wait on the database. Each connection writes in transactions of at
+    most ``sink_transaction_bytes``. Connections open in ``setup()`` and are waited for when
+    lost."""
 
-    def __init__(self, settings: SinkSettings, tables: Mapping[str, TopicTable], metrics: SinkMetrics,
-                 on_written: Callable[[str, int], None] | None = None) -> None:
-        self._dead_letters = DeadLetterWriter()
+    def __init__(self, settings: SinkSettings, tables: Mapping[str, TopicTable], metrics: SinkMetrics) -> None:
         self.settings = settings
         self.tables = tables
         # The loop only calls model_validate_json (RecordModel): a ReadingRecord is as good as a model.
         self.topics = cast(dict[str, type[BaseModel] | None], {topic: table.model for topic, table in tables.items()})
         self.metrics = metrics
-        self.on_written = on_written
         self._stop = threading.Event()
-        self._conn: psycopg.Connection | None = None
+        self._lanes = [_Lane(settings, tables, metrics, self._stop)
+                       for _ in range(settings.sink_connections)]
 
     def setup(self) -> None:
-        self._connect()
+        for lane in self._lanes:
+            lane.connect()
 
     def stop(self) -> None:
         self._stop.set()
 
     def connected(self) -> bool:
-        """For /readyz: a database connection open."""
-        return self._conn is not None and not self._conn.closed
+        """For /readyz: every database connection open."""
+        return all(lane.connected() for lane in self._lanes)
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        for lane in self._lanes:
+            lane.close()
 
     async def handle(self, batch: Batch) -> Progress:
-        await asyncio.to_thread(self._store_all, batch)
+        groups = shared_out(batch.records, len(self._lanes))
+        refused = [self._unreadable(u) for u in batch.unreadable]
+        for letters in await asyncio.gather(*(asyncio.to_thread(lane.store, group)
+                                              for lane, group in zip(self._lanes, groups, strict=False))):
+            refused += letters
+        if refused:
+            await asyncio.to_thread(self._lanes[0].write_dead_letters, refused)
         return Progress.all_of(batch)
 
     async def before_commit(self) -> None:
@@ -147,13 +174,6 @@ class BatchStore:
                 if partition != "-1" and p.get("consumer_lag", -1) >= 0:
                     self.metrics.lag.labels(topic, partition).set(p["consumer_lag"])
 
-    def _store_all(self, batch: Batch) -> None:
-        refused = [self._unreadable(u) for u in batch.unreadable]
-        for chunk in _chunks(batch.records, self.settings.sink_transaction_bytes):
-            refused += self._store_until_stored(chunk)
-        if refused:
-            self._write_dead_letters(refused)
-
     def _unreadable(self, unreadable: Unreadable) -> DeadLetter:
         # Our own topics carry our own schema: a record that does not parse is a bug
         # upstream. It is kept as a dead letter rather than stop every record behind it.
@@ -163,11 +183,41 @@ class BatchStore:
         log.error("unreadable record on %s at offset %s: %s", message.topic(), message.offset(), unreadable.error)
         return record_dead_letter(message, "unreadable", str(unreadable.error))
 
-    def _connect(self) -> None:
+
+class _Lane:
+    """One database connection of the sink and what it writes: its group of a batch, in
+    transactions, each record or its dead letter."""
+
+    def __init__(self, settings: SinkSettings, tables: Mapping[str, TopicTable], metrics: SinkMetrics,
+                 stop: threading.Event) -> None:
+        self._dead_letters = DeadLetterWriter()
+        self.settings = settings
+        self.tables = tables
+        self.metrics = metrics
+        self._stop = stop
+        self._conn: psycopg.Connection | None = None
+
+    def connected(self) -> bool:
+        return self._conn is not None and not self._conn.closed
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def connect(self) -> None:
         self._conn = psycopg.connect(self.settings.dsn)
         for table in self.tables.values():
             table.writer.prepare(self._conn)  # session-local staging tables: again on every connection
         self._conn.commit()
+
+    def store(self, records: list[Record]) -> list[DeadLetter]:
+        """Stores the records in transactions of at most ``sink_transaction_bytes``; returns
+        the dead letters of those the database refused."""
+        refused: list[DeadLetter] = []
+        for chunk in _chunks(records, self.settings.sink_transaction_bytes):
+            refused += self._store_until_stored(chunk)
+        return refused
 
     def _store_until_stored(self, chunk: list[Record]) -> list[DeadLetter]:
         """A lost database connection (a restart, a failover) is waited out: the chunk is
@@ -186,7 +236,7 @@ class BatchStore:
         self.close()
         while not self._stop.is_set():
             try:
-                self._connect()
+                self.connect()
                 return
             except psycopg.OperationalError as exc:
                 log.warning("database not reachable yet (%s)", exc)
@@ -224,10 +274,8 @@ class BatchStore:
                        for topic, records in by_topic.items()}
         for topic, count in written.items():
             self.metrics.written.labels(topic).inc(count)
-            if self.on_written is not None:
-                self.on_written(topic, count)
 
-    def _write_dead_letters(self, letters: list[DeadLetter]) -> None:
+    def write_dead_letters(self, letters: list[DeadLetter]) -> None:
         """The dead-letter table is the last stop: a letter it refuses too is logged and counted."""
         assert self._conn is not None
         for letter in letters:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -136,3 +137,31 @@ def test_the_documented_sql_recomputes_the_stored_chain(database_url, db, unique
                (device_id, START + timedelta(minutes=7)))
     verdicts = [v for _, _, v in db.execute(sql.encode(), {"device": device_id}).fetchall()]
     assert verdicts.index("DIFFERS") == 8
+
+
+def test_two_connections_extending_one_device_at_once_keep_one_chain(database_url, db, unique):
+    """The sink writes a batch's partitions on several connections at once (services/sink/store.py);
+    a tracker moved to another shipment has readings in two partitions, so two connections may
+    extend its chain together, late readings and all. They take turns on the device's lock: the
+    stored chain is the recomputation of every stored reading."""
+    device_id, shipment_id = unique("TRK"), unique("SHP")
+    errors: list[BaseException] = []
+
+    def lane(minutes: range) -> None:
+        try:
+            for first in range(minutes.start, minutes.stop, 20):
+                write(database_url, readings(device_id, shipment_id, range(first, first + 20, 2)))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=lane, args=(range(0, 400),)),  # even minutes
+               threading.Thread(target=lane, args=(range(1, 401),))]  # odd ones: each batch late for the other
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors
+    chain = stored_chain(db, device_id)
+    assert len(chain) == 400
+    assert chain == expected_chain(db, device_id)
+    assert verify_device(db, device_id).intact
