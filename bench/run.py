@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import secrets
 import sys
@@ -55,7 +54,7 @@ class BenchSettings(MqttSettings, KafkaSettings, DatabaseSettings):
 
 
 def _machine() -> str:
-    return f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
+    return f"{peer.machine()}, {platform.machine()}, Python {platform.python_version()}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from operator import itemgetter
 from typing import Any
@@ -28,8 +28,7 @@ _READING_COLS = ", ".join(READING_COLUMNS)
 _CHAINED_COLS = ", ".join(CHAINED_COLUMNS)
 
 
-# Code point order of (device, time): the staging path sorts with COLLATE "C" to match.
-_CHAIN_ORDER = itemgetter(1, 0)
+_TIME = itemgetter(0)
 
 # Binary COPY: the server parses no text, and psycopg packs each row in C.
 READING_TYPES = ("timestamptz", "text", "text", "int8", "float8", "float8", "float8", "float8", "float8", "float8",
@@ -94,8 +93,17 @@ def _copy(cur: psycopg.Cursor[Any], table: str, rows: list[tuple[Any, ...]]) -> 
 
 
 def reading_rows(batches: Sequence[ReadingRows | ReadingBatch]) -> list[tuple[Any, ...]]:
-    """The COPY rows (``READING_COLUMNS``) of the batches' readings, first of each (device, time)."""
-    return _first_of_each(row for batch in batches for row in _rows(batch))
+    """The COPY rows (``READING_COLUMNS``) of the batches' readings, the first of each (device,
+    time), ordered by device (code point order, as ``COLLATE "C"``), then time: the order the
+    chain links them in, and the unique index's, so a device's rows go to the same index pages
+    one after another instead of across the whole batch."""
+    by_device: dict[str, dict[datetime, tuple[Any, ...]]] = {}
+    for batch in batches:  # one device each (ReadingBatch checks it, the decoder too)
+        rows = _rows(batch)
+        first = by_device.setdefault(rows[0][1], {}).setdefault
+        for row in rows:
+            first(row[0], row)
+    return [row for device in sorted(by_device) for row in sorted(by_device[device].values(), key=_TIME)]
 
 
 def _rows(batch: ReadingRows | ReadingBatch) -> list[tuple[Any, ...]]:
@@ -104,17 +112,9 @@ def _rows(batch: ReadingRows | ReadingBatch) -> list[tuple[Any, ...]]:
 
 
 def in_chain_order(rows: list[tuple[Any, ...]]) -> list[ChainedReading]:
-    """The rows as the chain covers them, ordered by device, then time."""
+    """The rows of ``reading_rows`` (already in chain order) as the chain covers them."""
     chained = ChainedReading._make
-    return [chained(row[:10]) for row in sorted(rows, key=_CHAIN_ORDER)]
-
-
-def _first_of_each(rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """One row per (device, time), the first: as ``ON CONFLICT DO NOTHING`` would keep."""
-    seen: dict[tuple[str, datetime], tuple[Any, ...]] = {}
-    for row in rows:
-        seen.setdefault((row[1], row[0]), row)
-    return list(seen.values())
+    return [chained(row[:10]) for row in rows]
 
 
 class DeadLetterWriter:
