@@ -184,8 +184,8 @@ def machine() -> str:
     """The CPU model, its cores and the memory, for the report."""
     model = ""
     try:
-        info = dict(line.split(":", 1) for line in Path("/proc/cpuinfo").read_text().splitlines() if ":" in line)
-        info = {key.strip(): value.strip() for key, value in info.items()}
+        info = {key.strip(): value.strip() for key, value in
+                (line.split(":", 1) for line in Path("/proc/cpuinfo").read_text().splitlines() if ":" in line)}
         # The name alone ("Intel(R) Xeon(R) Processor") is the same on machines twice as fast
         # as one another: family and model tell the generation.
         model = info.get("model name", "")

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any, Protocol, cast
 
 import psycopg
@@ -106,17 +107,14 @@ def shared_out(records: list[Record], lanes: int) -> list[list[Record]]:
     by_partition: dict[tuple[str, int], list[Record]] = {}
     for record in records:
         by_partition.setdefault(record.partition, []).append(record)
+    sized = [(sum(len(r.message.value() or b"") for r in part), part) for part in by_partition.values()]
     groups: list[list[Record]] = [[] for _ in range(lanes)]
     sizes = [0] * lanes
-    for part in sorted(by_partition.values(), key=_value_bytes, reverse=True):
+    for size, part in sorted(sized, key=itemgetter(0), reverse=True):
         emptiest = sizes.index(min(sizes))
         groups[emptiest] += part
-        sizes[emptiest] += _value_bytes(part)
+        sizes[emptiest] += size
     return [group for group in groups if group]
-
-
-def _value_bytes(records: list[Record]) -> int:
-    return sum(len(record.message.value() or b"") for record in records)
 
 
 class BatchStore:
@@ -129,8 +127,6 @@ class BatchStore:
     lost."""
 
     def __init__(self, settings: SinkSettings, tables: Mapping[str, TopicTable], metrics: SinkMetrics) -> None:
-        self.settings = settings
-        self.tables = tables
         # The loop only calls model_validate_json (RecordModel): a ReadingRecord is as good as a model.
         self.topics = cast(dict[str, type[BaseModel] | None], {topic: table.model for topic, table in tables.items()})
         self.metrics = metrics
