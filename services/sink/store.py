@@ -20,7 +20,7 @@ from typing import Any, Protocol, cast
 import psycopg
 from confluent_kafka import Message
 from prometheus_client import CollectorRegistry, Counter, Gauge
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from schemas.deadletter import DeadLetter, FieldError, bounded_dead_letter
 from services.kafka.consumer_loop import Batch, Progress, Record, Unreadable
@@ -81,6 +81,18 @@ def record_dead_letter(message: Message, rule: str, detail: str, device_id: str 
     return bounded_dead_letter(stage="sink", topic=topic, payload=message.value() or b"",
                                errors=[FieldError(field="", rule=rule, message=detail)],
                                received_at=datetime.now(UTC), device_id=device_id)
+
+
+def unreadable_detail(error: ValidationError) -> str:
+    """The dead letter's reason for a record that does not parse: its first error, where and
+    what (the error's own first line only says how many there are)."""
+    errors = error.errors()
+    if not errors:
+        return str(error).splitlines()[0]
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"]) or "record"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {first['msg']}{more}"
 
 
 def _chunks(records: list[Record], limit: int) -> list[list[Record]]:
@@ -177,7 +189,7 @@ class BatchStore:
         self.metrics.consumed.labels(str(message.topic())).inc()
         self.metrics.unreadable.labels(str(message.topic())).inc()
         log.error("unreadable record on %s at offset %s: %s", message.topic(), message.offset(), unreadable.error)
-        return record_dead_letter(message, "unreadable", str(unreadable.error))
+        return record_dead_letter(message, "unreadable", unreadable_detail(unreadable.error))
 
 
 class _Lane:
