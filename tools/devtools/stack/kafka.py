@@ -27,6 +27,17 @@ log4j.logger.kafka.request.logger=WARN
 """
 
 
+def new_cluster_id() -> str:
+    """The url-safe base64 UUID `StorageTool random-uuid` prints, without a JVM start.
+
+    Like Kafka's `Uuid.randomUuid`, it draws again when the text would begin with "-" (1 in 64):
+    such an id is read as an option on a command line."""
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
+
+
 class Kafka:
     name = "kafka"
 
@@ -82,10 +93,11 @@ class Kafka:
             return
         cluster_id_file = self.layout.conf / "kafka-cluster-id"
         if not cluster_id_file.exists():
-            # The same url-safe base64 UUID as `StorageTool random-uuid`, without a JVM start.
-            raw = uuid.uuid4().bytes
-            cluster_id_file.write_text(base64.urlsafe_b64encode(raw).decode().rstrip("="))
-        run(self._java("kafka.tools.StorageTool", "format", "-t", cluster_id_file.read_text().strip(),
+            cluster_id_file.write_text(new_cluster_id())
+        # `--cluster-id=ID`, not `-t ID`: an id from an older checkout may begin with "-", which
+        # the tool's argument parser would take for an option.
+        run(self._java("kafka.tools.StorageTool", "format",
+                       f"--cluster-id={cluster_id_file.read_text().strip()}",
                        "-c", str(self.conf_file), "--ignore-formatted"),
             "kafka StorageTool format", log=self.layout.log_file("kafka-format"))
 
