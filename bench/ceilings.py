@@ -104,8 +104,8 @@ def kafka_ceiling(client_config: dict[str, Any], run_id: str, records: int) -> C
 
 
 def copy_ceiling(dsn: str, run_id: str, rows: int, batch: int = 5000) -> Ceiling:
-    """The sink's own writer (COPY into a staging table, INSERT ... ON CONFLICT DO NOTHING)
-    into the real readings table, one transaction per batch, as the sink commits."""
+    """The sink's own writer (the chain worked out, then one binary COPY of the new rows with
+    their hashes) into the real readings table, one transaction per batch, as the sink commits."""
     prefix = f"BENCH-{run_id}-PG-"
     readings = [ReadingBatch.model_construct(readings=[r]) for r in bench_readings(prefix, 100, rows // 100)]
     writer = ReadingWriter()

@@ -93,7 +93,7 @@ def _sink(records: list[bytes]) -> None:
     model = tables()[READINGS.name].model
     batches = [cast(ReadingRows, model.model_validate_json(raw)) for raw in records]  # the topic's model: ReadingRecord
     new = in_chain_order(reading_rows(batches))
-    # What ChainWriter.extend links for devices with no chain yet (a landed backlog's).
+    # What ChainWriter.link works out for devices with nothing stored after (a landed backlog's).
     starts = {device_id: genesis(device_id) for device_id in {reading.device_id for reading in new}}
     for _ in relink(starts, [(reading, None) for reading in new], []):
         pass

@@ -50,8 +50,8 @@ ROLES: tuple[ServiceRole, ...] = (
     # readings, their hash chain, excursions, ETA updates and dead letters; a chain break it
     # finds is appended to the audit log, which it can neither change nor empty
     ServiceRole("sink", "coldchain_sink", "COLDCHAIN_SINK_DATABASE_URL", {
-        "readings": (SELECT, INSERT),
-        "reading_chain": (SELECT, INSERT, UPDATE),
+        # a late reading re-links the device's later readings: their hash, nothing else
+        "readings": (SELECT, INSERT, "UPDATE (chain_hash)"),
         "reading_chain_anchors": READ,
         "excursions": (SELECT, INSERT, UPDATE),
         "eta": (SELECT, INSERT),
@@ -76,7 +76,6 @@ ROLES: tuple[ServiceRole, ...] = (
         "alert_deliveries": (SELECT, UPDATE),
         "alert_policy_state": READ,
         "readings": READ,
-        "reading_chain": READ,
         "reading_chain_anchors": READ,
         "excursions": READ,
         "eta": READ,
@@ -90,7 +89,6 @@ ROLES: tuple[ServiceRole, ...] = (
         "shipment_devices": (SELECT, UPDATE),
         "shipment_seals": (SELECT, INSERT),
         "readings": READ,
-        "reading_chain": READ,
         "reading_chain_anchors": (SELECT, INSERT, UPDATE),
         "eta": READ,
         "audit_log": (INSERT,),
@@ -98,7 +96,7 @@ ROLES: tuple[ServiceRole, ...] = (
     # auditors, BI tools, `coldchain report`, `verify` and `eta calibrate`: read-only, no tokens
     ServiceRole("auditor", "coldchain_auditor", "COLDCHAIN_AUDITOR_DATABASE_URL", {
         name: READ for name in (
-            "readings", "reading_chain", "reading_chain_anchors", "shipments", "shipment_devices",
+            "readings", "reading_chain_anchors", "shipments", "shipment_devices",
             "shipment_seals", "excursions", "eta", "alerts", "alert_deliveries", "share_links",
             "dead_letters", "audit_log")
     }),

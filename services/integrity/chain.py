@@ -101,7 +101,7 @@ class Break:
 
     device_id: str
     time: datetime
-    reason: str  # "changed", "missing-hash", "missing-reading"
+    reason: str  # "changed", "missing-hash"
     reading: ChainedReading | None
     stored_hash: bytes | None
     computed_hash: bytes | None
@@ -110,11 +110,11 @@ class Break:
         at = f"{self.device_id} at {self.time.isoformat()}"
         if self.reason == "missing-hash":
             return f"reading {at} is not in the hash chain (inserted outside the sink?)"
-        if self.reason == "missing-reading":
-            return f"reading {at} is in the hash chain but missing from readings (deleted?)"
         values = "" if self.reading is None else f" (stored now: temp_c={self.reading.temp_c}, " \
                                                  f"humidity_pct={self.reading.humidity_pct})"
-        return f"reading {at} differs from what was chained{values}"
+        # Each hash covers the one before it: a reading deleted just before this one breaks
+        # the chain here as well.
+        return f"reading {at} differs from what was chained{values}, or the reading before it was deleted"
 
 
 @dataclass(frozen=True)
@@ -129,24 +129,20 @@ class DeviceVerdict:
         return self.first_break is None
 
 
-def verify(device_id: str, start: bytes,
-           rows: Iterable[tuple[datetime, ChainedReading | None, bytes | None]]) -> DeviceVerdict:
-    """Walks the device's readings and stored hashes in time order (a full outer join on
-    time: either side may be missing) and stops at the first disagreement."""
+def verify(device_id: str, start: bytes, rows: Iterable[tuple[ChainedReading, bytes | None]]) -> DeviceVerdict:
+    """Walks the device's stored readings in time order, each with its stored chain hash, and
+    stops at the first disagreement."""
     previous = start
     checked = 0
     head: bytes | None = None
-    for time, reading, stored in rows:
-        if reading is None:
-            return DeviceVerdict(device_id, checked, head,
-                                 Break(device_id, time, "missing-reading", None, stored, None))
+    for reading, stored in rows:
+        computed = link(previous, reading)
         if stored is None:
             return DeviceVerdict(device_id, checked, head,
-                                 Break(device_id, time, "missing-hash", reading, None, link(previous, reading)))
-        computed = link(previous, reading)
+                                 Break(device_id, reading.time, "missing-hash", reading, None, computed))
         if computed != stored:
             return DeviceVerdict(device_id, checked, head,
-                                 Break(device_id, time, "changed", reading, stored, computed))
+                                 Break(device_id, reading.time, "changed", reading, stored, computed))
         previous = head = stored
         checked += 1
     return DeviceVerdict(device_id, checked, head, None)

@@ -41,11 +41,11 @@ WHERE s.sealed_at IS NULL AND s.packed_at < %s
 """
 
 _HEADS = """
-SELECT d.device_id, last.time, c.hash
+SELECT d.device_id, last.time, last.chain_hash
 FROM shipment_devices d
-LEFT JOIN LATERAL (SELECT max(time) AS time FROM readings r
-                   WHERE r.shipment_id = d.shipment_id AND r.device_id = d.device_id) last ON true
-LEFT JOIN reading_chain c ON c.device_id = d.device_id AND c.time = last.time
+LEFT JOIN LATERAL (SELECT time, chain_hash FROM readings r
+                   WHERE r.shipment_id = d.shipment_id AND r.device_id = d.device_id
+                   ORDER BY time DESC LIMIT 1) last ON true
 WHERE d.shipment_id = %s
 """
 
@@ -91,9 +91,9 @@ def seal_breaks(conn: psycopg.Connection, shipment_id: str) -> list[str]:
             continue
         if last is None:
             continue
-        stored = conn.execute("SELECT hash FROM reading_chain WHERE device_id = %s AND time = %s",
+        stored = conn.execute("SELECT chain_hash FROM readings WHERE device_id = %s AND time = %s",
                               (device, last)).fetchone()
-        if stored is None or bytes(stored[0]) != head:
+        if stored is None or stored[0] is None or bytes(stored[0]) != head:
             found.append(f"{device}: the chain at the last sealed reading ({last.isoformat()}) is not the one "
                          "recorded at sealing: readings were linked into the sealed history")
     return found

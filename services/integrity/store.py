@@ -1,13 +1,15 @@
-"""The hash chain in TimescaleDB: extended by the sink per batch, read back by verification.
+"""The hash chain in TimescaleDB: worked out by the sink per batch, stored with each reading
+(``readings.chain_hash``), read back by verification.
 
-Extension re-links each touched device from its earliest new reading onward, so a late
-reading changes the hashes of every later reading of that device (in the same transaction
-as the readings themselves). Per batch it costs one lock statement, two reads and one
-COPY, whatever the number of devices and rows.
+A batch's readings get their hashes before they are copied in, so a reading is written once.
+A late reading changes the hashes of every later reading of its device: those are re-linked
+in place, in the same transaction. Per batch it costs one lock statement and one read, plus,
+for late devices only, a read of their later readings and one update.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
@@ -20,71 +22,64 @@ from services.integrity.chain import CHAINED_COLUMNS, Break, ChainedReading, Dev
 
 log = logging.getLogger(__name__)
 
-_COLS = ", ".join(f"r.{c}" for c in CHAINED_COLUMNS)
+_COLS = ", ".join(CHAINED_COLUMNS)
+_COLS_OF_R = ", ".join(f"r.{c}" for c in CHAINED_COLUMNS)
 LINK_TYPES = ("text", "timestamptz", "bytea")
+# Per late device, its stored readings from its earliest new one on, each with its hash.
+Suffixes = dict[str, list[tuple[ChainedReading, bytes]]]
 
 
 class ChainWriter:
     def prepare(self, conn: psycopg.Connection) -> None:
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS reading_chain_in "
-                     "(LIKE reading_chain) ON COMMIT DELETE ROWS")
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS reading_links_in "
+                     "(device_id text, time timestamptz, hash bytea) ON COMMIT DELETE ROWS")
 
-    def extend(self, conn: psycopg.Connection, new: Sequence[ChainedReading]) -> int:
-        """Links the readings just inserted (ordered by device, then time) into their devices'
-        chains; a device with stored links after its earliest new reading is re-linked from
-        there. Returns the links written."""
-        if not new:
-            return 0
+    def link(self, conn: psycopg.Connection, candidates: Sequence[ChainedReading]) -> list[bytes | None]:
+        """Per candidate reading (ordered by device, then time; one per device and time), its
+        chain hash, or None when that reading is stored already. Holds each device's lock until
+        the transaction ends: the caller stores the new readings, with these hashes, in it."""
+        if not candidates:
+            return []
         earliest: dict[str, datetime] = {}
-        for reading in new:
+        for reading in candidates:
             earliest.setdefault(reading.device_id, reading.time)
-        devices = list(earliest)
-        starts = list(earliest.values())
         with conn.cursor() as cur:
             # Two sinks may extend one device (a tracker moved to a shipment on another
             # partition): serialise per device; sorted, so two batches cannot deadlock.
             cur.execute("SELECT count(pg_advisory_xact_lock(hashtextextended('chain:' || d, 0)))"
                         " FROM (SELECT d FROM unnest(%s::text[]) AS d ORDER BY d COLLATE \"C\") AS sorted",
-                        (devices,))
-            previous, late = _chain_ends(cur, devices, starts)
-            rows: list[tuple[ChainedReading, bytes | None]] = [(r, None) for r in new if r.device_id not in late]
-            if late:
-                rows += _stored_suffix(cur, late, {(r.device_id, r.time) for r in new if r.device_id in late})
+                        (list(earliest),))
+            previous, late = _chain_ends(cur, list(earliest), list(earliest.values()))
+            if not late:  # a landed backlog, live tracking: nothing stored at or after them
+                return [digest for _, _, digest in relink(previous, [(r, None) for r in candidates], [])]
+            rows, positions, previous = _merged(candidates, _stored_suffix(cur, late), previous)
+            hashes: list[bytes | None] = [None] * len(candidates)
+            changed: list[tuple[str, datetime, bytes]] = []
             breaks: list[Break] = []
-            links = list(relink(previous, rows, breaks))
-            # No link exists yet at or after a new reading of an in-order device (checked under
-            # the lock): COPY straight in. Re-linked devices update links in place.
-            with cur.copy("COPY reading_chain (device_id, time, hash) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(LINK_TYPES)
-                for device_id, time, digest in links:
-                    if device_id not in late:
-                        copy.write_row((device_id, time, digest))
-            if late:
-                with cur.copy("COPY reading_chain_in (device_id, time, hash) FROM STDIN (FORMAT BINARY)") as copy:
-                    copy.set_types(LINK_TYPES)
-                    for device_id, time, digest in links:
-                        if device_id in late:
-                            copy.write_row((device_id, time, digest))
-                cur.execute("INSERT INTO reading_chain (device_id, time, hash) SELECT device_id, time, hash"
-                            " FROM reading_chain_in ON CONFLICT (device_id, time) DO UPDATE"
-                            " SET hash = EXCLUDED.hash WHERE reading_chain.hash <> EXCLUDED.hash")
-                cur.execute("TRUNCATE reading_chain_in")
+            for (_, stored), position, (device_id, time, digest) in zip(rows, positions,
+                                                                         relink(previous, rows, breaks), strict=True):
+                if position is not None:
+                    hashes[position] = digest
+                elif digest != stored:
+                    changed.append((device_id, time, digest))
+            if changed:
+                _update_links(cur, changed)
             if breaks:
                 _record_breaks(cur, breaks)
-        return len(rows)
+        return hashes
 
 
 def _chain_ends(cur: psycopg.Cursor[Any], devices: list[str],
                 starts: list[datetime]) -> tuple[dict[str, bytes], dict[str, datetime]]:
-    """Per device, the hash its new links follow (the link before its earliest new reading,
-    else the retention anchor, else genesis), and the devices whose chain already reaches
-    past that reading (late readings: those are re-linked from there)."""
+    """Per device, the hash its new readings follow (that of its last linked reading before
+    its earliest new one, else the retention anchor, else genesis), and the devices with a
+    reading stored at or after that one (late readings, or some stored already)."""
     cur.execute(
         "SELECT f.device_id, f.start, coalesce("
-        " (SELECT c.hash FROM reading_chain c WHERE c.device_id = f.device_id AND c.time < f.start"
-        "  ORDER BY c.time DESC LIMIT 1),"
+        " (SELECT r.chain_hash FROM readings r WHERE r.device_id = f.device_id AND r.time < f.start"
+        "  AND r.chain_hash IS NOT NULL ORDER BY r.time DESC LIMIT 1),"
         " (SELECT a.hash FROM reading_chain_anchors a WHERE a.device_id = f.device_id)),"
-        " EXISTS (SELECT 1 FROM reading_chain c WHERE c.device_id = f.device_id AND c.time >= f.start)"
+        " EXISTS (SELECT 1 FROM readings r WHERE r.device_id = f.device_id AND r.time >= f.start)"
         " FROM unnest(%s::text[], %s::timestamptz[]) AS f(device_id, start)", (devices, starts))
     previous: dict[str, bytes] = {}
     late: dict[str, datetime] = {}
@@ -95,24 +90,60 @@ def _chain_ends(cur: psycopg.Cursor[Any], devices: list[str],
     return previous, late
 
 
-def _stored_suffix(cur: psycopg.Cursor[Any], late: dict[str, datetime],
-                   new_keys: set[tuple[str, datetime]]) -> list[tuple[ChainedReading, bytes | None]]:
+def _stored_suffix(cur: psycopg.Cursor[Any], late: dict[str, datetime]) -> Suffixes:
     """The stored readings of late devices from their earliest new reading on, with their
-    stored links. A reading neither new nor linked was written around the sink: it gets the
-    marker ``MISSING`` so that re-linking reports it instead of silently adopting it."""
+    hashes. A reading the sink never linked (written around it) gets the marker ``MISSING``,
+    so that re-linking reports it instead of silently adopting it."""
+    cur.execute(f"SELECT {_COLS_OF_R}, r.chain_hash FROM unnest(%s::text[], %s::timestamptz[]) AS f(device_id, start)"  # noqa: S608
+                " JOIN LATERAL (SELECT * FROM readings WHERE device_id = f.device_id AND time >= f.start) r ON true"
+                " ORDER BY r.device_id, r.time", (list(late), list(late.values())))
+    found: Suffixes = {}
+    for row in cur.fetchall():
+        reading = ChainedReading(*row[:-1])
+        found.setdefault(reading.device_id, []).append((reading, bytes(row[-1]) if row[-1] is not None else MISSING))
+    return found
+
+
+def _merged(candidates: Sequence[ChainedReading], stored: Suffixes, previous: Mapping[str, bytes],
+            ) -> tuple[list[tuple[ChainedReading, bytes | None]], list[int | None], dict[str, bytes]]:
+    """The rows ``relink`` walks: per device, its new candidates among its stored readings
+    from the first new one on, in time order (stored hash, or None for a new reading); each
+    row's candidate index (None for a stored reading); and the hash each device's rows follow.
+    A candidate stored already is left out (the table keeps what it holds); a device with
+    no new candidate has no rows: nothing of it changes."""
     rows: list[tuple[ChainedReading, bytes | None]] = []
-    for device_id, start in late.items():
-        cur.execute(
-            f"SELECT {_COLS}, c.hash FROM readings r"  # noqa: S608
-            " LEFT JOIN reading_chain c ON c.device_id = r.device_id AND c.time = r.time AND c.time >= %(t)s"
-            " WHERE r.device_id = %(d)s AND r.time >= %(t)s ORDER BY r.time", {"d": device_id, "t": start})
-        for row in cur.fetchall():
-            reading = ChainedReading(*row[:-1])
-            stored = bytes(row[-1]) if row[-1] is not None else None
-            if stored is None and (reading.device_id, reading.time) not in new_keys:
-                stored = MISSING
-            rows.append((reading, stored))
-    return rows
+    positions: list[int | None] = []
+    starts = dict(previous)
+    for device_id, group in itertools.groupby(enumerate(candidates), key=lambda pair: pair[1].device_id):
+        suffix = stored.get(device_id, [])
+        held = {reading.time for reading, _ in suffix}
+        new = [(position, reading) for position, reading in group if reading.time not in held]
+        if not new:
+            continue
+        first = new[0][1].time
+        after: list[tuple[datetime, int | None, ChainedReading, bytes | None]] = []
+        for reading, digest in suffix:
+            if reading.time >= first:
+                after.append((reading.time, None, reading, digest))
+            elif digest != MISSING:
+                starts[device_id] = digest
+        after += [(reading.time, position, reading, None) for position, reading in new]
+        after.sort(key=lambda entry: entry[0])  # one entry per time
+        for _, index, reading, stored_hash in after:
+            rows.append((reading, stored_hash))
+            positions.append(index)
+    return rows, positions, starts
+
+
+def _update_links(cur: psycopg.Cursor[Any], changed: list[tuple[str, datetime, bytes]]) -> None:
+    with cur.copy("COPY reading_links_in (device_id, time, hash) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(LINK_TYPES)
+        for row in changed:
+            copy.write_row(row)
+    cur.execute("UPDATE readings r SET chain_hash = l.hash FROM reading_links_in l"
+                " WHERE r.device_id = l.device_id AND r.time = l.time AND r.time >= %s",
+                (min(time for _, time, _ in changed),))
+    cur.execute("TRUNCATE reading_links_in")
 
 
 MISSING = b""  # a stored reading with no link that this batch did not insert
@@ -177,14 +208,9 @@ def verify_device(conn: psycopg.Connection, device_id: str) -> DeviceVerdict:
     """Recomputes one device's whole stored chain (from its anchor or genesis)."""
     anchor = conn.execute("SELECT hash FROM reading_chain_anchors WHERE device_id = %s", (device_id,)).fetchone()
     start = bytes(anchor[0]) if anchor else genesis(device_id)
-    cols = ", ".join(f"r.{c}" for c in CHAINED_COLUMNS[2:])
     with conn.transaction(), conn.cursor(name="verify_chain") as cur:
         cur.itersize = 5000
-        cur.execute(
-            f"SELECT coalesce(r.time, c.time), r.time IS NOT NULL, {cols}, c.hash"  # noqa: S608
-            " FROM (SELECT * FROM readings WHERE device_id = %(d)s) r"
-            " FULL JOIN (SELECT * FROM reading_chain WHERE device_id = %(d)s) c ON c.time = r.time"
-            " ORDER BY 1", {"d": device_id})
-        rows = ((row[0], ChainedReading(row[0], device_id, *row[2:-1]) if row[1] else None,
-                 bytes(row[-1]) if row[-1] is not None else None) for row in cur)
+        cur.execute(f"SELECT {_COLS}, chain_hash FROM readings WHERE device_id = %s ORDER BY time",  # noqa: S608
+                    (device_id,))
+        rows = ((ChainedReading(*row[:-1]), bytes(row[-1]) if row[-1] is not None else None) for row in cur)
         return verify(device_id, start, rows)

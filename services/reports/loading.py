@@ -133,6 +133,6 @@ async def _alerts(conn: AsyncConnection[Any], shipment_id: str) -> tuple[AlertRo
 
 async def _chain_heads(conn: AsyncConnection[Any], devices: list[str]) -> dict[str, str]:
     cur = await conn.execute(
-        "SELECT d, (SELECT encode(hash, 'hex') FROM reading_chain c WHERE c.device_id = d ORDER BY time DESC"
+        "SELECT d, (SELECT encode(chain_hash, 'hex') FROM readings r WHERE r.device_id = d ORDER BY time DESC"
         " LIMIT 1) FROM unnest(%s::text[]) AS d", (devices,))
     return {device: head or "(no readings)" for device, head in await cur.fetchall()}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-# Hypertables whose old chunks are dropped; readings and reading_chain share their chunking.
-RETAINED_TABLES = ("readings", "reading_chain", "eta")
+# Hypertables whose old chunks are dropped.
+RETAINED_TABLES = ("readings", "eta")
 
 
 @dataclass(frozen=True)

@@ -35,12 +35,13 @@ def _drop(conn: psycopg.Connection, before: datetime) -> dict[str, int]:
     # drop_chunks removes whole chunks ending at or before `before`; the chain of each device
     # must continue from the last link dropped, so record it first (README "Auditors").
     row = conn.execute("SELECT max(range_end) FROM timescaledb_information.chunks"
-                       " WHERE hypertable_name = 'reading_chain' AND range_end <= %s", (before,)).fetchone()
+                       " WHERE hypertable_name = 'readings' AND range_end <= %s", (before,)).fetchone()
     boundary = row[0] if row else None
     if boundary is not None:
         conn.execute(
             "INSERT INTO reading_chain_anchors (device_id, time, hash)"
-            " SELECT DISTINCT ON (device_id) device_id, time, hash FROM reading_chain WHERE time < %s"
+            " SELECT DISTINCT ON (device_id) device_id, time, chain_hash FROM readings"
+            " WHERE time < %s AND chain_hash IS NOT NULL"
             " ORDER BY device_id, time DESC"
             " ON CONFLICT (device_id) DO UPDATE SET time = EXCLUDED.time, hash = EXCLUDED.hash, dropped_at = now()"
             " WHERE reading_chain_anchors.time < EXCLUDED.time", (boundary,))

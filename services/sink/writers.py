@@ -1,6 +1,5 @@
 """One write path per table, idempotent, run inside the caller's transaction: readings by
-binary COPY (through a staging table and ``ON CONFLICT DO NOTHING`` when some are stored
-already), the others by an upsert or ``ON CONFLICT DO NOTHING``."""
+binary COPY of those not stored yet, the others by an upsert or ``ON CONFLICT DO NOTHING``."""
 
 from __future__ import annotations
 
@@ -19,77 +18,48 @@ from schemas.eta import EtaUpdate
 from schemas.excursion import ExcursionEvent
 from schemas.reading import ReadingBatch
 from schemas.reading_wire import ReadingRows, row_of
-from services.integrity.chain import CHAINED_COLUMNS, ChainedReading
+from services.integrity.chain import ChainedReading
 from services.integrity.store import ChainWriter
 
 READING_COLUMNS = ("time", "device_id", "shipment_id", "seq", "temp_c", "humidity_pct", "lat", "lon",
                    "speed_kmh", "battery_pct", "source", "received_at")
-_READING_COLS = ", ".join(READING_COLUMNS)
-_CHAINED_COLS = ", ".join(CHAINED_COLUMNS)
+_STORED_COLS = ", ".join((*READING_COLUMNS, "chain_hash"))
 
 
 _TIME = itemgetter(0)
 
 # Binary COPY: the server parses no text, and psycopg packs each row in C.
-READING_TYPES = ("timestamptz", "text", "text", "int8", "float8", "float8", "float8", "float8", "float8", "float8",
-                 "text", "timestamptz")
+STORED_TYPES = ("timestamptz", "text", "text", "int8", "float8", "float8", "float8", "float8", "float8", "float8",
+                "text", "timestamptz", "bytea")
 
 
 class ReadingWriter:
-    """Readings, and their hash chain extended in the same transaction (services/integrity).
+    """Readings, each with its hash chain link (services/integrity), in one binary COPY.
 
-    New readings (a landed backlog, live tracking) are copied straight into ``readings``; a
-    batch holding one already stored (a replay after a crash, a tracker sending twice) fails
-    that copy on the unique key, is rolled back to a savepoint and goes through a staging
-    table with ``ON CONFLICT DO NOTHING`` instead. Either way the chain links exactly the
-    rows that are new, with the values the table holds (binary COPY keeps every float and
-    microsecond as sent).
+    The chain is worked out first, under each device's lock: it tells which readings are
+    stored already (a replay after a crash, a tracker sending twice), so only new ones are
+    copied in, and each goes in with its hash, written once. Binary COPY keeps every float
+    and microsecond as sent: the chain covers exactly what the table holds.
     """
 
     def __init__(self) -> None:
         self.chain = ChainWriter()
 
     def prepare(self, conn: psycopg.Connection) -> None:
-        conn.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS readings_in "
-            "(LIKE readings INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-        )
         self.chain.prepare(conn)
 
     def write(self, conn: psycopg.Connection, batches: Sequence[ReadingRows | ReadingBatch]) -> int:
         """Returns how many readings were new."""
         rows = reading_rows(batches)
-        if not rows:
-            return 0
-        with conn.cursor() as cur:
-            try:
-                with conn.transaction():  # a savepoint
-                    _copy(cur, "readings", rows)
-                new_rows = in_chain_order(rows)
-            except psycopg.errors.UniqueViolation:
-                new_rows = self._insert_new(cur, rows)
-        self.chain.extend(conn, new_rows)
-        return len(new_rows)
-
-    @staticmethod
-    def _insert_new(cur: psycopg.Cursor[Any], rows: list[tuple[Any, ...]]) -> list[ChainedReading]:
-        _copy(cur, "readings_in", rows)
-        # The new rows come back as stored: the chain links exactly what the table holds.
-        cur.execute(
-            f"WITH new AS (INSERT INTO readings ({_READING_COLS}) SELECT {_READING_COLS} FROM readings_in "  # noqa: S608
-            f"ON CONFLICT (device_id, time) DO NOTHING RETURNING {_CHAINED_COLS}) "
-            'SELECT * FROM new ORDER BY device_id COLLATE "C", time'
-        )
-        new_rows = [ChainedReading(*row) for row in cur.fetchall()]
-        cur.execute("TRUNCATE readings_in")
-        return new_rows
-
-
-def _copy(cur: psycopg.Cursor[Any], table: str, rows: list[tuple[Any, ...]]) -> None:
-    with cur.copy(f"COPY {table} ({_READING_COLS}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types(READING_TYPES)
-        for row in rows:
-            copy.write_row(row)
+        hashes = self.chain.link(conn, in_chain_order(rows))
+        new = [(*row, digest) for row, digest in zip(rows, hashes, strict=True) if digest is not None]
+        if new:
+            with conn.cursor() as cur, \
+                    cur.copy(f"COPY readings ({_STORED_COLS}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(STORED_TYPES)
+                for row in new:
+                    copy.write_row(row)
+        return len(new)
 
 
 def reading_rows(batches: Sequence[ReadingRows | ReadingBatch]) -> list[tuple[Any, ...]]:

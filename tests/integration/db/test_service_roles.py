@@ -36,8 +36,7 @@ EVERYONE_REFUSED = (
     "TRUNCATE readings",
     "DELETE FROM readings",
     "UPDATE readings SET temp_c = 4",
-    "DELETE FROM reading_chain",
-    "TRUNCATE reading_chain",
+    "UPDATE readings SET time = time + interval '1 second'",
     "CREATE TABLE public.planted (x int)",
     "SELECT drop_chunks('readings', older_than => now() - interval '9000 days')",
 )
@@ -59,7 +58,7 @@ REFUSED: dict[str, tuple[str, ...]] = {
     ),
     "api": (
         "INSERT INTO readings (time, device_id, source, received_at) VALUES (now(), 'X', 'json', now())",
-        "INSERT INTO reading_chain (device_id, time, hash) VALUES ('X', now(), '\\x00')",
+        "UPDATE readings SET chain_hash = NULL",
         "INSERT INTO excursions (id) VALUES ('x')",
         "INSERT INTO audit_log (actor, action, table_name) VALUES ('ops:forged', 'insert', 'shipments')",
         "INSERT INTO dead_letters (id) VALUES ('x')",
@@ -148,7 +147,18 @@ def test_each_role_holds_exactly_its_grants(service, db):
                           (service_role.name, f"public.{table}", privilege)).fetchone() == (True,)}
     declared = {(table, privilege) for table in tables
                 for privilege in service_role.tables.get(table) or EVERY_ROLE.get(table, ())}
-    assert held == declared
+    # "UPDATE (chain_hash)": a privilege on one column, not on the table
+    on_columns = {(table, privilege) for table, privilege in declared if "(" in privilege}
+    assert held == declared - on_columns
+    for table, privilege in on_columns:
+        action, column = privilege.rstrip(")").split(" (")
+        assert db.execute("SELECT has_column_privilege(%s, %s, %s, %s)",
+                          (service_role.name, f"public.{table}", column, action)).fetchone() == (True,)
+        others = db.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped"
+            " AND attname <> %s AND has_column_privilege(%s, attrelid, attnum, %s)",
+            (f"public.{table}", column, service_role.name, action)).fetchall()
+        assert others == []
 
 
 def test_every_table_of_the_schema_is_declared(db):
@@ -170,11 +180,21 @@ def test_each_role_is_refused_what_is_not_its_job(service, statement, as_role):
     refused(as_role(service), statement)
 
 
+def test_the_sink_may_re_link_a_reading_but_not_change_it(as_role, db):
+    sink = as_role("sink")
+    device_id = f"roles-{uuid.uuid4().hex[:8]}"
+    with sink.transaction(force_rollback=True):
+        sink.execute("INSERT INTO readings (time, device_id, temp_c, received_at) VALUES (now(), %s, 3, now())",
+                     (device_id,))
+        sink.execute("UPDATE readings SET chain_hash = '\\x01' WHERE device_id = %s", (device_id,))
+        assert "permission denied" in refused(sink, f"UPDATE readings SET temp_c = 9 WHERE device_id = '{device_id}'")  # noqa: S608
+
+
 def test_the_sink_may_only_append_to_the_audit_log(as_role, db):
     sink = as_role("sink")
     key = f"roles-{uuid.uuid4().hex[:8]}"
     sink.execute("INSERT INTO audit_log (actor, action, table_name, row_key) VALUES ('sink', 'chain-break',"
-                 " 'reading_chain', %s)", (key,))
+                 " 'readings', %s)", (key,))
     assert "must be owner" in refused(sink, "ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
     assert "permission denied" in refused(sink, f"DELETE FROM audit_log WHERE row_key = '{key}'")  # noqa: S608
     assert db.execute("SELECT count(*) FROM audit_log WHERE row_key = %s", (key,)).fetchone() == (1,)

@@ -15,7 +15,7 @@ import psycopg
 from schemas.reading import Reading, ReadingBatch
 from services.integrity import chain as chain_module
 from services.integrity.chain import CHAINED_COLUMNS, ChainedReading, extend, genesis
-from services.integrity.store import verify_device
+from services.integrity.store import logged_breaks, verify_device
 from services.sink.writers import ReadingWriter
 
 START = datetime(2026, 11, 9, 18, 0, tzinfo=UTC)
@@ -37,7 +37,7 @@ def write(database_url: str, batch: list[Reading]) -> int:
 
 def stored_chain(db: psycopg.Connection, device_id: str) -> list[tuple[datetime, bytes]]:
     return [(t, bytes(h)) for t, h in db.execute(
-        "SELECT time, hash FROM reading_chain WHERE device_id = %s ORDER BY time", (device_id,))]
+        "SELECT time, chain_hash FROM readings WHERE device_id = %s ORDER BY time", (device_id,))]
 
 
 def expected_chain(db: psycopg.Connection, device_id: str) -> list[tuple[datetime, bytes]]:
@@ -60,14 +60,18 @@ def test_batches_and_a_late_reading_keep_the_chain_equal_to_a_recomputation(data
     before = stored_chain(db, device_id)
     assert write(database_url, readings(device_id, shipment_id, range(100, 150))) == 0
     assert stored_chain(db, device_id) == before
+    # One overlapping the stored ones and going on: only the new ones go in, after them.
+    assert write(database_url, readings(device_id, shipment_id, range(140, 160))) == 10
+    assert stored_chain(db, device_id)[:100] == before
+    before = stored_chain(db, device_id)
     # Late readings (odd minutes, long ago) re-link everything after them.
     assert write(database_url, readings(device_id, shipment_id, range(1, 100, 2))) == 50
     after = stored_chain(db, device_id)
-    assert len(after) == 150
+    assert len(after) == 160
     assert after == expected_chain(db, device_id)
-    assert after[-1] != before[-1]
+    assert after[:1] == before[:1] and after[-1] != before[-1]
     verdict = verify_device(db, device_id)
-    assert verdict.intact and verdict.checked == 150 and verdict.head == after[-1][1]
+    assert verdict.intact and verdict.checked == 160 and verdict.head == after[-1][1]
 
 
 def test_verify_names_the_one_temperature_changed_with_plain_sql(database_url, db, unique):
@@ -104,16 +108,26 @@ def test_deleted_and_smuggled_readings_are_named(database_url, db, unique):
     write(database_url, readings(device_id, shipment_id, range(0, 20)))
     db.execute("DELETE FROM readings WHERE device_id = %s AND time = %s", (device_id, START + timedelta(minutes=5)))
     verdict = verify_device(db, device_id)
-    assert verdict.first_break is not None and verdict.first_break.reason == "missing-reading"
-    assert verdict.first_break.time == START + timedelta(minutes=5)
+    # Each hash covers the reading before it: the chain breaks at the next one.
+    assert verdict.first_break is not None and verdict.first_break.reason == "changed"
+    assert verdict.first_break.time == START + timedelta(minutes=6) and verdict.checked == 5
+    assert "or the reading before it was deleted" in verdict.first_break.describe()
 
     other = unique("TRK2")
-    write(database_url, readings(other, shipment_id, range(0, 5)))
+    write(database_url, readings(other, shipment_id, range(1, 5)))
     db.execute("INSERT INTO readings (time, device_id, shipment_id, temp_c, received_at) VALUES (%s, %s, %s, 1, %s)",
                (START + timedelta(seconds=90), other, shipment_id, START))
     verdict = verify_device(db, other)
     assert verdict.first_break is not None and verdict.first_break.reason == "missing-hash"
-    assert verdict.checked == 2
+    assert verdict.checked == 1
+    # A late reading before it makes the sink re-link it: the smuggled one is linked too, and
+    # the sink logs that it found it.
+    write(database_url, readings(other, shipment_id, range(1, 2)))  # stored already: no re-link
+    assert not logged_breaks(db, other)
+    write(database_url, readings(other, shipment_id, range(0, 1)))
+    assert verify_device(db, other).intact
+    [(_, key, description)] = logged_breaks(db, other)
+    assert key == f"{other}@{(START + timedelta(seconds=90)).isoformat()}" and "not in the hash chain" in description
 
 
 def test_unknown_shipment_is_a_clear_error(database_url, unique):

@@ -36,9 +36,20 @@ def test_every_field_matters_and_null_is_not_zero():
 def test_verify_names_the_first_changed_reading():
     readings = [reading(m) for m in range(10)]
     links = list(extend(genesis("TRK-1"), readings))
-    stored = [(r.time, r, h) for r, h in links]
+    stored: list[tuple[ChainedReading, bytes | None]] = list(links)
     assert verify("TRK-1", genesis("TRK-1"), stored).intact
-    stored[6] = (stored[6][0], readings[6]._replace(temp_c=3.5), stored[6][2])
+    stored[6] = (readings[6]._replace(temp_c=3.5), stored[6][1])
     verdict = verify("TRK-1", genesis("TRK-1"), stored)
     assert verdict.first_break is not None and verdict.first_break.time == readings[6].time
     assert verdict.checked == 6 and "differs" in verdict.first_break.describe()
+
+
+def test_verify_names_a_deleted_reading_at_the_next_one_and_an_unlinked_one_where_it_is():
+    readings = [reading(m) for m in range(10)]
+    stored: list[tuple[ChainedReading, bytes | None]] = list(extend(genesis("TRK-1"), readings))
+    deleted = verify("TRK-1", genesis("TRK-1"), stored[:4] + stored[5:])
+    assert deleted.first_break is not None and deleted.first_break.time == readings[5].time
+    assert deleted.checked == 4 and deleted.head == stored[3][1]
+    unlinked = verify("TRK-1", genesis("TRK-1"), [*stored[:3], (reading(3, temp_c=1.0), None)])
+    assert unlinked.first_break is not None and unlinked.first_break.reason == "missing-hash"
+    assert unlinked.checked == 3
