@@ -1,6 +1,6 @@
 """A service whose background thread dies must not live on half-working.
 
-Threads (the Kafka delivery poller, paho's network loop, a database listener) fail silently
+Threads (the Kafka delivery poller, ingest's MQTT loop, a database listener) fail silently
 by default: the process stays up, its supervisor sees nothing and never restarts it. Every
 service's ``main()`` calls ``exit_when_a_thread_dies()`` first, so such a death ends the
 process with a non-zero code and the supervisor restarts it.

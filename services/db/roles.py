@@ -31,6 +31,11 @@ READ = (SELECT,)
 WRITE = (SELECT, INSERT, UPDATE, DELETE)
 
 
+def on_columns(privilege: str, *columns: str) -> str:
+    """A column privilege (``UPDATE (chain_hash)``): the statement may touch these columns only."""
+    return f"{privilege} ({', '.join(columns)})"
+
+
 @dataclass(frozen=True)
 class ServiceRole:
     service: str  # as `coldchain run SERVICE` names it; "auditor" is the read-only SQL account
@@ -51,7 +56,7 @@ ROLES: tuple[ServiceRole, ...] = (
     # finds is appended to the audit log, which it can neither change nor empty
     ServiceRole("sink", "coldchain_sink", "COLDCHAIN_SINK_DATABASE_URL", {
         # a late reading re-links the device's later readings: their hash, nothing else
-        "readings": (SELECT, INSERT, "UPDATE (chain_hash)"),
+        "readings": (SELECT, INSERT, on_columns(UPDATE, "chain_hash")),
         "reading_chain_anchors": READ,
         "excursions": (SELECT, INSERT, UPDATE),
         "eta": (SELECT, INSERT),

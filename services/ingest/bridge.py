@@ -1,27 +1,23 @@
 """The MQTT -> Kafka bridge. At-least-once: an MQTT message is acknowledged only after
 Kafka confirmed every record made from it (idempotent producer, acks=all).
 
-paho calls ``_on_message`` on its network thread; Kafka delivery reports arrive on the
-producer's poll thread, and the last report of a message sends its PUBACK.
+The MQTT session (services/ingest/mqtt_session.py) calls ``_on_message`` on its loop, in the
+thread "mqtt"; Kafka delivery reports arrive on the producer's poll thread, and the last
+report of a message hands its PUBACK to the session.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import socket
-import ssl
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeGuard
+from typing import TypeGuard
 
 import msgspec
-import paho.mqtt.client as mqtt
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
 from schemas.deadletter import DeadLetter, FieldError
 from schemas.reading import Reading, ReadingBatch
@@ -29,6 +25,8 @@ from schemas.reading_wire import WireBatch, WireReading
 from schemas.topics import DEADLETTER, MQTT_SUBSCRIPTION, READINGS
 from services.ingest.decoding import decode_message, refusal, refusals
 from services.ingest.metrics import IngestMetrics
+from services.ingest.mqtt_session import MqttSubscriber, SessionOptions
+from services.ingest.mqtt_wire import Publish
 from services.ingest.settings import IngestSettings
 from services.kafka.clients import new_producer
 from services.logs import ids_of
@@ -44,7 +42,7 @@ class _Pending:
     mid: int
     qos: int
     outstanding: int
-    connection: int  # which MQTT connection delivered the message (see _on_connect)
+    connection: int  # which MQTT connection delivered the message (mqtt_session)
     topic: str
     payload: bytes
     received_at: datetime
@@ -121,10 +119,10 @@ class IngestBridge:
         self.bindings = bindings
         self.metrics = metrics
         self._producer: Producer | None = None
-        self._client: mqtt.Client | None = None
+        self._subscriber: MqttSubscriber | None = None
+        self._mqtt_thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._connection = 0
         self.fatal: str | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -136,19 +134,22 @@ class IngestBridge:
             "queue.buffering.max.messages": 500000,
         })
         threading.Thread(target=self._poll_producer, name="kafka-delivery", daemon=True).start()
-        self._client = self._make_client()
-        endpoint = self.settings.mqtt
-        self._client.connect(endpoint.host, endpoint.port, keepalive=30, clean_start=False,
-                             properties=self._connect_properties())
+        group = self.settings.ingest_share_group
+        self._subscriber = MqttSubscriber(self.settings.mqtt, SessionOptions(
+            client_id=self.settings.ingest_client_id,
+            topic_filter=f"$share/{group}/{MQTT_SUBSCRIPTION}" if group else MQTT_SUBSCRIPTION,
+            session_expiry_s=self.settings.ingest_session_expiry_s,
+            receive_maximum=self.settings.ingest_max_inflight,
+        ), self._on_message)
         self._mqtt_thread = threading.Thread(target=self._run_mqtt, name="mqtt", daemon=True)
         self._mqtt_thread.start()
 
     def _run_mqtt(self) -> None:
-        """paho's network loop in a thread of our own: if it ever dies, ingest stops (and its
-        supervisor restarts it) instead of idling with no subscription."""
-        assert self._client is not None
+        """The MQTT session's loop in a thread of our own: if it ever dies, ingest stops (and
+        its supervisor restarts it) instead of idling with no subscription."""
+        assert self._subscriber is not None
         try:
-            self._client.loop_forever(retry_first_connection=True)
+            asyncio.run(self._subscriber.run())
         except BaseException as exc:
             self.fatal = f"MQTT loop died: {type(exc).__name__}: {exc}"
             log.exception("%s", self.fatal)
@@ -156,62 +157,29 @@ class IngestBridge:
             self._stop.set()
 
     def stop(self) -> None:
-        if self._client is not None:
-            self._client.disconnect()
+        """Lets Kafka confirm what it holds (so those messages are acknowledged, not sent
+        again), then ends the MQTT connection; may be called more than once."""
+        if self._producer is not None:
+            self._producer.flush(5)
+        if self._subscriber is not None:
+            self._subscriber.stop()
+        if self._mqtt_thread is not None and self._mqtt_thread is not threading.current_thread():
+            self._mqtt_thread.join(5)
         self._stop.set()
         if self._producer is not None:
-            self._producer.flush(10)
+            self._producer.flush(5)
 
     def wait(self) -> None:
         self._stop.wait()
 
     def connected(self) -> bool:
-        """Connected to the broker (for /readyz; paho reconnects by itself)."""
-        return self._client is not None and self._client.is_connected()
+        """Connected to the broker and subscribed (for /readyz; the session reconnects by itself)."""
+        return self._subscriber is not None and self._subscriber.subscribed()
 
     # -- MQTT ------------------------------------------------------------------------------
-    def _make_client(self) -> mqtt.Client:
-        endpoint = self.settings.mqtt
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self.settings.ingest_client_id,
-            protocol=mqtt.MQTTv5,
-            manual_ack=True,
-        )
-        if endpoint.username:
-            client.username_pw_set(endpoint.username, endpoint.password)
-        if endpoint.tls:
-            client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
-        client.max_inflight_messages_set(self.settings.ingest_max_inflight)
-        client.max_queued_messages_set(0)
-        client.on_connect = self._on_connect
-        client.on_message = self._on_message
-        client.on_socket_open = _no_delay
-        client.reconnect_delay_set(min_delay=1, max_delay=10)
-        return client
-
-    def _connect_properties(self) -> Properties:
-        properties = Properties(PacketTypes.CONNECT)
-        properties.SessionExpiryInterval = self.settings.ingest_session_expiry_s
-        return properties
-
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
-        if reason.is_failure:
-            log.error("MQTT connection refused: %s", reason)
-            return
-        # A packet id is only valid on the connection it came with: after a reconnect the broker
-        # sends every unacknowledged message again (persistent session) and may reuse an old id
-        # for a new message, so a late PUBACK from before would acknowledge the wrong one.
-        with self._lock:
-            self._connection += 1
-        group = self.settings.ingest_share_group
-        topic = f"$share/{group}/{MQTT_SUBSCRIPTION}" if group else MQTT_SUBSCRIPTION
-        client.subscribe(topic, qos=1)
-        log.info("subscribed to %s", topic)
-
-    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+    def _on_message(self, message: Publish, connection: int) -> None:
         self.metrics.received.inc()
-        payload = bytes(message.payload)
+        payload = message.payload
         received_at = datetime.now(UTC)
         try:
             records = self._records(message.topic, payload, received_at)
@@ -224,12 +192,16 @@ class IngestBridge:
             self.metrics.refused.labels("internal_error").inc()
             records = [_dead_letter_record(letter)]
         if not records:
-            client.ack(message.mid, message.qos)
+            self._ack(connection, message.qos, message.packet_id)
             return
-        pending = _Pending(message.mid, message.qos, len(records), self._connection,
+        pending = _Pending(message.packet_id, message.qos, len(records), connection,
                            message.topic, payload, received_at)
         for record in records:
             self._produce(record, pending)
+
+    def _ack(self, connection: int, qos: int, packet_id: int) -> None:
+        if qos and self._subscriber is not None:
+            self._subscriber.ack(connection, packet_id)
 
     def _records(self, topic: str, payload: bytes, received_at: datetime) -> list[_Record]:
         decoded = decode_message(topic, payload, received_at)
@@ -299,18 +271,14 @@ class IngestBridge:
             self._stop.set()
             return
         self.metrics.produced.labels(message.topic()).inc()
-        with self._lock:
+        with self._lock:  # the MQTT thread's produce() may poll, and so report, too
             pending.outstanding -= 1
-            done = pending.outstanding == 0 and not pending.failed and pending.connection == self._connection
-        if done and self._client is not None:
-            self._client.ack(pending.mid, pending.qos)
+            done = pending.outstanding == 0 and not pending.failed
+        if done:
+            self._ack(pending.connection, pending.qos, pending.mid)
 
     def _poll_producer(self) -> None:
         assert self._producer is not None
         while not self._stop.is_set():
             self._producer.poll(0.1)
 
-
-def _no_delay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
-    # paho does not set TCP_NODELAY itself; without it PUBACKs wait on Nagle.
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
