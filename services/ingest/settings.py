@@ -28,7 +28,9 @@ class IngestSettings(MqttSettings, KafkaSettings, DatabaseSettings, MetricsSetti
     # default because Mosquitto 2.0.11 (Debian 12) drops a shared subscription's messages
     # after a broker restart until the subscriber reconnects (tests/chaos).
     ingest_share_group: str = ""
-    ingest_max_inflight: int = 1000
+    # The broker's window of unacknowledged messages towards this instance (MQTT 5 Receive
+    # Maximum): the messages whose Kafka writes may be under way at once.
+    ingest_max_inflight: Annotated[int, Field(ge=1, le=65535)] = 1000
     # How long the Kafka producer gathers records before it sends them. Each message is
     # acknowledged to the broker only once Kafka has it, so this is added to a reading's way
     # in; with 5 ms, single-sample traffic made a produce request every few records and the
@@ -36,7 +38,7 @@ class IngestSettings(MqttSettings, KafkaSettings, DatabaseSettings, MetricsSetti
     ingest_kafka_linger_ms: Annotated[int, Field(ge=0, le=1000)] = 25
     # How long the broker keeps this instance's session (and queues its share of messages)
     # while it is away. An instance removed for good keeps its share until then.
-    ingest_session_expiry_s: int = 7 * 24 * 3600
+    ingest_session_expiry_s: Annotated[int, Field(ge=0, le=2**32 - 1)] = 7 * 24 * 3600
     ingest_metrics_address: MetricsAddress = ""  # host:port; empty: COLDCHAIN_METRICS_HOST and the port below
     ingest_metrics_port: int = 9101  # 0 = no /metrics endpoint
     ingest_binding_refresh_s: float = 60.0
