@@ -133,35 +133,15 @@ class MqttSubscriber:
 
     async def _connect(self) -> None:
         endpoint, options = self._endpoint, self._options
-        context = ssl.create_default_context() if endpoint.tls else None
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(endpoint.host, endpoint.port, ssl=context, limit=READ_SIZE), CONNECT_TIMEOUT_S)
-        self._reader, self._writer = reader, writer
-        self._frames = FrameReader()
-        self._write(connect_packet(options.client_id, username=endpoint.username, password=endpoint.password,
-                                   keepalive_s=options.keepalive_s, clean_start=False,
-                                   session_expiry_s=options.session_expiry_s,
-                                   receive_maximum=options.receive_maximum))
-        connack = await asyncio.wait_for(self._first_packet(), CONNECT_TIMEOUT_S)
-        if not isinstance(connack, ConnAck):
-            raise ProtocolError(f"the broker answered CONNECT with {type(connack).__name__}")
-        if connack.reason_code >= 0x80:
-            raise Refused(f"was refused: {reason_name(connack.reason_code)}")
+        self._reader, self._writer, self._frames, connack, self._pending_frames = await _handshake(
+            endpoint, options.client_id, clean_start=False, session_expiry_s=options.session_expiry_s,
+            receive_maximum=options.receive_maximum, keepalive_s=options.keepalive_s)
         with self._lock:
             self._connection += 1
             self._acks.clear()  # ids of the connection before: the broker sends those messages again
         log.info("connected to MQTT %s:%d (%s session)", endpoint.host, endpoint.port,
                  "resumed" if connack.session_present else "new")
         self._write(subscribe_packet(SUBSCRIBE_PACKET_ID, options.topic_filter))
-
-    async def _first_packet(self) -> object:
-        while True:
-            frames = self._frames.feed(await _read(self._reader))
-            if frames:
-                # a broker sends nothing before CONNACK, so the rest waits for _serve
-                kind, flags, body = frames[0]
-                self._pending_frames = frames[1:]
-                return decode(kind, flags, body)
 
     async def _serve(self) -> None:
         assert self._stopping is not None
@@ -252,22 +232,39 @@ def _described(exc: BaseException) -> str:
     return f"was lost ({type(exc).__name__}: {exc})" if str(exc) else f"was lost ({type(exc).__name__})"
 
 
+async def _handshake(endpoint: MqttEndpoint, client_id: str, *, clean_start: bool, session_expiry_s: int,
+                     receive_maximum: int, keepalive_s: int = 30,
+                     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, FrameReader, ConnAck,
+                                list[tuple[int, int, bytes]]]:
+    """A connection the broker accepted: its streams, its framing, the CONNACK and the frames
+    that came in the same read (a resumed session's messages may follow CONNACK at once)."""
+    context = ssl.create_default_context() if endpoint.tls else None
+    reader, writer = await asyncio.wait_for(
+        asyncio.open_connection(endpoint.host, endpoint.port, ssl=context, limit=READ_SIZE), CONNECT_TIMEOUT_S)
+    try:
+        writer.write(connect_packet(client_id, username=endpoint.username, password=endpoint.password,
+                                    keepalive_s=keepalive_s, clean_start=clean_start,
+                                    session_expiry_s=session_expiry_s, receive_maximum=receive_maximum))
+        frames = FrameReader()
+        while not (got := frames.feed(await asyncio.wait_for(_read(reader), CONNECT_TIMEOUT_S))):
+            pass
+        connack = decode(*got[0])  # a broker sends nothing before CONNACK
+        if not isinstance(connack, ConnAck):
+            raise ProtocolError(f"the broker answered CONNECT with {type(connack).__name__}")
+        if connack.reason_code >= 0x80:
+            raise Refused(f"was refused: {reason_name(connack.reason_code)}")
+    except BaseException:
+        writer.close()
+        raise
+    return reader, writer, frames, connack, got[1:]
+
+
 async def end_session(endpoint: MqttEndpoint, client_id: str) -> None:
     """Ends ``client_id``'s persistent session at once: a clean start with no expiry, then a
     normal DISCONNECT (an instance removed for good would otherwise keep its share of a shared
     subscription queued until the session expires)."""
-    context = ssl.create_default_context() if endpoint.tls else None
-    reader, writer = await asyncio.wait_for(asyncio.open_connection(endpoint.host, endpoint.port, ssl=context),
-                                            CONNECT_TIMEOUT_S)
+    _, writer, *_ = await _handshake(endpoint, client_id, clean_start=True, session_expiry_s=0, receive_maximum=1)
     try:
-        writer.write(connect_packet(client_id, username=endpoint.username, password=endpoint.password,
-                                    keepalive_s=30, clean_start=True, session_expiry_s=0, receive_maximum=1))
-        frames = FrameReader()
-        while not (got := frames.feed(await asyncio.wait_for(_read(reader), CONNECT_TIMEOUT_S))):
-            pass
-        connack = decode(*got[0])
-        if not isinstance(connack, ConnAck) or connack.reason_code >= 0x80:
-            raise Refused(f"ending session {client_id}: {connack}")
         writer.write(DISCONNECT_PACKET)
         await writer.drain()
     finally:
