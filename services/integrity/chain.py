@@ -35,7 +35,6 @@ _NULL = b"\x00"
 _PRESENT = b"\x01"
 _PRESENT_INT64 = struct.Struct(">Bq")  # the flag 0x01, then the value
 _PRESENT_FLOAT64 = struct.Struct(">Bd")
-_SIX_PRESENT = struct.Struct(">" + "Bd" * 6)
 _MICROSECOND = timedelta(microseconds=1)
 
 
@@ -65,16 +64,19 @@ def genesis(device_id: str) -> bytes:
 
 
 def record(reading: ChainedReading) -> bytes:
-    # Hot path of the sink (one call per stored reading): a flag and its value packed in one
-    # call, a device's or shipment's encoded text reused, the usual all-present tail in one.
+    # Hot path of the sink (one call per stored reading): each field packed with its flag in
+    # one call, a device's or shipment's encoded text reused, the parts joined once (1.6 µs a
+    # reading against 3.0 for packing a tail of its own; bench/HISTORY.md, session 15).
     time, device_id, shipment_id, seq, temp_c, humidity_pct, lat, lon, speed_kmh, battery_pct = reading
-    head = _PRESENT_INT64.pack(1, (time - EPOCH) // _MICROSECOND) + _text(device_id)
-    head += _NULL if shipment_id is None else _text(shipment_id)
-    head += _NULL if seq is None else _PRESENT_INT64.pack(1, seq)
-    numbers = (temp_c, humidity_pct, lat, lon, speed_kmh, battery_pct)
-    if None not in numbers:
-        return head + _SIX_PRESENT.pack(1, temp_c, 1, humidity_pct, 1, lat, 1, lon, 1, speed_kmh, 1, battery_pct)
-    return head + b"".join([_NULL if value is None else _PRESENT_FLOAT64.pack(1, value) for value in numbers])
+    number = _PRESENT_FLOAT64.pack
+    return b"".join((
+        _PRESENT_INT64.pack(1, (time - EPOCH) // _MICROSECOND), _text(device_id),
+        _NULL if shipment_id is None else _text(shipment_id),
+        _NULL if seq is None else _PRESENT_INT64.pack(1, seq),
+        _NULL if temp_c is None else number(1, temp_c), _NULL if humidity_pct is None else number(1, humidity_pct),
+        _NULL if lat is None else number(1, lat), _NULL if lon is None else number(1, lon),
+        _NULL if speed_kmh is None else number(1, speed_kmh), _NULL if battery_pct is None else number(1, battery_pct),
+    ))
 
 
 @lru_cache(maxsize=65_536)
