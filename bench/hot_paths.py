@@ -39,13 +39,12 @@ from services.excursions.processor import ExcursionProcessor
 from services.ingest.bridge import IngestBridge
 from services.ingest.metrics import IngestMetrics
 from services.ingest.settings import IngestSettings
-from services.integrity.chain import genesis
-from services.integrity.store import relink
+from services.integrity.chain import genesis, links
 from services.kafka.faust_app import readings_of
 from services.profiles.catalog import load_profiles
 from services.registry.bindings import BindingTable
 from services.sink.main import tables
-from services.sink.writers import in_chain_order, reading_rows
+from services.sink.writers import reading_rows
 
 SHIPMENTS = 8
 TRACKERS = 8  # per shipment
@@ -92,11 +91,9 @@ def backlog(seed: int = 22) -> list[bytes]:
 def _sink(records: list[bytes]) -> None:
     model = tables()[READINGS.name].model
     batches = [cast(ReadingRows, model.model_validate_json(raw)) for raw in records]  # the topic's model: ReadingRecord
-    new = in_chain_order(reading_rows(batches))
+    rows = reading_rows(batches)
     # What ChainWriter.link works out for devices with nothing stored after (a landed backlog's).
-    starts = {device_id: genesis(device_id) for device_id in {reading.device_id for reading in new}}
-    for _ in relink(starts, [(reading, None) for reading in new], []):
-        pass
+    links({device_id: genesis(device_id) for device_id in {row[1] for row in rows}}, rows)
 
 
 def _faust_decode(records: list[bytes]) -> None:

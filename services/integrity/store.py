@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from services.integrity.chain import CHAINED_COLUMNS, Break, ChainedReading, DeviceVerdict, genesis, link, verify
+from services.integrity.chain import CHAINED_COLUMNS, Break, ChainedReading, DeviceVerdict, genesis, link, links, verify
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +34,16 @@ class ChainWriter:
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS reading_links_in "
                      "(device_id text, time timestamptz, hash bytea) ON COMMIT DELETE ROWS")
 
-    def link(self, conn: psycopg.Connection, candidates: Sequence[ChainedReading]) -> list[bytes | None]:
-        """Per candidate reading (ordered by device, then time; one per device and time), its
-        chain hash, or None when that reading is stored already. Holds each device's lock until
-        the transaction ends: the caller stores the new readings, with these hashes, in it."""
+    def link(self, conn: psycopg.Connection, candidates: Sequence[tuple[Any, ...]]) -> Sequence[bytes | None]:
+        """Per candidate reading (a row beginning with the fields of a ``ChainedReading``;
+        ordered by device, then time; one per device and time), its chain hash, or None when
+        that reading is stored already. Holds each device's lock until the transaction ends:
+        the caller stores the new readings, with these hashes, in it."""
         if not candidates:
             return []
         earliest: dict[str, datetime] = {}
-        for reading in candidates:
-            earliest.setdefault(reading.device_id, reading.time)
+        for row in candidates:
+            earliest.setdefault(row[1], row[0])
         with conn.cursor() as cur:
             # Two sinks may extend one device (a tracker moved to a shipment on another
             # partition): serialise per device; sorted, so two batches cannot deadlock.
@@ -51,8 +52,9 @@ class ChainWriter:
                         (list(earliest),))
             previous, late = _chain_ends(cur, list(earliest), list(earliest.values()))
             if not late:  # a landed backlog, live tracking: nothing stored at or after them
-                return [digest for _, _, digest in relink(previous, [(r, None) for r in candidates], [])]
-            rows, positions, previous = _merged(candidates, _stored_suffix(cur, late), previous)
+                return links(previous, candidates)
+            chained = [ChainedReading._make(row[:10]) for row in candidates]
+            rows, positions, previous = _merged(chained, _stored_suffix(cur, late), previous)
             hashes: list[bytes | None] = [None] * len(candidates)
             changed: list[tuple[str, datetime, bytes]] = []
             breaks: list[Break] = []

@@ -12,13 +12,13 @@ from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
+from psycopg.types.string import BytesBinaryDumper
 
 from schemas.deadletter import DeadLetter
 from schemas.eta import EtaUpdate
 from schemas.excursion import ExcursionEvent
 from schemas.reading import ReadingBatch
 from schemas.reading_wire import ReadingRows, row_of
-from services.integrity.chain import ChainedReading
 from services.integrity.store import ChainWriter
 
 READING_COLUMNS = ("time", "device_id", "shipment_id", "seq", "temp_c", "humidity_pct", "lat", "lon",
@@ -46,12 +46,17 @@ class ReadingWriter:
         self.chain = ChainWriter()
 
     def prepare(self, conn: psycopg.Connection) -> None:
+        # A COPY typed by name takes the dumper registered last for the type's oid: for
+        # bytea that is psycopg.dbapi20's Binary dumper, in Python, half the COPY's cost per
+        # reading. Registering the bytes dumper again (psycopg swaps in its C version) makes
+        # bytea's by-oid dumper that one, for this connection; the bytes written are the same.
+        conn.adapters.register_dumper(bytes, BytesBinaryDumper)
         self.chain.prepare(conn)
 
     def write(self, conn: psycopg.Connection, batches: Sequence[ReadingRows | ReadingBatch]) -> int:
         """Returns how many readings were new."""
         rows = reading_rows(batches)
-        hashes = self.chain.link(conn, in_chain_order(rows))
+        hashes = self.chain.link(conn, rows)
         new = [(*row, digest) for row, digest in zip(rows, hashes, strict=True) if digest is not None]
         if new:
             with conn.cursor() as cur, \
@@ -79,12 +84,6 @@ def reading_rows(batches: Sequence[ReadingRows | ReadingBatch]) -> list[tuple[An
 def _rows(batch: ReadingRows | ReadingBatch) -> list[tuple[Any, ...]]:
     # The sink decodes records to rows (ReadingRecord); tools and tests hand in batches.
     return batch.rows if isinstance(batch, ReadingRows) else [row_of(r) for r in batch.readings]
-
-
-def in_chain_order(rows: list[tuple[Any, ...]]) -> list[ChainedReading]:
-    """The rows of ``reading_rows`` (already in chain order) as the chain covers them."""
-    chained = ChainedReading._make
-    return [chained(row[:10]) for row in rows]
 
 
 class DeadLetterWriter:

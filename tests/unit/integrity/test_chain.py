@@ -4,7 +4,7 @@ import hashlib
 import struct
 from datetime import UTC, datetime, timedelta
 
-from services.integrity.chain import ChainedReading, extend, genesis, record, verify
+from services.integrity.chain import ChainedReading, extend, genesis, links, record, verify
 
 T0 = datetime(2026, 11, 9, 18, 0, tzinfo=UTC)
 
@@ -53,3 +53,16 @@ def test_verify_names_a_deleted_reading_at_the_next_one_and_an_unlinked_one_wher
     unlinked = verify("TRK-1", genesis("TRK-1"), [*stored[:3], (reading(3, temp_c=1.0), None)])
     assert unlinked.first_break is not None and unlinked.first_break.reason == "missing-hash"
     assert unlinked.checked == 3
+
+
+def test_links_of_copy_rows_equal_each_devices_own_chain():
+    # The sink links its COPY rows (twelve fields: the chain's ten, then source and received_at),
+    # devices one after another, each from its own start.
+    ours = [reading(m) for m in range(5)]
+    theirs = [reading(m)._replace(device_id="TRK-2", shipment_id=None, temp_c=-1.5) for m in range(3)]
+    rows = [(*r, "json", T0) for r in [*ours, *theirs]]
+    starts = {"TRK-1": genesis("TRK-1"), "TRK-2": b"\x07" * 32}
+    expected = [digest for _, digest in extend(starts["TRK-1"], ours)] + \
+               [digest for _, digest in extend(starts["TRK-2"], theirs)]
+    assert links(starts, rows) == expected
+    assert links(starts, rows)[5] == hashlib.sha256(starts["TRK-2"] + record(theirs[0])).digest()

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from schemas.reading import Reading, ReadingBatch
 from schemas.reading_wire import ReadingRecord
-from services.sink.writers import in_chain_order, reading_rows
+from services.sink.writers import reading_rows
 
 T0 = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
 
@@ -34,5 +34,3 @@ def test_rows_are_in_chain_order_and_the_first_of_a_duplicate_is_kept() -> None:
         ("TRK-b", T0 + timedelta(minutes=3)),
     ]
     assert rows[0][4] == 1.0 and rows[2][4] == 1.0  # the first of each (device, time), as ON CONFLICT DO NOTHING
-    chained = in_chain_order(rows)
-    assert [(r.device_id, r.time, r.temp_c) for r in chained] == [(row[1], row[0], row[4]) for row in rows]
