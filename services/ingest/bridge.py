@@ -9,6 +9,7 @@ report of a message hands its PUBACK to the session.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -124,6 +125,9 @@ class IngestBridge:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self.fatal: str | None = None
+        # A labelled counter's child per topic, looked up once: a lookup per delivery cost
+        # ~2 µs of a single-sample message's ~80.
+        self._produced = functools.cache(metrics.produced.labels)
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -270,7 +274,7 @@ class IngestBridge:
             log.error("%s; stopping without acknowledging, MQTT will redeliver", self.fatal)
             self._stop.set()
             return
-        self.metrics.produced.labels(message.topic()).inc()
+        self._produced(str(message.topic())).inc()
         with self._lock:  # the MQTT thread's produce() may poll, and so report, too
             pending.outstanding -= 1
             done = pending.outstanding == 0 and not pending.failed

@@ -8,6 +8,7 @@ are idempotent, so the replay changes nothing.
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import logging
 import threading
@@ -231,8 +232,10 @@ class _Lane:
         """A lost database connection (a restart, a failover) is waited out: the chunk is
         written again on a new connection. Its transaction either committed or not, and the
         writers are idempotent, so writing it again is safe either way."""
-        for record in chunk:
-            self.metrics.consumed.labels(str(record.message.topic())).inc()
+        # Counted per topic, not per record: a label lookup per record cost ~2 µs, a twentieth
+        # of the sink's CPU for a single-sample record.
+        for topic, count in collections.Counter(str(record.message.topic()) for record in chunk).items():
+            self.metrics.consumed.labels(topic).inc(count)
         while True:
             try:
                 return self._write_isolating(chunk)
