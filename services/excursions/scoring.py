@@ -274,11 +274,13 @@ class _DeviceScorer:
         # Called once per reading of a landed backlog (apply_each): each time is converted
         # once, and a batch of one takes no generator, dict or sort.
         if len(batch) == 1:
-            first = self.arrived = batch[0].received_at
+            self.arrived = batch[0].received_at
+            first_arrival = last_arrival = self.arrived.timestamp()  # once: 0.5 µs a reading here
         else:
             first, self.arrived = min(r.received_at for r in batch), max(r.received_at for r in batch)
+            first_arrival, last_arrival = first.timestamp(), self.arrived.timestamp()
         times = [reading.time.timestamp() for reading in batch]
-        events = self._note_arrival(batch, times, first.timestamp(), self.arrived.timestamp())
+        events = self._note_arrival(batch, times, first_arrival, last_arrival)
         fresh = self._fresh_samples(batch, times)
         if fresh:
             if fresh[0][0] > self.device.run.last_t:
