@@ -57,6 +57,7 @@ from psycopg.sql import SQL, Identifier
 from bench.ceilings import SPAWN
 from bench.children import stop_all, wait_for_log
 from bench.loadgen import PublishPlan, device_name, publish
+from bench.pipeline import delete_bench_readings
 from schemas.topics import ETA, EXCURSIONS, READINGS, SHIPMENTS
 from services.api.tokens import create_token
 from services.connections import parse_mqtt_url
@@ -215,8 +216,8 @@ class AlertBench:
         with psycopg.connect(self.dsn, autocommit=True) as conn:
             for table in ("excursions", "eta"):
                 conn.execute(SQL("DELETE FROM {} WHERE shipment_id LIKE %s").format(Identifier(table)), [like])
-            conn.execute("DELETE FROM readings WHERE device_id LIKE %s AND time > now() - interval '3 days'", [like])
             conn.execute(SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(Identifier(self.schema)))
+        delete_bench_readings(self.dsn, like)
         kafka: dict[str, Any] = {"bootstrap.servers": self.env["COLDCHAIN_KAFKA_BOOTSTRAP"]}
         admin = AdminClient(kafka)
         names = self.names

@@ -31,13 +31,13 @@ from typing import Any
 
 import httpx
 import paho.mqtt.client as mqtt
-import psycopg
 from aiosmtpd.controller import Controller
 from devtools.stack.layout import default_root
 from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.ceilings import SPAWN
 from bench.children import stop_all, wait_for_log
+from bench.pipeline import delete_bench_readings
 from bench.procstat import rss_bytes
 from services.api.tokens import create_token
 from services.connections import parse_mqtt_url
@@ -231,8 +231,8 @@ def measure(env: dict[str, str], minutes: float, rate: float = 200.0, devices: i
         services.stop()
         smtp.stop()
         end_session(env["COLDCHAIN_MQTT_URL"], client_id)
-        with psycopg.connect(env["COLDCHAIN_DATABASE_URL"], autocommit=True) as conn:  # not anyone's history
-            conn.execute("DELETE FROM readings WHERE device_id LIKE %s", [f"{load.device_prefix}%"])
+        delete_bench_readings(env["COLDCHAIN_DATABASE_URL"], f"{load.device_prefix}%",  # not anyone's history
+                              datetime.fromtimestamp(load.base_ts, UTC) - timedelta(hours=1))
     rows = [{"service": name, "steady_mb": steady[name], "after_mb": after[name],
              "growth_mb": _diff(after[name], steady[name]),
              "growth_pct": _pct(after[name], steady[name])} for name in SERVICES]

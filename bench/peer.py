@@ -30,7 +30,14 @@ import psycopg
 from psycopg import sql
 
 from bench.loadgen import PublishPlan
-from bench.pipeline import BenchPipeline, Measured, run_publisher, sustained_throughput, wait_stored
+from bench.pipeline import (
+    BenchPipeline,
+    Measured,
+    delete_bench_readings,
+    run_publisher,
+    sustained_throughput,
+    wait_stored,
+)
 from bench.telegraf import (
     BUILD_TAGS,
     DEVICE_TOPIC,
@@ -150,9 +157,7 @@ def _warm_up(run: PeerRun, runner: Measured, plan: PublishPlan, base_ts: float, 
 def _clean_up(run: PeerRun) -> int:
     with psycopg.connect(run.dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(run.schema)))
-        cur = conn.execute("DELETE FROM readings WHERE device_id LIKE %s AND time > now() - interval '3 days'",
-                           [f"BENCH-{run.run_id}-PEER%"])
-        return cur.rowcount
+    return delete_bench_readings(run.dsn, f"BENCH-{run.run_id}-PEER%")
 
 
 def ratio(coldchain: float, telegraf: float) -> float | None:
