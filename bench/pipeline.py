@@ -236,18 +236,13 @@ def _pct(values: list[float], pct: float) -> float:
     return values[min(len(values) - 1, round(pct / 100 * (len(values) - 1)))]
 
 
-def delete_bench_rows(dsn: str, run_id: str) -> int:
-    """Remove the benchmark's readings again: they are not anyone's shipment history."""
-    return delete_bench_readings(dsn, f"BENCH-{run_id}-%")
-
-
 def delete_bench_readings(dsn: str, device_like: str, oldest: datetime | None = None) -> int:
-    """Deletes the bench readings of the devices matching ``device_like`` stamped after
-    ``oldest`` (default: 3 days ago; the bound spares the other chunks), then vacuums the
-    table. Left to autovacuum, a landing's 9.6 million dead rows were vacuumed during the next
-    section's measurement, PostgreSQL at up to half a core and each landing on the same stack
-    slower than the one before (bench/HISTORY.md, session 16); the vacuum here takes ~15 s and
-    is not measured."""
+    """Deletes the bench readings of the devices matching ``device_like`` (not anyone's
+    shipment history) stamped after ``oldest`` (default: 3 days ago; the bound spares the other
+    chunks), then vacuums the table. Left to autovacuum, a landing's 9.6 million dead rows were
+    vacuumed during the next section's measurement, PostgreSQL at up to half a core and each
+    landing on the same stack slower than the one before (bench/HISTORY.md, session 16); the
+    vacuum here takes ~15 s and is not measured."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         since = oldest or datetime.now(UTC) - timedelta(days=3)
         deleted = conn.execute("DELETE FROM readings WHERE device_id LIKE %s AND time > %s",

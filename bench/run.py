@@ -27,7 +27,7 @@ from bench.ceilings import copy_ceiling, kafka_ceiling, mqtt_ceiling
 from bench.loadgen import PublishPlan
 from bench.memory import markdown as memory_markdown
 from bench.memory import measure as measure_memory
-from bench.pipeline import BenchPipeline, delete_bench_rows, latency, sustained_throughput
+from bench.pipeline import BenchPipeline, delete_bench_readings, latency, sustained_throughput
 from bench.report import markdown, plots
 from bench.telegraf import TelegrafSettings
 from services.connections import DatabaseSettings, KafkaSettings, MqttSettings, settings_config
@@ -107,7 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     step("ETA accuracy", lambda: _eta(args.output, results))
     step("memory", lambda: results.update(memory=measure_memory(
         {**settings.service_env(), "COLDCHAIN_MQTT_ADMIN_URL": admin}, args.minutes)))
-    step("clean-up", lambda: print(f"removed {delete_bench_rows(settings.dsn, run_id)} benchmark rows"))
+    step("clean-up", lambda: print(f"removed {delete_bench_readings(settings.dsn, f'BENCH-{run_id}-%')} "
+                                   "benchmark rows"))
 
     samples = results.pop("latency_samples_ms", [])
     if args.only:

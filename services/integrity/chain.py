@@ -87,7 +87,7 @@ def _text(value: str) -> bytes:
     return _PRESENT + _INT32.pack(len(encoded)) + encoded
 
 
-def link(previous: bytes, reading: ChainedReading) -> bytes:
+def link(previous: bytes, reading: ChainedReading | tuple[Any, ...]) -> bytes:
     return hashlib.sha256(previous + record(reading)).digest()
 
 
@@ -95,17 +95,15 @@ def links(starts: Mapping[str, bytes], rows: Iterable[tuple[Any, ...]]) -> list[
     """Each row's chain hash. The rows are ordered by device, then time, and begin with the ten
     fields of a ``ChainedReading``; a device's first row follows ``starts[device_id]``. The
     sink's path for readings with nothing stored after them (a landed backlog, live tracking)."""
-    sha256 = hashlib.sha256
     hashes: list[bytes] = []
-    append = hashes.append
     device_id: str | None = None
     current = b""
     for row in rows:
         if row[1] != device_id:
             device_id = row[1]
             current = starts[device_id]
-        current = sha256(current + record(row)).digest()
-        append(current)
+        current = link(current, row)
+        hashes.append(current)
     return hashes
 
 
