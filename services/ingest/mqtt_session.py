@@ -97,7 +97,12 @@ class MqttSubscriber:
             if self._flush_scheduled or self._loop is None:
                 return
             self._flush_scheduled = True
-        self._loop.call_soon_threadsafe(self._flush_acks)
+        try:
+            self._loop.call_soon_threadsafe(self._flush_acks)
+        except RuntimeError:
+            # The session has ended (ingest is stopping) and Kafka confirmed a record late:
+            # there is no connection to acknowledge on; the broker sends that message again.
+            log.debug("acknowledgement of %d after the session ended: the broker will send it again", packet_id)
 
     def stop(self) -> None:
         """Sends the due PUBACKs and a DISCONNECT (the session stays for its expiry), then

@@ -137,13 +137,13 @@ class DemoSession:
         passwords = {}
         for number, device_id in enumerate(self.devices, 1):
             passwords[device_id] = secrets.token_urlsafe(18)
-            # One broker reload after the last password, not one per device.
+            # One broker reload after the last password, not one per device; it returns once
+            # the broker has taken the last one (and so every one before it).
             self.stack.mosquitto.set_device_password(device_id, passwords[device_id],
                                                      reload=number == len(self.devices))
         path = settings.demo_dir / f"{self.prefix}-devices.json"
         path.touch(mode=0o600)
         path.write_text(json.dumps(passwords, indent=2) + "\n", encoding="utf-8")
-        time.sleep(0.5)  # Mosquitto re-reads its password file on SIGHUP, asynchronously
         return path
 
     def _simulate_command(self, credentials: Path) -> list[str]:

@@ -6,10 +6,14 @@ Each device's username is its device id; the ACL pattern lets it publish only un
 
 from __future__ import annotations
 
+import fcntl
 import getpass
 import os
 import secrets
+import shutil
 import signal
+import socket
+import time
 from pathlib import Path
 
 from devtools.stack.debian import ensure_installed
@@ -17,6 +21,7 @@ from devtools.stack.layout import CHECKOUT, StackLayout
 from devtools.stack.ports import StackPorts
 from devtools.stack.process import StackError, port_open, read_pid, run, spawn, terminate, wait_until
 from devtools.stack.secrets import StackSecrets
+from services.ingest.mqtt_wire import DISCONNECT_PACKET, ConnAck, FrameReader, connect_packet, decode
 
 # Service accounts and client ids all start so; no device id may (`coldchain device add`).
 RESERVED_PREFIX = "coldchain-"
@@ -30,6 +35,7 @@ ACL_FILE = CHECKOUT / "deploy" / "mosquitto" / "acl"
 # A device's largest payload is a store-and-forward batch; bigger packets are refused by the
 # broker before ingest reads them (the decoder's own limit is lower still).
 MAX_PACKET_BYTES = 1_048_576
+RELOAD_TIMEOUT_S = 15.0
 
 
 class Mosquitto:
@@ -100,20 +106,72 @@ class Mosquitto:
             self._write_password(self.password_file, user, password)
 
     def _write_password(self, path: Path, user: str, password: str) -> None:
+        """Adds or changes one account. ``mosquitto_passwd`` truncates the file and writes it
+        again in place, and Mosquitto 2.0.11 reloading (SIGHUP) a half-written file dropped
+        connected clients as "not authorised" and then segfaulted: so the change is made on a
+        copy that replaces the file in one rename, one change at a time (the lock), and a
+        reload only ever reads a whole file."""
         if ":" in user:
             raise StackError(f"an MQTT username cannot contain ':': {user!r}")
         self.layout.conf.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
-            path.touch(mode=0o600)
-        run([MOSQUITTO_PASSWD, "-b", str(path), user, password], "mosquitto_passwd")
+        with (path.parent / f".{path.name}.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            draft = path.with_name(f".{path.name}.draft")
+            draft.unlink(missing_ok=True)
+            draft.touch(mode=0o600)
+            if path.exists():
+                shutil.copyfile(path, draft)
+            run([MOSQUITTO_PASSWD, "-b", str(draft), user, password], "mosquitto_passwd")
+            os.replace(draft, path)
 
     def set_device_password(self, device_id: str, password: str, reload: bool = True) -> None:
+        """Returns once a running broker lets the device log in (``reload``); with ``reload``
+        false the account waits for a later reload (several devices, one reload)."""
         if device_id.startswith(RESERVED_PREFIX):
             raise StackError(f"device ids starting with {RESERVED_PREFIX!r} are reserved for coldchain's services")
         self._write_password(self.password_file, device_id, password)
-        pid = read_pid(self.pid_file)
-        if reload and pid is not None:
-            os.kill(pid, signal.SIGHUP)  # mosquitto re-reads the password and ACL files
+        if reload:
+            self._reload_until_accepted(device_id, password)
+
+    def _reload_until_accepted(self, device_id: str, password: str) -> None:
+        """SIGHUP makes the broker re-read its password and ACL files, later, in its own loop,
+        and one that arrives while it is reloading is lost (seen: the last of 8 devices added
+        in a row was refused until some later reload). So the reload is asked for again until
+        the broker takes the new account."""
+        deadline = time.monotonic() + RELOAD_TIMEOUT_S
+        while (pid := read_pid(self.pid_file)) is not None:
+            os.kill(pid, signal.SIGHUP)
+            retry_at = min(time.monotonic() + 1.0, deadline)
+            while time.monotonic() < retry_at:
+                if self._accepts(device_id, password):
+                    return
+                time.sleep(0.05)
+            if time.monotonic() >= deadline:
+                raise StackError(f"Mosquitto did not take the account of {device_id} within "
+                                 f"{RELOAD_TIMEOUT_S:.0f} s (log: {self.layout.log_file('mosquitto')})")
+        # Not running: it reads the file when it starts.
+
+    def _accepts(self, username: str, password: str) -> bool:
+        """Whether the broker lets this account log in: a clean MQTT 5 CONNECT that leaves no
+        session behind, on the services' listener with a client id of its own (on the devices'
+        one the client id is the username, and it would take over a connected device)."""
+        probe = f"{RESERVED_PREFIX}account-check-{secrets.token_hex(4)}"
+        packet = connect_packet(probe, username=username, password=password, keepalive_s=10,
+                                clean_start=True, session_expiry_s=0, receive_maximum=1)
+        try:
+            with socket.create_connection((self.ports.host, self.ports.mqtt_services), timeout=2) as sock:
+                sock.sendall(packet)
+                frames: list[tuple[int, int, bytes]] = []
+                reader = FrameReader()
+                while not frames and (data := sock.recv(256)):
+                    frames = reader.feed(data)
+                answer = decode(*frames[0]) if frames else None
+                accepted = isinstance(answer, ConnAck) and answer.reason_code == 0
+                if accepted:
+                    sock.sendall(DISCONNECT_PACKET)
+                return accepted
+        except OSError:
+            return False
 
     def add_device(self, device_id: str) -> str:
         password = secrets.token_urlsafe(18)
