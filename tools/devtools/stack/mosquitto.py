@@ -6,13 +6,13 @@ Each device's username is its device id; the ACL pattern lets it publish only un
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import getpass
 import os
 import secrets
 import shutil
 import signal
-import socket
 import time
 from pathlib import Path
 
@@ -21,7 +21,9 @@ from devtools.stack.layout import CHECKOUT, StackLayout
 from devtools.stack.ports import StackPorts
 from devtools.stack.process import StackError, port_open, read_pid, run, spawn, terminate, wait_until
 from devtools.stack.secrets import StackSecrets
-from services.ingest.mqtt_wire import DISCONNECT_PACKET, ConnAck, FrameReader, connect_packet, decode
+from services.connections import MqttEndpoint
+from services.ingest.mqtt_session import Refused, end_session
+from services.ingest.mqtt_wire import ProtocolError
 
 # Service accounts and client ids all start so; no device id may (`coldchain device add`).
 RESERVED_PREFIX = "coldchain-"
@@ -107,10 +109,10 @@ class Mosquitto:
 
     def _write_password(self, path: Path, user: str, password: str) -> None:
         """Adds or changes one account. ``mosquitto_passwd`` truncates the file and writes it
-        again in place, and Mosquitto 2.0.11 reloading (SIGHUP) a half-written file dropped
-        connected clients as "not authorised" and then segfaulted: so the change is made on a
-        copy that replaces the file in one rename, one change at a time (the lock), and a
-        reload only ever reads a whole file."""
+        again in place, and a reload (SIGHUP) that read a half-written file dropped connected
+        clients, ingest among them, as "not authorised": so the change is made on a copy that
+        replaces the file in one rename, one change at a time (the lock), and a reload only ever
+        reads a whole file."""
         if ":" in user:
             raise StackError(f"an MQTT username cannot contain ':': {user!r}")
         self.layout.conf.mkdir(parents=True, exist_ok=True)
@@ -152,26 +154,15 @@ class Mosquitto:
         # Not running: it reads the file when it starts.
 
     def _accepts(self, username: str, password: str) -> bool:
-        """Whether the broker lets this account log in: a clean MQTT 5 CONNECT that leaves no
-        session behind, on the services' listener with a client id of its own (on the devices'
-        one the client id is the username, and it would take over a connected device)."""
-        probe = f"{RESERVED_PREFIX}account-check-{secrets.token_hex(4)}"
-        packet = connect_packet(probe, username=username, password=password, keepalive_s=10,
-                                clean_start=True, session_expiry_s=0, receive_maximum=1)
+        """Whether the broker lets this account log in: ingest's own clean login that leaves no
+        session behind (``end_session``), on the services' listener with a client id of its own
+        (on the devices' one the client id is the username: it would take over a connected device)."""
+        endpoint = MqttEndpoint(self.ports.host, self.ports.mqtt_services, username, password, tls=False)
         try:
-            with socket.create_connection((self.ports.host, self.ports.mqtt_services), timeout=2) as sock:
-                sock.sendall(packet)
-                frames: list[tuple[int, int, bytes]] = []
-                reader = FrameReader()
-                while not frames and (data := sock.recv(256)):
-                    frames = reader.feed(data)
-                answer = decode(*frames[0]) if frames else None
-                accepted = isinstance(answer, ConnAck) and answer.reason_code == 0
-                if accepted:
-                    sock.sendall(DISCONNECT_PACKET)
-                return accepted
-        except OSError:
+            asyncio.run(end_session(endpoint, f"{RESERVED_PREFIX}account-check-{secrets.token_hex(4)}"))
+        except (Refused, ProtocolError, OSError, EOFError):
             return False
+        return True
 
     def add_device(self, device_id: str) -> str:
         password = secrets.token_urlsafe(18)
