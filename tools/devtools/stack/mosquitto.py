@@ -14,6 +14,7 @@ import secrets
 import shutil
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from devtools.stack.debian import ensure_installed
@@ -158,10 +159,14 @@ class Mosquitto:
         session behind (``end_session``), on the services' listener with a client id of its own
         (on the devices' one the client id is the username: it would take over a connected device)."""
         endpoint = MqttEndpoint(self.ports.host, self.ports.mqtt_services, username, password, tls=False)
-        try:
-            asyncio.run(end_session(endpoint, f"{RESERVED_PREFIX}account-check-{secrets.token_hex(4)}"))
-        except (Refused, ProtocolError, OSError, EOFError):
-            return False
+        login = end_session(endpoint, f"{RESERVED_PREFIX}account-check-{secrets.token_hex(4)}")
+        # On a thread of its own: a caller may already run an event loop in this one (sync
+        # Playwright's, in the browser tests), where asyncio.run refuses to start another.
+        with ThreadPoolExecutor(1) as thread:
+            try:
+                thread.submit(asyncio.run, login).result()
+            except (Refused, ProtocolError, OSError, EOFError):
+                return False
         return True
 
     def add_device(self, device_id: str) -> str:
