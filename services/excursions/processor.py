@@ -91,7 +91,8 @@ class ExcursionProcessor:
         _, limits = self._shipment(shipment_id, shipment_raw)
         # Reading by reading, as they arrived: scored together, an excursion that opens and
         # closes within the batch would be told only as closed (the core reports the state a
-        # batch leaves), and nobody would hear that it opened.
+        # batch leaves), and nobody would hear that it opened. A message's late readings are
+        # the exception (apply_each): re-scored together, once.
         unscored: list[tuple[ReadingLike, LookupError]] = []
         stored.state, events = apply_each(stored.state, readings, limits, self.config, unscored)
         for reading, exc in unscored:  # the sink still stores them

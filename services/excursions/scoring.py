@@ -155,6 +155,15 @@ def apply_each(
     as closed, as it was when each reading arrived on its own (tests/unit/excursions check the
     two agree on generated streams).
 
+    Except for late readings that arrived together: a run of one device's readings of one
+    message (one ``received_at``), each older than what the device has scored, is re-scored
+    once, as one late batch. They did arrive at once, and re-scoring them one by one re-scored
+    the device's whole tail for every one of them: a message overtaken by the next one (a
+    tracker's upload on landing) cost ~130 rule steps per reading instead of ~2. The state is
+    the same either way (scoring is order-independent); what is told differs only in
+    intermediate revisions of excursions the late batch changes, e.g. one that the batch shows
+    opened and closed is told once, as closed and found late.
+
     A landed backlog is hundreds of one device's readings at once; a call per reading built
     the rules and a scorer each time, which was most of the scoring time.
 
@@ -165,23 +174,46 @@ def apply_each(
     scorers: dict[str, _DeviceScorer] = {}
     rules = rules_for(limits)
     events: list[ExcursionEvent] = []
-    for reading in readings:
+    arrived = list(readings)
+    at, count = 0, len(arrived)
+    while at < count:
+        reading = arrived[at]
         scorer = scorers.get(reading.device_id)
         if scorer is None:
             device = state.devices.get(reading.device_id)
             if device is None:
                 device = state.devices[reading.device_id] = new_device(reading.device_id)
             scorer = scorers[reading.device_id] = _DeviceScorer(state.shipment_id, device, limits, config, rules)
+        end = _late_run_end(arrived, at, scorer.device.run.last_t)
+        batch = arrived[at:end]
+        at = end
         try:
-            found = scorer.apply([reading])
+            found = scorer.apply(batch)
         except LookupError as exc:
             if unscored is None:
                 raise
-            unscored.append((reading, exc))
+            unscored.extend((late, exc) for late in batch)
             continue
         if found:
             events.extend(_with_mkt(state, found))
     return state, events
+
+
+def _late_run_end(readings: list[ReadingLike], at: int, last_t: float) -> int:
+    """The end of the run that starts at ``at``: just that reading, unless it is late (not after
+    ``last_t``, its device's newest scored time), then every reading after it of the same
+    device and message (``received_at``) that is late too."""
+    first = readings[at]
+    end = at + 1
+    if end == len(readings) or first.time.timestamp() > last_t:
+        return end
+    device_id, received_at = first.device_id, first.received_at
+    while end < len(readings):
+        after = readings[end]
+        if after.device_id != device_id or after.received_at != received_at or after.time.timestamp() > last_t:
+            break
+        end += 1
+    return end
 
 
 def check_silence(
