@@ -56,6 +56,10 @@ class LandingPlan:
     per_shipment: int = 100  # trackers a shipment
     frozen_shipments: int = 4  # in each, its first tracker froze in flight
     freeze_minutes: int = 40
+    # One message in N of each tracker overtakes the one before (bench.loadgen.PublishPlan): a
+    # landed backlog is not in order, and a late message costs the sink and the excursion
+    # processor far more than one in order (re-linking, re-scoring). 0: all in order.
+    overtaking_every: int = 4
 
     @property
     def per_tracker(self) -> int:
@@ -117,7 +121,8 @@ class LandingResult:
         return {"trackers": self.plan.trackers, "hours": self.plan.hours, "readings": self.plan.readings,
                 "messages": self.plan.trackers * -(-self.plan.per_tracker // self.plan.batch),
                 "batch": self.plan.batch, "shipments": self.plan.shipments,
-                "frozen_shipments": self.plan.frozen_shipments, "published_s": round(self.published_s, 1),
+                "frozen_shipments": self.plan.frozen_shipments, "overtaking_every": self.plan.overtaking_every,
+                "published_s": round(self.published_s, 1),
                 "stored_s": _round(self.stored_s), "scored_s": _round(self.scored_s),
                 "alerted_s": _round(self.alerted_s), "stored": self.stored,
                 "stored_per_s": round(rate), "alerts_expected": self.alerts_expected,
@@ -157,7 +162,8 @@ def run(env: dict[str, str], admin_url: str, dsn: str, run_id: str, log_dir: Pat
                                        per_device=plan.per_tracker, batch=plan.batch,
                                        base_ts=departed.timestamp(), interval_s=plan.interval_s,
                                        frozen=frozenset(frozen.values()),
-                                       freeze_seqs=(freeze_from, freeze_from + plan.freeze_minutes))
+                                       freeze_seqs=(freeze_from, freeze_from + plan.freeze_minutes),
+                                       overtaking_every=plan.overtaking_every)
             return _measure(bench, publish_plan, plan, frozen, stack_root, metrics_port, say, timeout_s)
     finally:
         bench.stop()

@@ -41,6 +41,9 @@ class PublishPlan:
     interval_s: float = 1.0  # device time between a device's samples
     frozen: frozenset[str] = frozenset()  # devices that read FROZEN_C for the seqs in freeze_seqs
     freeze_seqs: tuple[int, int] = (0, 0)  # [first, last)
+    # N > 0: every device's messages 1, N+1, 2N+1, ... go before the message ahead of each
+    # (one in N overtakes the one before, as a tracker's unordered buffer sends them); 0: in order.
+    overtaking_every: int = 0
 
     @property
     def readings(self) -> int:
@@ -158,7 +161,7 @@ def _host_port(url: str) -> tuple[str, int]:
 
 def _messages(plan: PublishPlan) -> Any:
     """Round-robin over the devices, so every device's readings interleave as a fleet's do."""
-    for start in range(0, plan.per_device, plan.batch):
+    for start in message_starts(plan.per_device, plan.batch, plan.overtaking_every):
         for d in range(plan.devices):
             device_id = device_name(plan.device_prefix, d)
             topic = plan.topic or f"coldchain/v1/devices/{device_id}/telemetry"
@@ -173,6 +176,15 @@ def _messages(plan: PublishPlan) -> Any:
                                  FROZEN_C if frozen and first <= seq < last else None) for seq in seqs]
             body = texts[0] if plan.batch == 1 else "[" + ",".join(texts) + "]"
             yield body.encode(), topic
+
+
+def message_starts(per_device: int, batch: int, overtaking_every: int = 0) -> list[int]:
+    """The first sample of each of a device's messages, in the order they are sent."""
+    starts = list(range(0, per_device, batch))
+    if overtaking_every > 0:
+        for i in range(0, len(starts) - 1, overtaking_every):
+            starts[i], starts[i + 1] = starts[i + 1], starts[i]
+    return starts
 
 
 @dataclass(frozen=True)

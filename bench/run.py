@@ -68,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--idle-minutes", type=float, default=10.0, help="idle time before the second phase")
     parser.add_argument("--landing-trackers", type=int, default=8000, help="trackers in the landing burst")
     parser.add_argument("--landing-hours", type=float, default=20.0, help="of backlog each tracker uploads")
+    parser.add_argument("--landing-overtaking", type=int, default=landing.LandingPlan.overtaking_every, metavar="N",
+                        help="one message in N of each tracker overtakes the one before (0: all in order)")
     parser.add_argument("--landing-timeout", type=float, default=3600.0, help="seconds before what is not done is "
                         "reported as not reached")
     parser.add_argument("--peer-readings", type=int, default=100_000, help="per round of the peer section")
@@ -184,7 +186,8 @@ def _alert_latency(settings: BenchSettings, run_id: str, args: argparse.Namespac
 
 
 def _landing(settings: BenchSettings, run_id: str, args: argparse.Namespace, results: dict[str, Any]) -> None:
-    plan = landing.LandingPlan(trackers=args.landing_trackers, hours=args.landing_hours)
+    plan = landing.LandingPlan(trackers=args.landing_trackers, hours=args.landing_hours,
+                                overtaking_every=args.landing_overtaking)
     print(f"   {plan.trackers:,} trackers x {plan.hours:g} h = {plan.readings:,} readings", flush=True)
     measured = landing.run(settings.service_env(), settings.publisher_url, settings.dsn, run_id,
                            default_root() / "logs" / "bench", default_root(), plan, timeout_s=args.landing_timeout)
