@@ -4,6 +4,7 @@ in the same Kafka consumer group share the load, and the database still holds ea
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -73,6 +74,15 @@ def _readings_partitions(service: ServiceProcess) -> frozenset[int] | None:
     return frozenset(int(p) for p in re.findall(r"topic='coldchain\.readings', partition=(\d+)", latest))
 
 
+def _settled(service: ServiceProcess) -> bool:
+    """The worker's latest assignment recovered its tables and resumed its streams (faust logs
+    "Worker ready" after each recovery): a worker that never resumes fails here, by name,
+    not later as missing output."""
+    log = service.log_tail(5000)
+    return "Setting newly assigned partitions" in log and \
+        "worker ready" in log.rsplit("Setting newly assigned partitions", 1)[-1].lower()
+
+
 def _publish_fleet(pipeline, device_publisher, unique, label: str, start: datetime) -> list[str]:
     """SHIPMENTS shipments, one tracker each, the same samples; returns the shipment ids in order."""
     shipment_ids = []
@@ -111,6 +121,20 @@ def _eta_shipments(db, shipment_ids: list[str]) -> set[str]:
     return {r[0] for r in rows}
 
 
+def _wait_for_eta(db, shipment_ids: list[str], workers: list[ServiceProcess], timeout_s: float) -> None:
+    """Every shipment has an ETA row; if not in time, which ones do not, with what the ETA
+    workers and the sink warned about (a CI failure is otherwise only "timed out")."""
+    deadline = time.monotonic() + timeout_s
+    while (missing := set(shipment_ids) - _eta_shipments(db, shipment_ids)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if missing:
+        notes = {w.name: [line for line in w.log_tail(3000).splitlines()
+                          if "[warning" in line or "[error" in line or "Worker ready" in line][-12:]
+                 for w in workers}
+        raise AssertionError(f"no ETA row after {timeout_s}s for {sorted(missing)}; "
+                             f"alive: {[w.name for w in workers if w.alive()]}; log lines: {notes}")
+
+
 def test_two_workers_of_each_processor_find_what_one_finds(pipeline, device_publisher, db, unique, artifacts):
     """The same input through one excursions and one eta worker, then through two of each (in
     the same faust app, so the same consumer group and changelog topics), gives the same
@@ -118,7 +142,7 @@ def test_two_workers_of_each_processor_find_what_one_finds(pipeline, device_publ
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=4)
     single = _publish_fleet(pipeline, device_publisher, unique, "ONE", start)
     by_one = wait_for(lambda: _found(db, single), 120, "the single workers' excursions", interval_s=0.5)
-    wait_for(lambda: _eta_shipments(db, single) == set(single), 60, "ETA updates of the single worker")
+    _wait_for_eta(db, single, [pipeline.services["eta"], pipeline.services["sink"]], 120)
 
     base_env = pipeline.services["excursions"].env
     data = artifacts / "faust-second-workers"
@@ -134,9 +158,10 @@ def test_two_workers_of_each_processor_find_what_one_finds(pipeline, device_publ
             for worker in (pipeline.services[name], service):  # both hold a share, neither all of it
                 wait_for(lambda w=worker: _readings_partitions(w) not in (None, frozenset(), ALL_PARTITIONS), 60,
                          f"{worker.name}'s share of coldchain.readings", interval_s=0.5)
+                wait_for(lambda w=worker: _settled(w), 180, f"{worker.name}'s recovery of its tables", interval_s=0.5)
         pair = _publish_fleet(pipeline, device_publisher, unique, "TWO", start)
         by_two = wait_for(lambda: _found(db, pair), 120, "the paired workers' excursions", interval_s=0.5)
-        wait_for(lambda: _eta_shipments(db, pair) == set(pair), 60, "ETA updates of the paired workers")
+        _wait_for_eta(db, pair, [pipeline.services["eta"], extra["eta"], pipeline.services["sink"]], 120)
         assert all(service.alive() for service in extra.values())
     finally:
         for service in extra.values():
