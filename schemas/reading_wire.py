@@ -14,6 +14,7 @@ before (the sink's dead letter), and every record that does parses to the same v
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal, Protocol
 
@@ -121,6 +122,22 @@ def decode_readings(raw: bytes) -> list[WireReading] | list[Reading]:
     if _LONG_FRACTION.search(raw) is not None:
         return ReadingBatch.model_validate_json(raw).readings
     return readings
+
+
+_WIRE_JSON = msgspec.json.Encoder()
+
+
+def encode_readings(readings: Sequence[ReadingLike], per_record: int = READING_BATCH_MAX) -> list[bytes]:
+    """Readings as ``coldchain.readings`` records that ``decode_readings`` gives back equal, at
+    most ``per_record`` (up to ``READING_BATCH_MAX``) to a record (a processor that must keep readings it decoded:
+    ETA's held readings). A pydantic ``Reading`` is written as the ``WireReading`` of its values."""
+    wire = [r if isinstance(r, WireReading) else _wire_of(r) for r in readings]
+    size = min(per_record, READING_BATCH_MAX)
+    return [_WIRE_JSON.encode(WireBatch(wire[i:i + size])) for i in range(0, len(wire), size)]
+
+
+def _wire_of(reading: ReadingLike) -> WireReading:
+    return WireReading(**{name: getattr(reading, name) for name in WireReading.__struct_fields__})
 
 
 def row_of(reading: Reading) -> tuple[Any, ...]:

@@ -3,7 +3,8 @@
 ``create_app(settings)`` builds a fresh ``faust.App`` (no module-level app): one agent
 copies the compacted ``coldchain.shipments`` topic into the ``eta-shipments`` table, the
 other folds each record of ``coldchain.readings`` (one message's readings) into the shipment's state in the
-``eta-state`` table (JSON, changelogged) and publishes the core's updates on
+``eta-state`` table (JSON, changelogged; readings that come before their shipment's record
+wait in ``eta-pending``) and publishes the core's updates on
 ``coldchain.eta``, keyed by shipment id. Both source topics are keyed by shipment id and
 have ``PARTITIONS`` partitions, so a shipment's record and its readings meet on the same
 partition. Agents run with concurrency 1 (faust-streaming#606).
@@ -12,13 +13,12 @@ partition. Agents run with concurrency 1 (faust-streaming#606).
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping, Sequence
 
 import faust
 
 from schemas.eta import EtaUpdate
-from schemas.reading_wire import ReadingLike
+from schemas.reading_wire import ReadingLike, decode_readings, encode_readings
 from schemas.shipment import Shipment
 from schemas.topics import ETA, PARTITIONS, READINGS, SHIPMENTS
 from services.eta.processor import EtaProcessor
@@ -39,10 +39,13 @@ from services.profiles.model import ProductProfile
 
 log = logging.getLogger(__name__)
 
-PENDING_MAX = 100_000
+PENDING_BYTES = 512 * 1024  # of record JSON a shipment: one table value, one changelog message under 1 MB
+PENDING_SHIPMENTS = 200
+PENDING_CHUNK = 1_000  # readings to a held record (~250 KB of JSON at most)
 FORECAST_BATCH_MAX = 2_000  # records taken at once (or fewer, after eta_batch_s)
 SHIPMENTS_TABLE = "eta-shipments"
 STATE_TABLE = "eta-state"
+PENDING_TABLE = "eta-pending"
 
 
 def create_app(
@@ -71,27 +74,46 @@ def create_app(
         await send(updates)
 
     # Readings bound to a shipment this worker has not read yet (ingest binds from the registry,
-    # which can be ahead of the shipments topic): held until its record arrives, at most
-    # PENDING_MAX readings in all (the oldest shipment's go first, with a warning). A landed
-    # message is one record, so a record skipped here was all of that message's readings.
-    pending: OrderedDict[str, list[ReadingLike]] = OrderedDict()
+    # which can be ahead of the shipments topic) wait in a table of their own until its record
+    # arrives: changelogged beside the shipment's other state, so a rebalance or a restart in
+    # between hands them to the next owner (their offsets are committed; kept only in this
+    # process, they were lost). Bounded: PENDING_BYTES a shipment (its oldest records go
+    # first) and PENDING_SHIPMENTS shipments (then a new shipment's readings are dropped), each
+    # drop counted and logged.
+    pending_table = app.Table(PENDING_TABLE, partitions=PARTITIONS)
+    held_here: dict[str, int] = {}  # readings this worker held, per shipment (the gauge)
+
+    def count_held(key: str, change: int | None) -> None:
+        if change is None:
+            held_here.pop(key, None)
+        else:
+            held_here[key] = held_here.get(key, 0) + change
+        for gone in [k for k in held_here if k not in pending_table]:  # released by another worker
+            del held_here[gone]
+        counts.held.set(sum(held_here.values()))
 
     def hold(key: str, readings: Sequence[ReadingLike]) -> None:
-        pending.setdefault(key, []).extend(readings)
-        held_count = sum(len(held) for held in pending.values())
-        while held_count > PENDING_MAX:
-            dropped, held = pending.popitem(last=False)
-            held_count -= len(held)
-            counts.dropped.inc(len(held))
-            log.warning("no shipment %s yet: %d readings dropped from the ETA", dropped, len(held),
-                        extra={"shipment_id": dropped})
-        counts.held.set(held_count)
+        held: list[str] = pending_table.get(key) or []
+        if not held and len(pending_table) >= PENDING_SHIPMENTS:
+            counts.dropped.inc(len(readings))
+            log.warning("no shipment %s yet, and %d others wait: %d readings dropped from the ETA", key,
+                        len(pending_table), len(readings), extra={"shipment_id": key})
+            return
+        held = [*held, *(record.decode() for record in encode_readings(readings, PENDING_CHUNK))]
+        change = len(readings)
+        while len(held) > 1 and sum(map(len, held)) > PENDING_BYTES:
+            dropped = len(decode_readings(held.pop(0).encode()))
+            change -= dropped
+            counts.dropped.inc(dropped)
+            log.warning("no shipment %s yet: its %d oldest held readings dropped from the ETA", key, dropped,
+                        extra={"shipment_id": key})
+        pending_table[key] = held
+        count_held(key, change)
 
-    def release(key: str) -> list[ReadingLike] | None:
-        held = pending.pop(key, None)
-        if held:
-            counts.held.dec(len(held))
-        return held
+    def release(key: str) -> list[ReadingLike]:
+        held: list[str] = pending_table.pop(key, None) or []
+        count_held(key, None)
+        return [reading for record in held for reading in decode_readings(record.encode())]
 
     def on_shipment(key: str, shipment: Shipment | None) -> list[EtaUpdate]:
         counts.records.labels(SHIPMENTS.name).inc()
@@ -118,6 +140,7 @@ def create_app(
             for key, event, readings in batch:
                 shipment = shipment_table.get(key)
                 if shipment is None:
+                    write_as(stream, event)  # the held readings' changelog partition: their shipment's
                     hold(key, readings)
                     continue
                 step = processor.on_readings(readings, shipment, state_table.get(key))

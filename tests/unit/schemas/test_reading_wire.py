@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from schemas.reading import ReadingBatch
-from schemas.reading_wire import ReadingRecord, decode_readings, row_of
+from schemas.reading_wire import ReadingRecord, decode_readings, encode_readings, row_of
 
 FIELDS = ("device_id", "time", "shipment_id", "seq", "temp_c", "humidity_pct", "lat", "lon", "speed_kmh",
           "battery_pct", "received_at", "source")
@@ -83,6 +83,22 @@ def test_the_fast_decoder_gives_what_pydantic_gives(raw: bytes) -> None:
     expected, found = _pydantic(raw), _fast(raw)
     assert found == expected
     if isinstance(expected, list) and isinstance(found, list):
+        assert _kinds(found) == _kinds(expected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(records(), st.integers(1, 5))
+def test_encoded_readings_decode_to_the_same_rows(raw: bytes, per_record: int) -> None:
+    """What a processor keeps of decoded readings (ETA's held readings) reads back the same,
+    from the fast path's structs and from pydantic's models alike."""
+    expected = _pydantic(raw)
+    if not isinstance(expected, list):
+        return
+    for decoded in (decode_readings(raw), ReadingBatch.model_validate_json(raw).readings):
+        encoded = encode_readings(decoded, per_record)
+        assert all(len(decode_readings(record)) <= per_record for record in encoded)
+        found = [row for record in encoded for row in ReadingRecord.model_validate_json(record).rows]
+        assert found == expected
         assert _kinds(found) == _kinds(expected)
 
 
