@@ -15,14 +15,12 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeGuard
 
-import msgspec
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from schemas.deadletter import DeadLetter, FieldError
-from schemas.reading import Reading, ReadingBatch
-from schemas.reading_wire import WireBatch, WireReading
+from schemas.reading import Reading
+from schemas.reading_wire import WireReading, batch_json
 from schemas.topics import DEADLETTER, MQTT_SUBSCRIPTION, READINGS
 from services.ingest.decoding import decode_message, refusal, refusals
 from services.ingest.metrics import IngestMetrics
@@ -76,7 +74,6 @@ def _readings_records(readings: list[Reading | WireReading], shipment_id: str | 
 
 
 _UNBOUND = b'"shipment_id":null'
-_WIRE_JSON = msgspec.json.Encoder()
 
 
 def bound_json(readings: list[Reading | WireReading], shipment_id: str | None) -> bytes:
@@ -89,24 +86,10 @@ def bound_json(readings: list[Reading | WireReading], shipment_id: str | None) -
     (``ShipmentId``), so its JSON is just the quoted id. pydantic and msgspec both write a
     compact ``"shipment_id":null``.
     """
-    raw = _batch_json(readings)
+    raw = batch_json(readings)
     if shipment_id is None:
         return raw
     return raw.replace(_UNBOUND, b'"shipment_id":"' + shipment_id.encode() + b'"')
-
-
-def _batch_json(readings: list[Reading | WireReading]) -> bytes:
-    """msgspec writes the fast path's structs (in under half pydantic's time for a model); a
-    message's readings all come from one decoder path, so a mix (never made; handled so that
-    any list is written) is written by pydantic."""
-    if _all_wire(readings):
-        return _WIRE_JSON.encode(WireBatch(readings))
-    models = [r if isinstance(r, Reading) else Reading.model_construct(**msgspec.structs.asdict(r)) for r in readings]
-    return ReadingBatch.model_construct(readings=models).model_dump_json().encode()
-
-
-def _all_wire(readings: list[Reading | WireReading]) -> TypeGuard[list[WireReading]]:
-    return all(isinstance(reading, WireReading) for reading in readings)
 
 
 # Delivery errors that are about the record itself, not the broker: retrying cannot help.

@@ -4,7 +4,6 @@ in the same Kafka consumer group share the load, and the database still holds ea
 from __future__ import annotations
 
 import re
-import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -64,23 +63,30 @@ WARM = range(40, 80)  # minutes at 9 C: one warning excursion each
 ALL_PARTITIONS = frozenset(range(PARTITIONS))
 
 
-def _readings_partitions(service: ServiceProcess) -> frozenset[int] | None:
-    """``coldchain.readings`` partitions in the worker's latest assignment (aiokafka's
-    "Setting newly assigned partitions {...} for group" line; None before the first)."""
+def _latest_assignment(service: ServiceProcess) -> str | None:
+    """What the worker logged since its latest assignment (aiokafka's "Setting newly assigned
+    partitions {...} for group" line, which starts it; None before the first)."""
     log = service.log_tail(5000)
     if "Setting newly assigned partitions" not in log:
         return None
-    latest = log.rsplit("Setting newly assigned partitions", 1)[-1].split("for group", 1)[0]
-    return frozenset(int(p) for p in re.findall(r"topic='coldchain\.readings', partition=(\d+)", latest))
+    return log.rsplit("Setting newly assigned partitions", 1)[-1]
+
+
+def _readings_partitions(service: ServiceProcess) -> frozenset[int] | None:
+    """``coldchain.readings`` partitions in the worker's latest assignment (None before the first)."""
+    latest = _latest_assignment(service)
+    if latest is None:
+        return None
+    assigned = latest.split("for group", 1)[0]
+    return frozenset(int(p) for p in re.findall(r"topic='coldchain\.readings', partition=(\d+)", assigned))
 
 
 def _settled(service: ServiceProcess) -> bool:
     """The worker's latest assignment recovered its tables and resumed its streams (faust logs
     "Worker ready" after each recovery): a worker that never resumes fails here, by name,
     not later as missing output."""
-    log = service.log_tail(5000)
-    return "Setting newly assigned partitions" in log and \
-        "worker ready" in log.rsplit("Setting newly assigned partitions", 1)[-1].lower()
+    latest = _latest_assignment(service)
+    return latest is not None and "worker ready" in latest.lower()
 
 
 def _publish_fleet(pipeline, device_publisher, unique, label: str, start: datetime) -> list[str]:
@@ -124,15 +130,15 @@ def _eta_shipments(db, shipment_ids: list[str]) -> set[str]:
 def _wait_for_eta(db, shipment_ids: list[str], workers: list[ServiceProcess], timeout_s: float) -> None:
     """Every shipment has an ETA row; if not in time, which ones do not, with what the ETA
     workers and the sink warned about (a CI failure is otherwise only "timed out")."""
-    deadline = time.monotonic() + timeout_s
-    while (missing := set(shipment_ids) - _eta_shipments(db, shipment_ids)) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    if missing:
+    try:
+        wait_for(lambda: _eta_shipments(db, shipment_ids) == set(shipment_ids), timeout_s, "ETA rows", interval_s=0.5)
+    except AssertionError:
+        missing = set(shipment_ids) - _eta_shipments(db, shipment_ids)
         notes = {w.name: [line for line in w.log_tail(3000).splitlines()
                           if "[warning" in line or "[error" in line or "Worker ready" in line][-12:]
                  for w in workers}
         raise AssertionError(f"no ETA row after {timeout_s}s for {sorted(missing)}; "
-                             f"alive: {[w.name for w in workers if w.alive()]}; log lines: {notes}")
+                             f"alive: {[w.name for w in workers if w.alive()]}; log lines: {notes}") from None
 
 
 def test_two_workers_of_each_processor_find_what_one_finds(pipeline, device_publisher, db, unique, artifacts):
